@@ -1,0 +1,68 @@
+#include "policy/policy.h"
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace bowden::policy {
+namespace {
+
+Policy MustParse(const std::string& text) {
+  bowden::v1::Policy proto;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &proto));
+  auto policy = Policy::FromProto(proto);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return *policy;
+}
+
+TEST(PolicyTest, DeniesByDefault) {
+  Policy empty = MustParse("");
+  EXPECT_FALSE(empty.MayReachPrinter("alice", "prusa-01"));
+  EXPECT_FALSE(empty.MayReachTarget("alice", "prusa-01", "octoprint"));
+}
+
+TEST(PolicyTest, GlobsAndTargets) {
+  Policy policy = MustParse(R"pb(
+    grant { user: "alice" printers: "prusa-*" }
+    grant { user: "bob" printers: "prusa-01" printers: "mk4-?" targets: "webcam" }
+    grant { user: "*" printers: "lobby-cam" targets: "webcam" }
+  )pb");
+  EXPECT_TRUE(policy.MayReachTarget("alice", "prusa-07", "octoprint"));
+  EXPECT_FALSE(policy.MayReachPrinter("alice", "mk4-1"));
+  EXPECT_TRUE(policy.MayReachTarget("bob", "mk4-1", "webcam"));
+  EXPECT_FALSE(policy.MayReachTarget("bob", "mk4-1", "octoprint"));
+  EXPECT_FALSE(policy.MayReachPrinter("bob", "mk4-10"));
+  EXPECT_TRUE(policy.MayReachTarget("carol", "lobby-cam", "webcam"));
+  EXPECT_FALSE(policy.MayReachTarget("carol", "lobby-cam", "octoprint"));
+  EXPECT_FALSE(policy.MayReachPrinter("carol", "prusa-01"));
+}
+
+TEST(PolicyTest, RejectsBadGrants) {
+  for (const char* text : {
+           R"pb(grant { user: "alice" })pb",
+           R"pb(grant { user: "Alice" printers: "x" })pb",
+           R"pb(grant { user: "" printers: "x" })pb",
+           R"pb(grant { user: "alice" printers: "" })pb",
+           R"pb(grant { user: "alice" printers: "x" targets: "Oct/oprint" })pb",
+       }) {
+    bowden::v1::Policy proto;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &proto));
+    auto policy = Policy::FromProto(proto);
+    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_NE(policy.status().message().find("grant #1"), std::string::npos);
+  }
+}
+
+TEST(PolicyTest, AllowFlag) {
+  auto grant = Policy::ParseAllowFlag("alice=prusa-*");
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->user(), "alice");
+  ASSERT_EQ(grant->printers_size(), 1);
+  EXPECT_EQ(grant->printers(0), "prusa-*");
+  for (const char* bad : {"alice", "=x", "alice=", "Bad User=x"}) {
+    EXPECT_FALSE(Policy::ParseAllowFlag(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace bowden::policy

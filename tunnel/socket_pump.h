@@ -1,0 +1,88 @@
+#ifndef BOWDEN_TUNNEL_SOCKET_PUMP_H_
+#define BOWDEN_TUNNEL_SOCKET_PUMP_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/client_callback.h"
+#include "proto/tunnel.pb.h"
+#include "tunnel/event_loop.h"
+#include "tunnel/unique_fd.h"
+
+namespace bowden::tunnel {
+
+// How a pumped connection ended.
+struct PumpResult {
+  grpc::Status status;    // the RPC's final status
+  uint64_t bytes_up = 0;  // socket -> stream
+  uint64_t bytes_down = 0;
+};
+
+// Carries one TCP connection over one bidi gRPC stream of Chunks, keeping TCP
+// semantics: each direction flows independently; EOF on the socket becomes a
+// `fin` Chunk and a received `fin` becomes shutdown(SHUT_WR); a socket error
+// cancels the stream, and a stream that ends with an error resets the socket.
+//
+// Backpressure: at most one Chunk is in flight each way. The socket is read
+// only when the previous Chunk has been handed to gRPC, and the next Chunk is
+// requested only when the previous one is fully written to the socket.
+//
+// Thread-safety: all state lives on the EventLoop thread; gRPC reactions only
+// post to it. The object deletes itself after `done` has run.
+class SocketPump final
+    : public grpc::ClientBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk> {
+ public:
+  using Reactor = grpc::ClientBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
+  // Binds the reactor to a new call, e.g.
+  // `stub->async()->Dial(context, reactor)`. Must not start the call.
+  using StartRpc = std::function<void(grpc::ClientContext*, Reactor*)>;
+  using DoneCallback = std::function<void(const PumpResult&)>;
+
+  // Thread-safe. Pumps `socket` (connected) through the call that `start_rpc`
+  // creates with `context`. `done` runs on the loop thread once the socket is
+  // closed and the call has ended.
+  static void Start(EventLoop* loop, UniqueFd socket,
+                    std::unique_ptr<grpc::ClientContext> context,
+                    StartRpc start_rpc, DoneCallback done);
+
+  // gRPC reactions (any gRPC thread): forward to the loop.
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  SocketPump(EventLoop* loop, UniqueFd socket,
+             std::unique_ptr<grpc::ClientContext> context, DoneCallback done);
+
+  // Loop thread only, from here on.
+  void Begin(const StartRpc& start_rpc);
+  void OnSocketEvent(uint32_t events);
+  void ReadSocket();
+  void FlushSocket();
+  void Abort();
+  void UpdateInterest();
+  void MaybeFinish();
+
+  EventLoop* const loop_;
+  UniqueFd socket_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  DoneCallback done_;
+  EventLoop::WatchId watch_ = 0;
+
+  bowden::v1::Chunk up_;    // socket -> stream, owned by gRPC while writing
+  bowden::v1::Chunk down_;  // stream -> socket
+  size_t down_offset_ = 0;
+
+  bool want_socket_read_ = true;
+  bool want_socket_write_ = false;
+  bool sent_fin_ = false;
+  bool socket_failed_ = false;
+  bool rpc_done_ = false;
+  PumpResult result_;
+};
+
+}  // namespace bowden::tunnel
+
+#endif  // BOWDEN_TUNNEL_SOCKET_PUMP_H_
