@@ -18,6 +18,9 @@ namespace bowden::policy {
 // Policy objects to reload.
 class Policy {
  public:
+  // The empty policy: denies everything.
+  Policy() = default;
+
   // Validates every grant; errors name the grant's index and what to fix.
   static absl::StatusOr<Policy> FromProto(const bowden::v1::Policy& proto);
 

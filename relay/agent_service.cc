@@ -1,0 +1,169 @@
+#include "relay/agent_service.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "glog/logging.h"
+#include "identity/peer.h"
+#include "relay/agent_channel.h"
+#include "relay/finished_reactor.h"
+#include "relay/status_convert.h"
+
+namespace bowden::relay {
+namespace {
+
+using bowden::v1::AgentMessage;
+using bowden::v1::Chunk;
+using bowden::v1::RelayMessage;
+
+// The relay's end of one agent's Attach stream. Registers the agent after its
+// hello, forwards SessionFailed reports to the waiting sessions, and on the
+// way out unregisters the agent and fails its pending sessions.
+// Owned by gRPC; reactions are serialised by gRPC (one read at a time), and
+// cross-thread writes go through the AgentChannel.
+class AttachReactor final : public AttachReactorBase {
+ public:
+  AttachReactor(RelayState* state, std::string printer_id, std::string peer)
+      : state_(state),
+        channel_(std::make_shared<AgentChannel>(std::move(printer_id),
+                                                std::move(peer))) {
+    channel_->gate().Bind(this);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      channel_->gate().RequestFinish(grpc::Status::OK);
+      return;
+    }
+    grpc::Status status = registered_ ? HandleMessage() : HandleHello();
+    if (!status.ok()) {
+      LOG(WARNING) << "agent " << channel_->printer_id() << " from "
+                   << channel_->peer() << " refused: " << status.error_message();
+      channel_->gate().RequestFinish(status);
+      return;
+    }
+    channel_->gate().Call([this](AttachReactorBase*) { StartRead(&in_); });
+  }
+
+  void OnWriteDone(bool ok) override { channel_->OnWriteDone(ok); }
+
+  void OnCancel() override {
+    channel_->gate().RequestFinish(
+        grpc::Status(grpc::StatusCode::CANCELLED, "agent went away"));
+  }
+
+  void OnDone() override {
+    channel_->gate().Unbind();
+    if (registered_) {
+      state_->registry.RemoveAgent(channel_.get());
+      for (auto& splice : state_->registry.TakePendingFor(channel_->printer_id())) {
+        splice->Fail(grpc::Status(
+            grpc::StatusCode::UNAVAILABLE,
+            absl::StrCat("printer '", channel_->printer_id(),
+                         "' went offline before the session opened")));
+      }
+      (void)state_->store->RecordSeen(channel_->printer_id(), channel_->targets());
+      LOG(INFO) << "agent " << channel_->printer_id() << " detached";
+    }
+    delete this;
+  }
+
+ private:
+  grpc::Status HandleHello() {
+    if (!in_.has_hello()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first message on Attach must be a hello");
+    }
+    std::vector<std::string> targets(in_.hello().targets().begin(),
+                                     in_.hello().targets().end());
+    for (const std::string& target : targets) {
+      if (!identity::IsValidName(target)) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("target name '", target, "' is invalid"));
+      }
+    }
+    channel_->SetTargets(targets);
+    absl::Status added = state_->registry.AddAgent(channel_);
+    if (!added.ok()) return ToGrpcStatus(added);
+    registered_ = true;
+    absl::Status recorded = state_->store->RecordSeen(channel_->printer_id(), targets);
+    if (!recorded.ok()) LOG(ERROR) << recorded;
+    RelayMessage attached;
+    attached.mutable_attached()->set_printer_id(channel_->printer_id());
+    channel_->Send(std::move(attached));
+    LOG(INFO) << "agent " << channel_->printer_id() << " attached from "
+              << channel_->peer() << " offering [" << absl::StrJoin(targets, ", ")
+              << "]";
+    return grpc::Status::OK;
+  }
+
+  grpc::Status HandleMessage() {
+    if (in_.has_session_failed()) {
+      const auto& failed = in_.session_failed();
+      std::shared_ptr<Splice> splice = state_->registry.TakePending(
+          failed.session_id(), channel_->printer_id());
+      if (splice != nullptr) {
+        int code = failed.code();
+        if (code <= 0 || code > 16) code = grpc::StatusCode::UNAVAILABLE;
+        splice->Fail(grpc::Status(static_cast<grpc::StatusCode>(code),
+                                  failed.message()));
+      }
+    }
+    // Unknown kinds are ignored: newer agents may send more.
+    return grpc::Status::OK;
+  }
+
+  RelayState* const state_;
+  std::shared_ptr<AgentChannel> channel_;
+  AgentMessage in_;
+  bool registered_ = false;  // reactions only
+};
+
+absl::StatusOr<identity::SpiffeId> AuthenticateAgent(
+    grpc::CallbackServerContext* context, const RelayState& state) {
+  absl::StatusOr<identity::SpiffeId> id = identity::AuthenticatePeer(
+      *context->auth_context(), state.trust_domain, identity::PeerKind::kAgent);
+  if (!id.ok()) {
+    LOG(WARNING) << "refused agent call from " << context->peer() << ": "
+                 << id.status().message();
+  }
+  return id;
+}
+
+std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
+  auto it = context->client_metadata().find(key);
+  if (it == context->client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
+    grpc::CallbackServerContext* context) {
+  absl::StatusOr<identity::SpiffeId> id = AuthenticateAgent(context, *state_);
+  if (!id.ok()) {
+    return new FinishedReactor<AgentMessage, RelayMessage>(ToGrpcStatus(id.status()));
+  }
+  return new AttachReactor(state_, id->name, context->peer());
+}
+
+grpc::ServerBidiReactor<Chunk, Chunk>* AgentServiceImpl::Carry(
+    grpc::CallbackServerContext* context) {
+  absl::StatusOr<identity::SpiffeId> id = AuthenticateAgent(context, *state_);
+  if (!id.ok()) return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(id.status()));
+  std::string session_id = Metadata(context, "bowden-session-id");
+  std::shared_ptr<Splice> splice = state_->registry.TakePending(session_id, id->name);
+  if (splice == nullptr) {
+    return new FinishedReactor<Chunk, Chunk>(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no pending session '", session_id, "' for printer '",
+                     id->name, "' (it may have timed out or been cancelled)")));
+  }
+  return splice->AttachAgent();
+}
+
+}  // namespace bowden::relay

@@ -1,0 +1,29 @@
+#ifndef BOWDEN_RELAY_AGENT_SERVICE_H_
+#define BOWDEN_RELAY_AGENT_SERVICE_H_
+
+#include "proto/tunnel.grpc.pb.h"
+#include "relay/relay_state.h"
+
+namespace bowden::relay {
+
+// AgentService for certificates spiffe://<domain>/agent/<printer-id>: the
+// control stream (Attach) and the per-session data streams (Carry).
+//
+// Thread-safe; `state` must outlive the service.
+class AgentServiceImpl final : public bowden::v1::AgentService::CallbackService {
+ public:
+  explicit AgentServiceImpl(RelayState* state) : state_(state) {}
+
+  grpc::ServerBidiReactor<bowden::v1::AgentMessage, bowden::v1::RelayMessage>*
+  Attach(grpc::CallbackServerContext* context) override;
+
+  grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>* Carry(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  RelayState* const state_;
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_AGENT_SERVICE_H_

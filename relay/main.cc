@@ -1,0 +1,138 @@
+// bowden-relay: the self-hosted meeting point of agents and users.
+//
+//   bowden-relay --listen 0.0.0.0:7443 --cert relay.crt --key relay.key
+//       --ca ca.crt --state-dir /var/lib/bowden [--policy policy.textproto]
+//       [--allow alice=prusa-*] [--config relay.textproto]
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "config/repeated_flag.h"
+#include "config/textproto.h"
+#include "glog/logging.h"
+#include "policy/policy.h"
+#include "proto/config.pb.h"
+#include "relay/relay_server.h"
+
+ABSL_FLAG(std::string, config, "", "RelayConfig textproto; flags override it");
+ABSL_FLAG(std::string, listen, "", "HOST:PORT to listen on (port 0 picks one)");
+ABSL_FLAG(std::string, cert, "", "relay certificate (PEM)");
+ABSL_FLAG(std::string, key, "", "relay private key (PEM)");
+ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
+ABSL_FLAG(std::string, state_dir, "", "directory for state.db");
+ABSL_FLAG(std::string, policy, "", "Policy textproto: who may reach what");
+
+namespace {
+
+using bowden::v1::RelayConfig;
+
+void Override(std::string* field, const absl::Flag<std::string>& flag) {
+  std::string value = absl::GetFlag(flag);
+  if (!value.empty()) *field = value;
+}
+
+absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
+  RelayConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    absl::Status loaded =
+        bowden::config::LoadTextProto(absl::GetFlag(FLAGS_config), &config);
+    if (!loaded.ok()) return loaded;
+  }
+  Override(config.mutable_listen(), FLAGS_listen);
+  Override(config.mutable_cert(), FLAGS_cert);
+  Override(config.mutable_key(), FLAGS_key);
+  Override(config.mutable_ca(), FLAGS_ca);
+  Override(config.mutable_state_dir(), FLAGS_state_dir);
+  Override(config.mutable_policy(), FLAGS_policy);
+  for (const std::string& allow : allows) config.add_allow(allow);
+  for (auto [name, value] :
+       {std::pair<const char*, const std::string*>{"listen", &config.listen()},
+        {"cert", &config.cert()},
+        {"key", &config.key()},
+        {"ca", &config.ca()},
+        {"state-dir", &config.state_dir()}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " is required (or set it in --config)"));
+    }
+  }
+  return config;
+}
+
+absl::StatusOr<bowden::policy::Policy> LoadPolicy(const RelayConfig& config) {
+  bowden::v1::Policy proto;
+  if (!config.policy().empty()) {
+    absl::Status loaded = bowden::config::LoadTextProto(config.policy(), &proto);
+    if (!loaded.ok()) return loaded;
+  }
+  for (const std::string& allow : config.allow()) {
+    absl::StatusOr<bowden::v1::Grant> grant =
+        bowden::policy::Policy::ParseAllowFlag(allow);
+    if (!grant.ok()) return grant.status();
+    *proto.add_grant() = *grant;
+  }
+  return bowden::policy::Policy::FromProto(proto);
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "bowden-relay: " << status.message() << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "bowden-relay --listen HOST:PORT --cert F --key F --ca F --state-dir DIR "
+      "[--policy F] [--allow USER=PRINTER_GLOB ...] [--config F]");
+  std::vector<char*> args(argv, argv + argc);
+  std::vector<std::string> allows = bowden::config::TakeRepeatedFlag(&args, "allow");
+  int count = static_cast<int>(args.size());
+  absl::ParseCommandLine(count, args.data());
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  absl::StatusOr<RelayConfig> config = LoadConfig(allows);
+  if (!config.ok()) return Fail(config.status());
+  absl::StatusOr<bowden::policy::Policy> policy = LoadPolicy(*config);
+  if (!policy.ok()) return Fail(policy.status());
+
+  // Block the stop signals before gRPC starts its threads, so that only
+  // sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  bowden::relay::RelayOptions options;
+  options.listen = config->listen();
+  options.tls = {config->cert(), config->key(), config->ca()};
+  options.state_dir = config->state_dir();
+  if (policy->grant_count() == 0) {
+    LOG(WARNING) << "the policy grants nothing: every user request will be "
+                    "denied (add --allow USER=PRINTER_GLOB or --policy FILE)";
+  }
+  options.policy = *std::move(policy);
+  absl::StatusOr<std::unique_ptr<bowden::relay::RelayServer>> relay =
+      bowden::relay::RelayServer::Start(std::move(options));
+  if (!relay.ok()) return Fail(relay.status());
+
+  // Tests and scripts read the chosen port from this line.
+  std::cout << "bowden-relay listening on port " << (*relay)->port()
+            << " for trust domain " << (*relay)->trust_domain() << std::endl;
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  LOG(INFO) << "stopping on signal " << signal;
+  (*relay)->Shutdown(absl::Seconds(2));
+  return 0;
+}

@@ -1,0 +1,123 @@
+#include "relay/printer_store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace bowden::relay {
+namespace {
+
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("state database: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+absl::StatusOr<Statement> Prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqlError(db, "prepare");
+  }
+  return Statement(stmt);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PrinterStore>> PrinterStore::Open(
+    const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create state directory '", dir, "': ", strerror(errno)));
+  }
+  std::string path = absl::StrCat(dir, "/state.db");
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                          SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string error = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open state database '", path, "': ", error));
+  }
+  std::unique_ptr<PrinterStore> store(new PrinterStore(db));
+  const char* schema =
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA busy_timeout=5000;"
+      "CREATE TABLE IF NOT EXISTS printers ("
+      "  id TEXT PRIMARY KEY,"
+      "  targets TEXT NOT NULL,"
+      "  last_seen_unix INTEGER NOT NULL);";
+  char* error = nullptr;
+  if (sqlite3_exec(db, schema, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database '", path, "' is not usable: ", message));
+  }
+  return store;
+}
+
+PrinterStore::~PrinterStore() { sqlite3_close(db_); }
+
+absl::Status PrinterStore::RecordSeen(const std::string& id,
+                                      const std::vector<std::string>& targets) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Statement> stmt = Prepare(
+      db_,
+      "INSERT INTO printers (id, targets, last_seen_unix) VALUES (?, ?, ?) "
+      "ON CONFLICT(id) DO UPDATE SET targets = excluded.targets, "
+      "last_seen_unix = excluded.last_seen_unix");
+  if (!stmt.ok()) return stmt.status();
+  std::string joined = absl::StrJoin(targets, ",");
+  sqlite3_bind_text(stmt->get(), 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt->get(), 2, joined.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt->get(), 3, absl::ToUnixSeconds(absl::Now()));
+  if (sqlite3_step(stmt->get()) != SQLITE_DONE) return SqlError(db_, "insert");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KnownPrinter>> PrinterStore::List() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Statement> stmt = Prepare(
+      db_, "SELECT id, targets, last_seen_unix FROM printers ORDER BY id");
+  if (!stmt.ok()) return stmt.status();
+  std::vector<KnownPrinter> printers;
+  int rc;
+  while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
+    KnownPrinter printer;
+    printer.id = reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 0));
+    std::string targets =
+        reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 1));
+    printer.targets = absl::StrSplit(targets, ',', absl::SkipEmpty());
+    printer.last_seen_unix = sqlite3_column_int64(stmt->get(), 2);
+    printers.push_back(std::move(printer));
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "select");
+  return printers;
+}
+
+absl::StatusOr<bool> PrinterStore::Contains(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Statement> stmt =
+      Prepare(db_, "SELECT 1 FROM printers WHERE id = ?");
+  if (!stmt.ok()) return stmt.status();
+  sqlite3_bind_text(stmt->get(), 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqlError(db_, "select");
+}
+
+}  // namespace bowden::relay

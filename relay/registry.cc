@@ -1,0 +1,73 @@
+#include "relay/registry.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace bowden::relay {
+
+absl::Status Registry::AddAgent(std::shared_ptr<AgentChannel> channel) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = agents_.try_emplace(channel->printer_id(), channel);
+  if (!inserted) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "printer '", channel->printer_id(), "' is already attached from ",
+        it->second->peer(), "; two agents must not share one printer id (this one "
+        "will be admitted once the other is gone)"));
+  }
+  return absl::OkStatus();
+}
+
+void Registry::RemoveAgent(const AgentChannel* channel) {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(channel->printer_id());
+  if (it != agents_.end() && it->second.get() == channel) agents_.erase(it);
+}
+
+std::shared_ptr<AgentChannel> Registry::FindAgent(const std::string& printer) {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(printer);
+  return it == agents_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<AgentChannel>> Registry::Agents() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<AgentChannel>> agents;
+  for (const auto& [id, channel] : agents_) agents.push_back(channel);
+  return agents;
+}
+
+void Registry::AddPending(std::shared_ptr<Splice> splice) {
+  absl::MutexLock lock(&mu_);
+  pending_[splice->info().id] = std::move(splice);
+}
+
+std::shared_ptr<Splice> Registry::TakePending(const std::string& id,
+                                              const std::string& printer) {
+  absl::MutexLock lock(&mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second->info().printer != printer) return nullptr;
+  std::shared_ptr<Splice> splice = std::move(it->second);
+  pending_.erase(it);
+  return splice;
+}
+
+void Registry::RemovePending(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  pending_.erase(id);
+}
+
+std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
+    const std::string& printer) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Splice>> taken;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second->info().printer == printer) {
+      taken.push_back(std::move(it->second));
+      pending_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
+}  // namespace bowden::relay

@@ -1,0 +1,53 @@
+#ifndef BOWDEN_RELAY_REGISTRY_H_
+#define BOWDEN_RELAY_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "relay/agent_channel.h"
+#include "relay/splice.h"
+
+namespace bowden::relay {
+
+// Which agents are attached now, and which sessions wait for their agent's
+// Carry stream.
+//
+// Rule for a second agent with the same printer id: the first attachment
+// wins. A second Attach for an attached printer id is refused with
+// ALREADY_EXISTS and the agent retries with backoff, so it takes over within
+// one keepalive period once the first agent is gone. (Newest-wins would let two
+// hosts holding the same certificate evict each other forever.)
+//
+// Thread-safe.
+class Registry {
+ public:
+  absl::Status AddAgent(std::shared_ptr<AgentChannel> channel) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes `channel` if it is the one registered for its printer.
+  void RemoveAgent(const AgentChannel* channel) ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<AgentChannel> FindAgent(const std::string& printer) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::shared_ptr<AgentChannel>> Agents() ABSL_LOCKS_EXCLUDED(mu_);
+
+  void AddPending(std::shared_ptr<Splice> splice) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes and returns the pending session `id` if it belongs to `printer`;
+  // an agent can only claim sessions addressed to itself.
+  std::shared_ptr<Splice> TakePending(const std::string& id,
+                                      const std::string& printer) ABSL_LOCKS_EXCLUDED(mu_);
+  void RemovePending(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::shared_ptr<Splice>> TakePendingFor(const std::string& printer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<AgentChannel>> agents_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<Splice>> pending_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_REGISTRY_H_

@@ -1,0 +1,73 @@
+#include "relay/relay_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/server_builder.h"
+#include "identity/spiffe_id.h"
+#include "tunnel/net.h"
+
+namespace bowden::relay {
+namespace {
+
+// Chunks are 64 KiB; anything much larger is a misbehaving peer.
+constexpr int kMaxMessageBytes = 1 << 20;
+
+}  // namespace
+
+RelayServer::RelayServer(std::string trust_domain, policy::Policy policy,
+                         std::unique_ptr<PrinterStore> store,
+                         absl::Duration open_timeout)
+    : store_(std::move(store)),
+      state_{std::move(trust_domain), std::move(policy), {}, store_.get()},
+      agent_service_(&state_),
+      user_service_(&state_, open_timeout) {}
+
+RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions options) {
+  absl::StatusOr<identity::SpiffeId> self = identity::CheckTlsFiles(options.tls);
+  if (!self.ok()) return self.status();
+  if (self->kind != identity::PeerKind::kRelay) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate '", options.tls.cert, "' is for ", self->ToString(),
+        ", not a relay: issue one with `bowden ca issue --dir DIR relay NAME`"));
+  }
+  absl::StatusOr<tunnel::HostPort> listen = tunnel::ParseHostPort(options.listen);
+  if (!listen.ok()) return listen.status();
+  absl::StatusOr<std::unique_ptr<PrinterStore>> store =
+      PrinterStore::Open(options.state_dir);
+  if (!store.ok()) return store.status();
+
+  std::unique_ptr<RelayServer> relay(new RelayServer(
+      self->trust_domain, std::move(options.policy), std::move(*store),
+      options.open_timeout));
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen->ToString(),
+                           identity::MakeServerCredentials(options.tls),
+                           &relay->port_);
+  builder.RegisterService(&relay->agent_service_);
+  builder.RegisterService(&relay->user_service_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // Ping idle agents so a vanished one is unregistered within ~20 s, and
+  // accept the agents' own keepalive pings.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  relay->server_ = builder.BuildAndStart();
+  if (relay->server_ == nullptr || relay->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        ": the address is in use or not local; pick another --listen"));
+  }
+  return relay;
+}
+
+void RelayServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_.reset();
+}
+
+}  // namespace bowden::relay

@@ -1,0 +1,54 @@
+#ifndef BOWDEN_RELAY_RELAY_SERVER_H_
+#define BOWDEN_RELAY_RELAY_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "identity/credentials.h"
+#include "policy/policy.h"
+#include "relay/agent_service.h"
+#include "relay/relay_state.h"
+#include "relay/user_service.h"
+
+namespace bowden::relay {
+
+struct RelayOptions {
+  std::string listen;  // HOST:PORT; port 0 picks one
+  identity::TlsFiles tls;
+  std::string state_dir;
+  policy::Policy policy;
+  absl::Duration open_timeout = absl::Seconds(15);
+};
+
+// The running relay: one gRPC server (TLS 1.2+, client certificates required)
+// with AgentService and UserService.
+//
+// Thread-safe.
+class RelayServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<RelayServer>> Start(RelayOptions options);
+  ~RelayServer();
+
+  int port() const { return port_; }
+  const std::string& trust_domain() const { return state_.trust_domain; }
+  // Stops accepting, cancels live calls after `grace`, and returns.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  RelayServer(std::string trust_domain, policy::Policy policy,
+              std::unique_ptr<PrinterStore> store, absl::Duration open_timeout);
+
+  std::unique_ptr<PrinterStore> store_;
+  RelayState state_;
+  AgentServiceImpl agent_service_;
+  UserServiceImpl user_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_RELAY_SERVER_H_

@@ -1,0 +1,161 @@
+#include "relay/splice.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "glog/logging.h"
+
+namespace bowden::relay {
+
+// One of the two streams. Deletes itself when gRPC is done with it.
+class Splice::End final : public Reactor {
+ public:
+  End(std::shared_ptr<Splice> splice, Side side)
+      : splice_(std::move(splice)), side_(side) {}
+
+  void OnReadDone(bool ok) override { splice_->OnRead(side_, this, ok); }
+  void OnWriteDone(bool ok) override { splice_->OnWritten(side_, this, ok); }
+  void OnCancel() override { splice_->OnCancelled(side_); }
+  void OnDone() override {
+    splice_->OnEndDone(side_);
+    delete this;
+  }
+
+  bowden::v1::Chunk in;   // being read from this stream
+  bowden::v1::Chunk out;  // being written to this stream
+
+ private:
+  std::shared_ptr<Splice> splice_;
+  const Side side_;
+};
+
+Splice::Splice(SessionInfo info, ClosedCallback on_closed)
+    : info_(std::move(info)), on_closed_(std::move(on_closed)) {}
+
+Splice::Reactor* Splice::AttachUser() {
+  auto* end = new End(shared_from_this(), kUser);
+  {
+    absl::MutexLock lock(&mu_);
+    attached_[kUser] = true;
+  }
+  gates_[kUser].Bind(end);
+  return end;
+}
+
+Splice::Reactor* Splice::AttachAgent() {
+  auto* end = new End(shared_from_this(), kAgent);
+  {
+    absl::MutexLock lock(&mu_);
+    attached_[kAgent] = true;
+  }
+  gates_[kAgent].Bind(end);
+  StartReading(kUser);
+  StartReading(kAgent);
+  return end;
+}
+
+void Splice::StartReading(Side side) {
+  gates_[side].Call([](End* end) { end->StartRead(&end->in); });
+}
+
+void Splice::Fail(const grpc::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_reason_.empty()) end_reason_ = absl::StrCat("failed: ", status.error_message());
+  }
+  gates_[kUser].RequestFinish(status);
+  gates_[kAgent].RequestFinish(status);
+}
+
+void Splice::OnRead(Side side, End* source, bool ok) {
+  Side other = Other(side);
+  if (!ok) {
+    // The stream's read side ended. After a fin that is expected; before one
+    // it means the peer went away without closing its direction cleanly.
+    bool expected;
+    {
+      absl::MutexLock lock(&mu_);
+      expected = fin_passed_[side];
+    }
+    if (!expected) Abort(side);
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    bytes_from_[side] += source->in.data().size();
+  }
+  // The other stream's `out` is free: its previous write completed before
+  // this read was started.
+  bool forwarded = gates_[other].Call([source](End* sink) {
+    sink->out.Swap(&source->in);
+    sink->StartWrite(&sink->out);
+  });
+  if (!forwarded) Abort(other);
+}
+
+void Splice::OnWritten(Side side, End* sink, bool ok) {
+  Side source = Other(side);
+  if (!ok) {
+    Abort(side);
+    return;
+  }
+  if (!sink->out.fin()) {
+    StartReading(source);
+    return;
+  }
+  bool both;
+  {
+    absl::MutexLock lock(&mu_);
+    fin_passed_[source] = true;
+    both = fin_passed_[kUser] && fin_passed_[kAgent];
+    if (both && end_reason_.empty()) end_reason_ = "closed by both sides";
+  }
+  if (both) {
+    gates_[kUser].RequestFinish(grpc::Status::OK);
+    gates_[kAgent].RequestFinish(grpc::Status::OK);
+  }
+}
+
+void Splice::OnCancelled(Side side) { Abort(side); }
+
+void Splice::Abort(Side culprit) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_reason_.empty()) {
+      end_reason_ = culprit == kUser ? "reset by the user's side"
+                                     : "reset by the printer's side";
+    }
+  }
+  grpc::Status reset(grpc::StatusCode::UNAVAILABLE,
+                     culprit == kUser
+                         ? "the user's side of the session reset the connection"
+                         : "the printer's side of the session reset the connection");
+  gates_[Other(culprit)].RequestFinish(reset);
+  gates_[culprit].RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "session reset"));
+}
+
+void Splice::OnEndDone(Side side) {
+  gates_[side].Unbind();
+  bool now_closed;
+  {
+    absl::MutexLock lock(&mu_);
+    done_[side] = true;
+    bool all_done = (done_[kUser] || !attached_[kUser]) &&
+                    (done_[kAgent] || !attached_[kAgent]);
+    now_closed = all_done && !closed_;
+    closed_ = closed_ || now_closed;
+  }
+  // A user stream that ended before the agent's arrived must not leave a
+  // pending entry behind; the callback removes it.
+  if (now_closed && on_closed_) on_closed_(*this);
+}
+
+std::string Splice::Describe() const {
+  absl::MutexLock lock(&mu_);
+  return absl::StrFormat(
+      "session %s user=%s printer=%s target=%s up=%d down=%d duration=%s: %s",
+      info_.id, info_.user, info_.printer, info_.target, bytes_from_[kUser],
+      bytes_from_[kAgent], absl::FormatDuration(absl::Now() - started_),
+      end_reason_.empty() ? "ended" : end_reason_);
+}
+
+}  // namespace bowden::relay

@@ -1,0 +1,85 @@
+#ifndef BOWDEN_RELAY_SPLICE_H_
+#define BOWDEN_RELAY_SPLICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/server_callback.h"
+#include "proto/tunnel.pb.h"
+#include "relay/reactor_gate.h"
+
+namespace bowden::relay {
+
+// What a session connects.
+struct SessionInfo {
+  std::string id;
+  std::string user;
+  std::string printer;
+  std::string target;
+};
+
+// Joins a user's Dial stream and an agent's Carry stream into one session and
+// pumps Chunks between them: one read and one write outstanding per
+// direction, so a slow reader slows its writer down through HTTP/2 flow
+// control and the relay buffers at most one Chunk per direction.
+//
+// A `fin` Chunk passes through like data; when both directions have passed
+// their fin, both streams finish OK. When either stream breaks, the other is
+// finished with an error, which the far end turns into a TCP reset.
+//
+// Thread-safe. Owned by shared_ptr: by the relay's pending-session table
+// until the agent's stream arrives, and by both stream reactors after.
+class Splice : public std::enable_shared_from_this<Splice> {
+ public:
+  using Reactor = grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
+  // Runs once, when both streams are over (or the user's stream is over and
+  // the agent's never came).
+  using ClosedCallback = std::function<void(const Splice&)>;
+
+  Splice(SessionInfo info, ClosedCallback on_closed);
+
+  // The reactor for the user's Dial call. Reads start once the agent's Carry
+  // stream is attached.
+  Reactor* AttachUser();
+  // The reactor for the agent's Carry call; starts the pumping.
+  Reactor* AttachAgent();
+  // Ends the session before it started (agent refused, timeout, agent gone).
+  void Fail(const grpc::Status& status);
+
+  const SessionInfo& info() const { return info_; }
+  // Summary for the log line written when the session closes.
+  std::string Describe() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  enum Side { kUser = 0, kAgent = 1 };
+  class End;
+  static Side Other(Side side) { return side == kUser ? kAgent : kUser; }
+
+  void OnRead(Side side, End* end, bool ok);
+  void OnWritten(Side side, End* end, bool ok);
+  void OnCancelled(Side side);
+  void OnEndDone(Side side);
+  void Abort(Side culprit);
+  void StartReading(Side side);
+
+  const SessionInfo info_;
+  const absl::Time started_ = absl::Now();
+  ClosedCallback on_closed_;
+  ReactorGate<End> gates_[2];
+
+  mutable absl::Mutex mu_;
+  bool attached_[2] ABSL_GUARDED_BY(mu_) = {false, false};
+  bool done_[2] ABSL_GUARDED_BY(mu_) = {false, false};
+  bool fin_passed_[2] ABSL_GUARDED_BY(mu_) = {false, false};  // from side i
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t bytes_from_[2] ABSL_GUARDED_BY(mu_) = {0, 0};
+  std::string end_reason_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_SPLICE_H_

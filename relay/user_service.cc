@@ -1,0 +1,187 @@
+#include "relay/user_service.h"
+
+#include <openssl/rand.h>
+
+#include <map>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "glog/logging.h"
+#include "grpcpp/alarm.h"
+#include "identity/peer.h"
+#include "relay/finished_reactor.h"
+#include "relay/status_convert.h"
+
+namespace bowden::relay {
+namespace {
+
+using bowden::v1::Chunk;
+
+std::string NewSessionId() {
+  unsigned char bytes[12];
+  RAND_bytes(bytes, sizeof(bytes));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
+  auto it = context->client_metadata().find(key);
+  if (it == context->client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<identity::SpiffeId> AuthenticateUser(
+    grpc::CallbackServerContext* context, const RelayState& state) {
+  absl::StatusOr<identity::SpiffeId> id = identity::AuthenticatePeer(
+      *context->auth_context(), state.trust_domain, identity::PeerKind::kUser);
+  if (!id.ok()) {
+    LOG(WARNING) << "refused user call from " << context->peer() << ": "
+                 << id.status().message();
+  }
+  return id;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
+    grpc::CallbackServerContext* context,
+    const bowden::v1::ListPrintersRequest* /*request*/,
+    bowden::v1::ListPrintersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<identity::SpiffeId> user = AuthenticateUser(context, *state_);
+  if (!user.ok()) {
+    reactor->Finish(ToGrpcStatus(user.status()));
+    return reactor;
+  }
+  absl::StatusOr<std::vector<KnownPrinter>> known = state_->store->List();
+  if (!known.ok()) {
+    LOG(ERROR) << known.status();
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                                 "the relay cannot read its state database"));
+    return reactor;
+  }
+  std::map<std::string, bowden::v1::Printer> printers;
+  for (const KnownPrinter& p : *known) {
+    bowden::v1::Printer& out = printers[p.id];
+    out.set_id(p.id);
+    out.set_last_seen_unix(p.last_seen_unix);
+    for (const std::string& t : p.targets) out.add_targets(t);
+  }
+  for (const auto& channel : state_->registry.Agents()) {
+    bowden::v1::Printer& out = printers[channel->printer_id()];
+    out.set_id(channel->printer_id());
+    out.set_online(true);
+    out.clear_targets();
+    for (const std::string& t : channel->targets()) out.add_targets(t);
+  }
+  for (auto& [id, printer] : printers) {
+    if (!state_->policy.MayReachPrinter(user->name, id)) continue;
+    bowden::v1::Printer* out = response->add_printers();
+    *out = printer;
+    out->clear_targets();
+    for (const std::string& t : printer.targets()) {
+      if (state_->policy.MayReachTarget(user->name, id, t)) out->add_targets(t);
+    }
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+absl::StatusOr<std::shared_ptr<AgentChannel>> UserServiceImpl::Authorise(
+    const std::string& user, const std::string& printer,
+    const std::string& target) {
+  if (!identity::IsValidName(printer) || !identity::IsValidName(target)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "printer '", printer, "' / target '", target,
+        "' is not a valid name (1-63 of [a-z0-9._-])"));
+  }
+  // Policy first, so that a user without a grant learns nothing about which
+  // printers exist.
+  if (!state_->policy.MayReachTarget(user, printer, target)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "user '", user, "' is not permitted to reach '", target, "' on printer '",
+        printer, "': ask the farm operator for a grant"));
+  }
+  std::shared_ptr<AgentChannel> channel = state_->registry.FindAgent(printer);
+  if (channel == nullptr) {
+    absl::StatusOr<bool> known = state_->store->Contains(printer);
+    if (known.ok() && !*known) {
+      return absl::NotFoundError(absl::StrCat(
+          "printer '", printer, "' is unknown to this relay: check the name with `bowden ls`"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "printer '", printer, "' is offline: its agent is not attached to the relay"));
+  }
+  if (!channel->OffersTarget(target)) {
+    return absl::NotFoundError(absl::StrCat(
+        "printer '", printer, "' has no target '", target, "' on its agent's list (it offers: ",
+        absl::StrJoin(channel->targets(), ", "), ")"));
+  }
+  return channel;
+}
+
+grpc::ServerBidiReactor<Chunk, Chunk>* UserServiceImpl::Dial(
+    grpc::CallbackServerContext* context) {
+  absl::StatusOr<identity::SpiffeId> user = AuthenticateUser(context, *state_);
+  if (!user.ok()) return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(user.status()));
+  SessionInfo info;
+  info.user = user->name;
+  info.printer = Metadata(context, "bowden-printer");
+  info.target = Metadata(context, "bowden-target");
+  absl::StatusOr<std::shared_ptr<AgentChannel>> channel =
+      Authorise(info.user, info.printer, info.target);
+  if (!channel.ok()) {
+    LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
+              << info.target << " refused: " << channel.status().message();
+    return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(channel.status()));
+  }
+  info.id = NewSessionId();
+  Registry* registry = &state_->registry;
+  auto splice = std::make_shared<Splice>(info, [registry](const Splice& s) {
+    registry->RemovePending(s.info().id);
+    LOG(INFO) << s.Describe();
+  });
+  registry->AddPending(splice);
+  Splice::Reactor* reactor = splice->AttachUser();
+
+  bowden::v1::RelayMessage open;
+  open.mutable_open_session()->set_session_id(info.id);
+  open.mutable_open_session()->set_target(info.target);
+  open.mutable_open_session()->set_user(info.user);
+  if (!(*channel)->Send(std::move(open))) {
+    registry->RemovePending(info.id);
+    splice->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("printer '", info.printer, "' is offline")));
+    return reactor;
+  }
+  LOG(INFO) << "session " << info.id << " opening: " << info.user << " -> "
+            << info.printer << "/" << info.target;
+  ArmOpenTimeout(splice);
+  return reactor;
+}
+
+void UserServiceImpl::ArmOpenTimeout(const std::shared_ptr<Splice>& splice) {
+  // The alarm deletes itself from its own callback; it holds the session only
+  // weakly so a finished session is not kept alive until the deadline.
+  auto* alarm = new grpc::Alarm();
+  std::weak_ptr<Splice> weak = splice;
+  Registry* registry = &state_->registry;
+  absl::Duration timeout = open_timeout_;
+  alarm->Set(absl::ToChronoTime(absl::Now() + timeout),
+             [alarm, weak, registry, timeout](bool fired) {
+               std::shared_ptr<Splice> s = weak.lock();
+               if (fired && s != nullptr &&
+                   registry->TakePending(s->info().id, s->info().printer) != nullptr) {
+                 s->Fail(grpc::Status(
+                     grpc::StatusCode::DEADLINE_EXCEEDED,
+                     absl::StrCat("printer '", s->info().printer,
+                                  "' did not open the session within ",
+                                  absl::FormatDuration(timeout))));
+               }
+               delete alarm;
+             });
+}
+
+}  // namespace bowden::relay

@@ -1,0 +1,43 @@
+#ifndef BOWDEN_RELAY_USER_SERVICE_H_
+#define BOWDEN_RELAY_USER_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "relay/relay_state.h"
+
+namespace bowden::relay {
+
+// UserService for certificates spiffe://<domain>/user/<name>: listing the
+// printers a user may reach, and Dial, which authorises a session, asks the
+// printer's agent to open it and splices the two streams.
+//
+// Thread-safe; `state` must outlive the service.
+class UserServiceImpl final : public bowden::v1::UserService::CallbackService {
+ public:
+  // `open_timeout`: how long a session waits for the agent's Carry stream.
+  UserServiceImpl(RelayState* state, absl::Duration open_timeout)
+      : state_(state), open_timeout_(open_timeout) {}
+
+  grpc::ServerUnaryReactor* ListPrinters(
+      grpc::CallbackServerContext* context,
+      const bowden::v1::ListPrintersRequest* request,
+      bowden::v1::ListPrintersResponse* response) override;
+
+  grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>* Dial(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  // Decides whether `user` may open `printer`/`target` now; on success
+  // returns the agent's channel.
+  absl::StatusOr<std::shared_ptr<AgentChannel>> Authorise(
+      const std::string& user, const std::string& printer,
+      const std::string& target);
+  void ArmOpenTimeout(const std::shared_ptr<Splice>& splice);
+
+  RelayState* const state_;
+  const absl::Duration open_timeout_;
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_USER_SERVICE_H_
