@@ -41,9 +41,30 @@ EventLoop::~EventLoop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  Wake();
+  thread_.join();
+}
+
+void EventLoop::Wake() {
   uint64_t one = 1;
   (void)!write(wake_.get(), &one, sizeof(one));
-  thread_.join();
+}
+
+void EventLoop::RunAfter(absl::Duration delay, std::function<void()> task) {
+  {
+    absl::MutexLock lock(&mu_);
+    timers_.push(Timer{absl::Now() + delay, timer_order_++, std::move(task)});
+  }
+  Wake();
+}
+
+int EventLoop::NextTimeoutMs() {
+  absl::MutexLock lock(&mu_);
+  if (!tasks_.empty()) return 0;
+  if (timers_.empty()) return -1;
+  absl::Duration left = timers_.top().when - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
 }
 
 void EventLoop::Post(std::function<void()> task) {
@@ -53,10 +74,7 @@ void EventLoop::Post(std::function<void()> task) {
     was_empty = tasks_.empty();
     tasks_.push_back(std::move(task));
   }
-  if (was_empty) {
-    uint64_t one = 1;
-    (void)!write(wake_.get(), &one, sizeof(one));
-  }
+  if (was_empty) Wake();
 }
 
 EventLoop::WatchId EventLoop::Watch(int fd, uint32_t events, Handler handler) {
@@ -93,6 +111,12 @@ void EventLoop::RunTasks() {
   {
     absl::MutexLock lock(&mu_);
     tasks.swap(tasks_);
+    absl::Time now = absl::Now();
+    while (!timers_.empty() && timers_.top().when <= now) {
+      // priority_queue::top is const; the task is moved out before pop.
+      tasks.push_back(std::move(const_cast<Timer&>(timers_.top()).task));
+      timers_.pop();
+    }
   }
   for (auto& task : tasks) task();
 }
@@ -100,7 +124,7 @@ void EventLoop::RunTasks() {
 void EventLoop::Run() {
   epoll_event events[64];
   while (true) {
-    int n = epoll_wait(epoll_.get(), events, 64, -1);
+    int n = epoll_wait(epoll_.get(), events, 64, NextTimeoutMs());
     if (n < 0) {
       if (errno == EINTR) continue;
       LOG(FATAL) << "epoll_wait: " << strerror(errno);

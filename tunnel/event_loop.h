@@ -7,11 +7,15 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <queue>
 #include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "tunnel/unique_fd.h"
 
 namespace bowden::tunnel {
@@ -39,6 +43,10 @@ class EventLoop {
   // Runs `task` on the loop thread, in posting order.
   void Post(std::function<void()> task) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Runs `task` on the loop thread after `delay`. Thread-safe.
+  void RunAfter(absl::Duration delay, std::function<void()> task)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Loop thread only. Calls `handler` with the ready epoll events of `fd`
   // (level-triggered) while `events` is non-zero. The loop does not own `fd`.
   WatchId Watch(int fd, uint32_t events, Handler handler);
@@ -52,6 +60,14 @@ class EventLoop {
   }
 
  private:
+  struct Timer {
+    absl::Time when;
+    uint64_t order;  // ties run in posting order
+    std::function<void()> task;
+    bool operator>(const Timer& other) const {
+      return when != other.when ? when > other.when : order > other.order;
+    }
+  };
   struct Watched {
     int fd;
     uint32_t events;
@@ -61,12 +77,18 @@ class EventLoop {
   EventLoop(UniqueFd epoll, UniqueFd wake);
   void Run();
   void RunTasks() ABSL_LOCKS_EXCLUDED(mu_);
+  // Milliseconds until the next timer is due, or -1 when there is none.
+  int NextTimeoutMs() ABSL_LOCKS_EXCLUDED(mu_);
+  void Wake();
 
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: Post() wakes the loop through it
   absl::Mutex mu_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t timer_order_ ABSL_GUARDED_BY(mu_) = 0;
   // Loop thread only.
   absl::flat_hash_map<WatchId, Watched> watched_;
   WatchId next_id_ = 1;

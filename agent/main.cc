@@ -1,0 +1,126 @@
+// bowden-agent: runs next to OctoPrint and dials out to a relay.
+//
+//   bowden-agent --relay relay.example:7443 --cert prusa-01.crt
+//       --key prusa-01.key --ca ca.crt --target octoprint=127.0.0.1:5000
+//       [--target webcam=127.0.0.1:8080] [--config agent.textproto]
+
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "agent/relay_link.h"
+#include "agent/targets.h"
+#include "config/repeated_flag.h"
+#include "config/textproto.h"
+#include "glog/logging.h"
+#include "identity/credentials.h"
+#include "proto/config.pb.h"
+#include "transport/relay_channel.h"
+#include "tunnel/event_loop.h"
+
+ABSL_FLAG(std::string, config, "", "AgentConfig textproto; flags override it");
+ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
+ABSL_FLAG(std::string, cert, "", "agent certificate (PEM); its name is the printer id");
+ABSL_FLAG(std::string, key, "", "agent private key (PEM)");
+ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
+
+namespace {
+
+using bowden::v1::AgentConfig;
+
+void Override(std::string* field, const absl::Flag<std::string>& flag) {
+  std::string value = absl::GetFlag(flag);
+  if (!value.empty()) *field = value;
+}
+
+absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) {
+  AgentConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    absl::Status loaded =
+        bowden::config::LoadTextProto(absl::GetFlag(FLAGS_config), &config);
+    if (!loaded.ok()) return loaded;
+  }
+  Override(config.mutable_relay(), FLAGS_relay);
+  Override(config.mutable_cert(), FLAGS_cert);
+  Override(config.mutable_key(), FLAGS_key);
+  Override(config.mutable_ca(), FLAGS_ca);
+  if (!targets.empty()) {
+    config.clear_target();
+    for (const std::string& t : targets) config.add_target(t);
+  }
+  for (auto [name, value] :
+       {std::pair<const char*, const std::string*>{"relay", &config.relay()},
+        {"cert", &config.cert()},
+        {"key", &config.key()},
+        {"ca", &config.ca()}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " is required (or set it in --config)"));
+    }
+  }
+  return config;
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "bowden-agent: " << status.message() << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
+      "--target NAME=HOST:PORT ... [--config F]");
+  std::vector<char*> args(argv, argv + argc);
+  std::vector<std::string> target_flags =
+      bowden::config::TakeRepeatedFlag(&args, "target");
+  int count = static_cast<int>(args.size());
+  absl::ParseCommandLine(count, args.data());
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  absl::StatusOr<AgentConfig> config = LoadConfig(target_flags);
+  if (!config.ok()) return Fail(config.status());
+  std::vector<std::string> specs(config->target().begin(), config->target().end());
+  absl::StatusOr<bowden::agent::TargetList> targets = bowden::agent::ParseTargets(specs);
+  if (!targets.ok()) return Fail(targets.status());
+
+  bowden::identity::TlsFiles tls{config->cert(), config->key(), config->ca()};
+  absl::StatusOr<bowden::identity::SpiffeId> self = bowden::identity::CheckTlsFiles(tls);
+  if (!self.ok()) return Fail(self.status());
+  if (self->kind != bowden::identity::PeerKind::kAgent) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "certificate '", tls.cert, "' is for ", self->ToString(),
+        ", not an agent: issue one with `bowden ca issue --dir DIR agent PRINTER-ID`")));
+  }
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<bowden::tunnel::EventLoop>> loop =
+      bowden::tunnel::EventLoop::Create();
+  if (!loop.ok()) return Fail(loop.status());
+  LOG(INFO) << "printer '" << self->name << "' serving " << targets->size()
+            << " target(s); dialing out to " << config->relay();
+  bowden::agent::RelayLink link(loop->get(), config->relay(),
+                                bowden::transport::MakeRelayChannel(config->relay(), tls),
+                                &*targets);
+  link.Start();
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  LOG(INFO) << "stopping on signal " << signal;
+  // Exit without unwinding: live sessions end with the process, and the
+  // relay sees the connection drop.
+  std::_Exit(0);
+}

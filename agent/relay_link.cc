@@ -1,0 +1,179 @@
+#include "agent/relay_link.h"
+
+#include <deque>
+#include <random>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "transport/relay_channel.h"
+#include "tunnel/connector.h"
+#include "tunnel/socket_pump.h"
+
+namespace bowden::agent {
+namespace {
+
+using bowden::v1::AgentMessage;
+using bowden::v1::RelayMessage;
+
+constexpr absl::Duration kTargetConnectTimeout = absl::Seconds(5);
+
+}  // namespace
+
+// One Attach call. gRPC reactions post to the loop; all state is on the loop
+// thread. A hold keeps gRPC from ending the call while the loop may still
+// write to it; it is released once the read side has ended.
+class RelayLink::AttachCall final
+    : public grpc::ClientBidiReactor<AgentMessage, RelayMessage> {
+ public:
+  AttachCall(RelayLink* link, const TargetList& targets) : link_(link) {
+    AgentMessage hello;
+    for (const auto& [name, target] : targets) {
+      hello.mutable_hello()->add_targets(name);
+    }
+    hello.mutable_hello()->set_version("bowden-agent/1");
+    link_->stub_->async()->Attach(&context_, this);
+    AddHold();
+    StartRead(&in_);
+    Send(std::move(hello));
+    StartCall();
+  }
+
+  // Loop thread.
+  void Send(AgentMessage message) {
+    if (closing_) return;
+    out_.push_back(std::move(message));
+    if (out_.size() == 1) StartWrite(&out_.front());
+  }
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    link_->loop_->Post([this, ok] {
+      if (!ok) {
+        closing_ = true;
+        RemoveHold();
+        return;
+      }
+      link_->OnRelayMessage(in_);
+      StartRead(&in_);
+    });
+  }
+  void OnWriteDone(bool ok) override {
+    link_->loop_->Post([this, ok] {
+      out_.pop_front();
+      if (ok && !closing_ && !out_.empty()) StartWrite(&out_.front());
+    });
+  }
+  void OnDone(const grpc::Status& status) override {
+    link_->loop_->Post([this, status] {
+      link_->OnAttachEnded(status);
+      delete this;
+    });
+  }
+
+ private:
+  RelayLink* const link_;
+  grpc::ClientContext context_;
+  RelayMessage in_;
+  std::deque<AgentMessage> out_;  // front is being written
+  bool closing_ = false;
+};
+
+RelayLink::RelayLink(tunnel::EventLoop* loop, std::string relay_address,
+                     std::shared_ptr<grpc::Channel> channel,
+                     const TargetList* targets)
+    : loop_(loop),
+      relay_address_(std::move(relay_address)),
+      channel_(std::move(channel)),
+      stub_(bowden::v1::AgentService::NewStub(channel_)),
+      targets_(targets),
+      backoff_(absl::Milliseconds(500), absl::Seconds(30),
+               [gen = std::make_shared<absl::BitGen>()] {
+                 return absl::Uniform<double>(*gen, 0.0, 1.0);
+               }) {}
+
+RelayLink::~RelayLink() = default;
+
+void RelayLink::Start() {
+  loop_->Post([this] { Connect(); });
+}
+
+void RelayLink::Connect() {
+  LOG(INFO) << "relay " << relay_address_ << ": connecting";
+  attached_ = false;
+  call_ = new AttachCall(this, *targets_);
+}
+
+void RelayLink::OnRelayMessage(const RelayMessage& message) {
+  if (message.has_attached()) {
+    attached_ = true;
+    backoff_.Reset();
+    LOG(INFO) << "relay " << relay_address_ << ": attached as printer '"
+              << message.attached().printer_id() << "'";
+  } else if (message.has_open_session()) {
+    OpenSession(message.open_session());
+  }
+}
+
+void RelayLink::OnAttachEnded(const grpc::Status& status) {
+  call_ = nullptr;
+  absl::Duration delay = backoff_.Next();
+  LOG(WARNING) << "relay " << relay_address_ << ": "
+               << (attached_ ? "detached" : "could not attach")
+               << "; backing off " << absl::FormatDuration(delay) << ": "
+               << transport::DescribeCallError(status, relay_address_);
+  attached_ = false;
+  loop_->RunAfter(delay, [this] { Connect(); });
+}
+
+void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
+  auto it = targets_->find(request.target());
+  if (it == targets_->end()) {
+    ReportFailure(request.session_id(),
+                  absl::NotFoundError(absl::StrCat(
+                      "the agent has no target '", request.target(), "' on its list")));
+    return;
+  }
+  const Target& target = it->second;
+  std::string describe = absl::StrCat("target '", target.name, "' (",
+                                      target.host_port.ToString(), ")");
+  LOG(INFO) << "session " << request.session_id() << ": " << request.user()
+            << " -> " << describe;
+  tunnel::ConnectAsync(
+      loop_, target.address, describe, kTargetConnectTimeout,
+      [this, request](absl::StatusOr<tunnel::UniqueFd> socket) {
+        if (!socket.ok()) {
+          LOG(WARNING) << "session " << request.session_id() << ": "
+                       << socket.status().message();
+          ReportFailure(request.session_id(), socket.status());
+          return;
+        }
+        auto context = std::make_unique<grpc::ClientContext>();
+        context->AddMetadata("bowden-session-id", request.session_id());
+        bowden::v1::AgentService::Stub* stub = stub_.get();
+        tunnel::SocketPump::Start(
+            loop_, *std::move(socket), std::move(context),
+            [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
+              stub->async()->Carry(ctx, reactor);
+            },
+            [id = request.session_id()](const tunnel::PumpResult& result) {
+              LOG(INFO) << "session " << id << " closed: up=" << result.bytes_up
+                        << " down=" << result.bytes_down
+                        << (result.status.ok()
+                                ? std::string(" (clean)")
+                                : absl::StrCat(" (", result.status.error_message(), ")"));
+            });
+      });
+}
+
+void RelayLink::ReportFailure(const std::string& session_id,
+                              const absl::Status& status) {
+  if (call_ == nullptr) return;  // the relay fails its pending sessions itself
+  AgentMessage failed;
+  failed.mutable_session_failed()->set_session_id(session_id);
+  failed.mutable_session_failed()->set_code(static_cast<int>(status.code()));
+  failed.mutable_session_failed()->set_message(std::string(status.message()));
+  call_->Send(std::move(failed));
+}
+
+}  // namespace bowden::agent

@@ -1,0 +1,55 @@
+#ifndef BOWDEN_AGENT_RELAY_LINK_H_
+#define BOWDEN_AGENT_RELAY_LINK_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "agent/backoff.h"
+#include "agent/targets.h"
+#include "grpcpp/channel.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "tunnel/event_loop.h"
+
+namespace bowden::agent {
+
+// The agent's attachment to one relay: keeps one Attach control stream open,
+// reattaching forever with backoff, and opens a Carry stream to a local
+// target whenever the relay asks. An agent attached to several relays holds
+// one RelayLink per relay; they share the event loop and the target list.
+//
+// States, each logged: connecting -> attached -> backing off N s: reason ->
+// connecting ...
+//
+// Thread-safety: Start() is thread-safe; everything else runs on the event
+// loop thread. The loop, the channel and the targets must outlive the link.
+class RelayLink {
+ public:
+  RelayLink(tunnel::EventLoop* loop, std::string relay_address,
+            std::shared_ptr<grpc::Channel> channel, const TargetList* targets);
+  ~RelayLink();
+
+  void Start();
+
+ private:
+  class AttachCall;
+
+  void Connect();
+  void OnRelayMessage(const bowden::v1::RelayMessage& message);
+  void OnAttachEnded(const grpc::Status& status);
+  void OpenSession(const bowden::v1::OpenSession& request);
+  void ReportFailure(const std::string& session_id, const absl::Status& status);
+
+  tunnel::EventLoop* const loop_;
+  const std::string relay_address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<bowden::v1::AgentService::Stub> stub_;
+  const TargetList* const targets_;
+  Backoff backoff_;
+  AttachCall* call_ = nullptr;  // the live Attach call, if any
+  bool attached_ = false;
+};
+
+}  // namespace bowden::agent
+
+#endif  // BOWDEN_AGENT_RELAY_LINK_H_
