@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> target_flags =
       bowden::config::TakeRepeatedFlag(&args, "target");
+  bowden::config::DashedFlagNamesToUnderscores(&args);
   int count = static_cast<int>(args.size());
   absl::ParseCommandLine(count, args.data());
   FLAGS_logtostderr = true;

@@ -29,4 +29,14 @@ std::vector<std::string> TakeRepeatedFlag(std::vector<char*>* args,
   return values;
 }
 
+void DashedFlagNamesToUnderscores(std::vector<char*>* args) {
+  for (char* arg : *args) {
+    if (arg[0] != '-' || arg[1] != '-') continue;
+    if (arg[2] == '\0') break;  // "--": the rest is positional
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+}
+
 }  // namespace bowden::config

@@ -14,6 +14,11 @@ namespace bowden::config {
 std::vector<std::string> TakeRepeatedFlag(std::vector<char*>* args,
                                           absl::string_view name);
 
+// Rewrites flag names in place from the documented dashed form to Abseil's
+// underscores: "--state-dir=x" becomes "--state_dir=x". Values and
+// positional arguments are untouched; so is everything after "--".
+void DashedFlagNamesToUnderscores(std::vector<char*>* args);
+
 }  // namespace bowden::config
 
 #endif  // BOWDEN_CONFIG_REPEATED_FLAG_H_

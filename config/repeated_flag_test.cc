@@ -30,5 +30,17 @@ TEST(TakeRepeatedFlagTest, DoesNotMatchLongerNames) {
   EXPECT_EQ(args.size(), 3u);  // a trailing --target without value stays
 }
 
+TEST(DashedFlagNamesTest, RewritesNamesOnly) {
+  std::vector<std::string> storage = {"prog", "--state-dir=/a-b", "--no-browser",
+                                      "open", "prusa-01", "-x", "--", "--keep-me"};
+  std::vector<char*> args;
+  for (auto& s : storage) args.push_back(s.data());
+  DashedFlagNamesToUnderscores(&args);
+  std::vector<std::string> out(args.begin(), args.end());
+  EXPECT_EQ(out, (std::vector<std::string>{"prog", "--state_dir=/a-b", "--no_browser",
+                                           "open", "prusa-01", "-x", "--",
+                                           "--keep-me"}));
+}
+
 }  // namespace
 }  // namespace bowden::config

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
       "[--policy F] [--allow USER=PRINTER_GLOB ...] [--config F]");
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> allows = bowden::config::TakeRepeatedFlag(&args, "allow");
+  bowden::config::DashedFlagNamesToUnderscores(&args);
   int count = static_cast<int>(args.size());
   absl::ParseCommandLine(count, args.data());
   FLAGS_logtostderr = true;

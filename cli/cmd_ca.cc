@@ -1,0 +1,54 @@
+// bowden ca init / bowden ca issue: run the farm's certificate authority.
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "certs/ca.h"
+#include "cli/commands.h"
+#include "cli/relay_session.h"
+
+namespace bowden::cli {
+
+int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
+  if (!args.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("ca init takes no arguments, got '", args[0], "'")));
+  }
+  if (options.dir.empty() || options.trust_domain.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "ca init needs --dir DIR and --trust-domain DOMAIN"));
+  }
+  absl::Status status = certs::InitCa(options.dir, options.trust_domain);
+  if (!status.ok()) return Fail(status);
+  std::cout << "Created the CA for spiffe://" << options.trust_domain << ": "
+            << options.dir << "/ca.crt (share it) and " << options.dir
+            << "/ca.key (mode 0600, keep it offline)." << std::endl;
+  return 0;
+}
+
+int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args) {
+  if (args.size() != 2) {
+    return Fail(absl::InvalidArgumentError(
+        "usage: bowden ca issue --dir DIR {relay|agent|user} NAME"));
+  }
+  if (options.dir.empty()) {
+    return Fail(absl::InvalidArgumentError("ca issue needs --dir DIR"));
+  }
+  absl::StatusOr<certs::Role> role = certs::ParseRole(args[0]);
+  if (!role.ok()) return Fail(role.status());
+  certs::IssueOptions issue;
+  issue.role = *role;
+  issue.name = args[1];
+  issue.ttl = options.ttl;
+  issue.dns = options.dns;
+  issue.ips = options.ips;
+  absl::Status status = certs::IssueCertificate(options.dir, issue);
+  if (!status.ok()) return Fail(status);
+  std::cout << "Issued a " << args[0] << " certificate for '" << args[1]
+            << "' valid for " << absl::FormatDuration(options.ttl) << ": "
+            << options.dir << "/" << args[1] << ".crt and " << options.dir << "/"
+            << args[1] << ".key (mode 0600)." << std::endl;
+  return 0;
+}
+
+}  // namespace bowden::cli

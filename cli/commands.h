@@ -1,0 +1,40 @@
+#ifndef BOWDEN_CLI_COMMANDS_H_
+#define BOWDEN_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "identity/credentials.h"
+
+namespace bowden::cli {
+
+// Everything the command line said, gathered by main.cc (the only place that
+// defines flags). A plain value; thread-compatible.
+struct CliOptions {
+  // How to reach the relay, after merging cli.textproto and the flags.
+  std::string relay;
+  identity::TlsFiles tls;
+  // open
+  std::string target = "octoprint";
+  std::string listen = "127.0.0.1:0";
+  bool no_browser = false;
+  // ca
+  std::string dir;
+  std::string trust_domain;
+  absl::Duration ttl = absl::Hours(24);
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+};
+
+// Each command gets its positional arguments after the command words and
+// returns the process exit code. Errors are printed as one sentence on
+// stderr, prefixed with "bowden: ".
+int RunLs(const CliOptions& options, const std::vector<std::string>& args);
+int RunOpen(const CliOptions& options, const std::vector<std::string>& args);
+int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
+int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
+
+}  // namespace bowden::cli
+
+#endif  // BOWDEN_CLI_COMMANDS_H_

@@ -1,0 +1,102 @@
+#include "cli/local_forwarder.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "transport/relay_channel.h"
+#include "tunnel/socket_pump.h"
+
+namespace bowden::cli {
+namespace {
+
+bool IsLoopback(const tunnel::SocketAddress& address) {
+  if (address.storage.ss_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
+    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.storage.ss_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+    return IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
+    tunnel::EventLoop* loop, const std::string& listen,
+    std::shared_ptr<grpc::Channel> channel, std::string relay_address,
+    std::string printer, std::string target) {
+  absl::StatusOr<tunnel::HostPort> hp = tunnel::ParseHostPort(listen);
+  if (!hp.ok()) return hp.status();
+  absl::StatusOr<tunnel::SocketAddress> address = tunnel::Resolve(*hp);
+  if (!address.ok()) return address.status();
+  if (!IsLoopback(*address)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen ", listen, " is not a loopback address: the tunnel must not "
+        "expose the printer to your network; use 127.0.0.1:PORT"));
+  }
+  absl::StatusOr<tunnel::UniqueFd> listener = tunnel::ListenTcp(*hp);
+  if (!listener.ok()) return listener.status();
+  absl::StatusOr<uint16_t> port = tunnel::LocalPort(listener->get());
+  if (!port.ok()) return port.status();
+  std::unique_ptr<LocalForwarder> forwarder(new LocalForwarder(
+      loop, *std::move(listener), *port, std::move(channel),
+      std::move(relay_address), std::move(printer), std::move(target)));
+  LocalForwarder* self = forwarder.get();
+  loop->Post([self] {
+    self->loop_->Watch(self->listener_.get(), EPOLLIN,
+                       [self](uint32_t) { self->AcceptAll(); });
+  });
+  return forwarder;
+}
+
+LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
+                               uint16_t port, std::shared_ptr<grpc::Channel> channel,
+                               std::string relay_address, std::string printer,
+                               std::string target)
+    : loop_(loop),
+      listener_(std::move(listener)),
+      port_(port),
+      stub_(bowden::v1::UserService::NewStub(channel)),
+      relay_address_(std::move(relay_address)),
+      printer_(std::move(printer)),
+      target_(std::move(target)) {}
+
+void LocalForwarder::AcceptAll() {
+  while (true) {
+    int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // EAGAIN: drained. EMFILE and friends: the next readiness retries.
+      return;
+    }
+    Forward(tunnel::UniqueFd(fd));
+  }
+}
+
+void LocalForwarder::Forward(tunnel::UniqueFd socket) {
+  uint64_t number = next_connection_++;
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("bowden-printer", printer_);
+  context->AddMetadata("bowden-target", target_);
+  bowden::v1::UserService::Stub* stub = stub_.get();
+  tunnel::SocketPump::Start(
+      loop_, std::move(socket), std::move(context),
+      [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
+        stub->async()->Dial(ctx, reactor);
+      },
+      [number, relay = relay_address_](const tunnel::PumpResult& result) {
+        if (result.status.ok() ||
+            result.status.error_code() == grpc::StatusCode::CANCELLED) {
+          return;  // closed normally, or by the local client
+        }
+        std::cerr << "bowden: connection " << number << ": "
+                  << transport::DescribeCallError(result.status, relay) << std::endl;
+      });
+}
+
+}  // namespace bowden::cli

@@ -1,0 +1,53 @@
+#ifndef BOWDEN_CLI_LOCAL_FORWARDER_H_
+#define BOWDEN_CLI_LOCAL_FORWARDER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/channel.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "tunnel/event_loop.h"
+#include "tunnel/net.h"
+
+namespace bowden::cli {
+
+// Listens on a loopback port and turns each accepted connection into one
+// Dial stream to `printer`/`target` through the relay.
+//
+// Thread-safety: Create() and port() are thread-safe; connection handling
+// runs on the event loop thread. The loop must outlive the forwarder.
+class LocalForwarder {
+ public:
+  // Binds `listen`, which must be a loopback address so the printer is never
+  // exposed to the user's own network.
+  static absl::StatusOr<std::unique_ptr<LocalForwarder>> Create(
+      tunnel::EventLoop* loop, const std::string& listen,
+      std::shared_ptr<grpc::Channel> channel, std::string relay_address,
+      std::string printer, std::string target);
+
+  uint16_t port() const { return port_; }
+
+ private:
+  LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
+                 uint16_t port, std::shared_ptr<grpc::Channel> channel,
+                 std::string relay_address, std::string printer,
+                 std::string target);
+  void AcceptAll();
+  void Forward(tunnel::UniqueFd socket);
+
+  tunnel::EventLoop* const loop_;
+  tunnel::UniqueFd listener_;
+  const uint16_t port_;
+  std::unique_ptr<bowden::v1::UserService::Stub> stub_;
+  const std::string relay_address_;
+  const std::string printer_;
+  const std::string target_;
+  uint64_t next_connection_ = 1;  // loop thread
+};
+
+}  // namespace bowden::cli
+
+#endif  // BOWDEN_CLI_LOCAL_FORWARDER_H_

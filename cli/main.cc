@@ -1,0 +1,174 @@
+// bowden: the companion CLI for remote users and farm operators.
+//
+// Subcommands live in one table (as wireguard-tools' wg.c does); each has its
+// own --help. Flags are defined here only and handed to the commands as
+// CliOptions.
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "config/repeated_flag.h"
+#include "config/textproto.h"
+#include "proto/config.pb.h"
+
+ABSL_FLAG(std::string, config, "",
+          "CliConfig textproto (default ~/.config/bowden/cli.textproto)");
+ABSL_FLAG(std::string, relay, "", "relay HOST:PORT");
+ABSL_FLAG(std::string, cert, "", "your user certificate (PEM)");
+ABSL_FLAG(std::string, key, "", "your private key (PEM)");
+ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
+ABSL_FLAG(std::string, target, "octoprint", "open: the printer's target");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "open: local loopback HOST:PORT");
+ABSL_FLAG(bool, no_browser, false, "open: do not start a browser");
+ABSL_FLAG(std::string, dir, "", "ca: the CA directory");
+ABSL_FLAG(std::string, trust_domain, "", "ca init: e.g. farm.example");
+ABSL_FLAG(absl::Duration, ttl, absl::Hours(24), "ca issue: certificate lifetime");
+
+namespace {
+
+using bowden::cli::CliOptions;
+
+struct Command {
+  std::vector<std::string> words;  // e.g. {"ca", "issue"}
+  const char* usage;
+  const char* summary;
+  int (*run)(const CliOptions&, const std::vector<std::string>&);
+};
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {{"ls"}, "bowden [--relay H:P --cert F --key F --ca F] ls",
+       "List the printers you may reach, online or offline, with their targets.",
+       bowden::cli::RunLs},
+      {{"open"},
+       "bowden open PRINTER [--target octoprint] [--listen 127.0.0.1:0] [--no-browser]",
+       "Forward a local loopback port to PRINTER's target through the relay and "
+       "print its URL; runs until Ctrl-C.",
+       bowden::cli::RunOpen},
+      {{"ca", "init"}, "bowden ca init --dir DIR --trust-domain DOMAIN",
+       "Create the farm's certificate authority: DIR/ca.crt and DIR/ca.key.",
+       bowden::cli::RunCaInit},
+      {{"ca", "issue"},
+       "bowden ca issue --dir DIR {relay|agent|user} NAME [--ttl 24h] [--dns NAME] "
+       "[--ip ADDR]",
+       "Issue a certificate: DIR/NAME.crt and DIR/NAME.key (0600). An agent's NAME "
+       "is its printer id.",
+       bowden::cli::RunCaIssue},
+  };
+  return *commands;
+}
+
+void PrintOverview() {
+  std::cout << "bowden: reach your printers through a Bowden relay.\n\nCommands:\n";
+  for (const Command& command : Commands()) {
+    std::cout << "  " << command.usage << "\n      " << command.summary << "\n";
+  }
+  std::cout << "\nConnection flags (or ~/.config/bowden/cli.textproto): --relay "
+               "HOST:PORT --cert F --key F --ca F [--config F]\n"
+               "Run `bowden COMMAND --help` for one command.\n";
+}
+
+// The command whose words start `positional`, or nullptr.
+const Command* FindCommand(const std::vector<std::string>& positional) {
+  for (const Command& command : Commands()) {
+    if (positional.size() < command.words.size()) continue;
+    if (std::equal(command.words.begin(), command.words.end(), positional.begin())) {
+      return &command;
+    }
+  }
+  return nullptr;
+}
+
+bool WantsHelp(const std::vector<char*>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-h" || arg == "help") return true;
+  }
+  return false;
+}
+
+std::vector<std::string> Positional(const std::vector<char*>& args) {
+  std::vector<std::string> positional;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg.rfind("-", 0) != 0) positional.push_back(arg);
+  }
+  return positional;
+}
+
+// Fills the connection settings: cli.textproto first, flags over it.
+bool LoadConnection(CliOptions* options) {
+  bowden::v1::CliConfig config;
+  std::string path = absl::GetFlag(FLAGS_config);
+  bool explicit_path = !path.empty();
+  if (!explicit_path && std::getenv("HOME") != nullptr) {
+    path = absl::StrCat(std::getenv("HOME"), "/.config/bowden/cli.textproto");
+  }
+  if (!path.empty()) {
+    absl::Status loaded = bowden::config::LoadTextProto(path, &config);
+    if (!loaded.ok() && (explicit_path || !absl::IsNotFound(loaded))) {
+      std::cerr << "bowden: " << loaded.message() << std::endl;
+      return false;
+    }
+  }
+  auto pick = [](const std::string& flag, const std::string& file) {
+    return flag.empty() ? file : flag;
+  };
+  options->relay = pick(absl::GetFlag(FLAGS_relay), config.relay());
+  options->tls.cert = pick(absl::GetFlag(FLAGS_cert), config.cert());
+  options->tls.key = pick(absl::GetFlag(FLAGS_key), config.key());
+  options->tls.ca = pick(absl::GetFlag(FLAGS_ca), config.ca());
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("bowden COMMAND [flags]; run `bowden --help`");
+  std::vector<char*> args(argv, argv + argc);
+  if (WantsHelp(args)) {
+    const Command* command = FindCommand(Positional(args));
+    if (command == nullptr) {
+      PrintOverview();
+    } else {
+      std::cout << "usage: " << command->usage << "\n\n" << command->summary << "\n";
+    }
+    return 0;
+  }
+  CliOptions options;
+  options.dns = bowden::config::TakeRepeatedFlag(&args, "dns");
+  options.ips = bowden::config::TakeRepeatedFlag(&args, "ip");
+  bowden::config::DashedFlagNamesToUnderscores(&args);
+  int count = static_cast<int>(args.size());
+  std::vector<char*> positional_args = absl::ParseCommandLine(count, args.data());
+  std::vector<std::string> positional(positional_args.begin() + 1, positional_args.end());
+
+  const Command* command = FindCommand(positional);
+  if (command == nullptr) {
+    if (!positional.empty()) {
+      std::cerr << "bowden: unknown command '" << positional[0]
+                << "'; run `bowden --help` for the list" << std::endl;
+    } else {
+      PrintOverview();
+    }
+    return 2;
+  }
+  if (!LoadConnection(&options)) return 1;
+  options.target = absl::GetFlag(FLAGS_target);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.no_browser = absl::GetFlag(FLAGS_no_browser);
+  options.dir = absl::GetFlag(FLAGS_dir);
+  options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.ttl = absl::GetFlag(FLAGS_ttl);
+  std::vector<std::string> rest(positional.begin() + command->words.size(),
+                                positional.end());
+  return command->run(options, rest);
+}

@@ -1,0 +1,23 @@
+#ifndef BOWDEN_CLI_RELAY_SESSION_H_
+#define BOWDEN_CLI_RELAY_SESSION_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "cli/commands.h"
+#include "grpcpp/channel.h"
+
+namespace bowden::cli {
+
+// Checks that the options name a relay and a usable *user* certificate and
+// returns a channel to the relay. An agent's or the relay's certificate is
+// refused here with a sentence saying which certificate to use.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectAsUser(
+    const CliOptions& options);
+
+// Prints "bowden: <message>" on stderr and returns 1.
+int Fail(const absl::Status& status);
+
+}  // namespace bowden::cli
+
+#endif  // BOWDEN_CLI_RELAY_SESSION_H_
