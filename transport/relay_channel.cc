@@ -29,6 +29,7 @@ std::string DescribeCallError(const grpc::Status& status,
                               const std::string& relay_address) {
   const std::string& message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    bool connecting = absl::StrContains(message, "failed to connect");
     if (absl::StrContains(message, "andshake") ||
         absl::StrContains(message, "CERTIFICATE") ||
         absl::StrContains(message, "certificate") ||
@@ -38,13 +39,22 @@ std::string DescribeCallError(const grpc::Status& status,
           " failed (a certificate was rejected: check that --ca is the farm's "
           "CA and your certificate is current): ", message);
     }
-    if (absl::StrContains(message, "failed to connect") ||
-        absl::StrContains(message, "Connection refused") ||
-        absl::StrContains(message, "Socket closed") ||
+    // With TLS 1.3 a client whose certificate the relay rejects only sees
+    // the socket close while connecting.
+    if (connecting && absl::StrContains(message, "Socket closed")) {
+      return absl::StrCat(
+          "relay ", relay_address,
+          " closed the connection during the TLS handshake: it rejected your "
+          "certificate (is it issued by this farm's CA and still valid?)");
+    }
+    if (connecting || absl::StrContains(message, "Connection refused") ||
         absl::StrContains(message, "connections to all backends failing")) {
       return absl::StrCat("relay ", relay_address,
                           " is unreachable: is it running and is --relay right? (",
                           message, ")");
+    }
+    if (absl::StrContains(message, "Socket closed")) {
+      return absl::StrCat("the connection to relay ", relay_address, " dropped");
     }
   }
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&

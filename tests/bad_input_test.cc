@@ -1,0 +1,287 @@
+// Bad input at the relay: none of it may crash or stall the relay or disturb
+// other sessions, and each gets a specific, explained status.
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "tests/harness.h"
+#include "transport/relay_channel.h"
+
+namespace bowden::testing {
+namespace {
+
+using bowden::v1::Chunk;
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  BadInputTest()
+      : echo_(EchoUntilEof),
+        quitter_([](tunnel::UniqueFd) {}),  // closes at once
+        dead_port_(ClosedPort()),
+        farm_(Options()) {}
+
+  Farm::Options Options() {
+    Farm::Options options;
+    options.relay_extra_flags = {"--allow", "alice=prusa-*"};
+    options.targets = {absl::StrCat("octoprint=127.0.0.1:", echo_.port()),
+                       absl::StrCat("quitter=127.0.0.1:", quitter_.port()),
+                       absl::StrCat("dead=127.0.0.1:", dead_port_)};
+    return options;
+  }
+
+  void SetUp() override { ASSERT_TRUE(farm_.WaitAttached()); }
+
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& name) {
+    return transport::MakeRelayChannel(farm_.relay_address(), farm_.pki().Files(name));
+  }
+
+  // One Dial as `user`: sends `payload` (if any), half-closes, drains, and
+  // returns the final status.
+  grpc::Status Dial(const std::string& user, const std::string& printer,
+                    const std::string& target, const std::string& payload = "") {
+    auto stub = bowden::v1::UserService::NewStub(ChannelAs(user));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    context.AddMetadata("bowden-printer", printer);
+    context.AddMetadata("bowden-target", target);
+    auto stream = stub->Dial(&context);
+    Chunk chunk;
+    if (!payload.empty()) {
+      chunk.set_data(payload);
+      stream->Write(chunk);
+    }
+    Chunk fin;
+    fin.set_fin(true);
+    stream->Write(fin);
+    while (stream->Read(&chunk)) {
+    }
+    return stream->Finish();
+  }
+
+  // A session through the CLI still round-trips bytes.
+  void ExpectServiceIntact() {
+    int port = farm_.Open("alice", "prusa-01", "octoprint");
+    ASSERT_NE(port, 0);
+    tunnel::UniqueFd socket = ConnectTo(port);
+    ASSERT_TRUE(WriteAll(socket.get(), "still serving"));
+    shutdown(socket.get(), SHUT_WR);
+    EXPECT_EQ(ReadAll(socket.get()), "still serving");
+    EXPECT_TRUE(farm_.relay().running());
+  }
+
+  TcpTarget echo_;
+  TcpTarget quitter_;
+  int dead_port_;
+  Farm farm_;
+};
+
+TEST_F(BadInputTest, GarbageAndPlainHttpOnTheRelayPortAreDropped) {
+  for (const std::string& junk :
+       {RandomBytes(64 * 1024),
+        std::string("GET / HTTP/1.1\r\nHost: relay\r\n\r\n"),
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")}) {
+    tunnel::UniqueFd socket = ConnectTo(farm_.relay_port());
+    timeval timeout{10, 0};
+    setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    WriteAll(socket.get(), junk);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(socket.get(), buffer, sizeof(buffer))) > 0) {
+    }
+    // Closed by the relay (EOF or reset), not a 10 s receive timeout.
+    EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "errno " << errno;
+  }
+  std::string out;
+  EXPECT_NE(RunToCompletion({"/usr/bin/curl", "-sS", "--max-time", "10",
+                             absl::StrCat("http://", farm_.relay_address(), "/")},
+                            &out),
+            0);
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, TlsWithoutAClientCertificateIsRefused) {
+  grpc::SslCredentialsOptions ssl;
+  std::ifstream ca(farm_.pki().Files("alice").ca);
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(ca), {});
+  auto channel = grpc::CreateChannel(farm_.relay_address(), grpc::SslCredentials(ssl));
+  auto stub = bowden::v1::UserService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  bowden::v1::ListPrintersResponse response;
+  grpc::Status status = stub->ListPrinters(&context, {}, &response);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(response.printers_size(), 0);
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, ACertificateFromAnotherCaIsRefused) {
+  Pki other(farm_.dir().File("other-pki"), "farm.test");
+  other.Issue("user", "alice");
+  identity::TlsFiles stranger = other.Files("alice");
+  std::string out;
+  int code = RunToCompletion({BinaryPath("cli/bowden"), "--relay", farm_.relay_address(),
+                              "--cert", stranger.cert, "--key", stranger.key, "--ca",
+                              farm_.pki().Files("alice").ca, "ls"},
+                             &out);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "TLS handshake")) << out;
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, AnAgentCertificateCannotActAsAUser) {
+  auto stub = bowden::v1::UserService::NewStub(ChannelAs("prusa-01"));
+  grpc::ClientContext context;
+  bowden::v1::ListPrintersResponse response;
+  grpc::Status status = stub->ListPrinters(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+  EXPECT_EQ(Dial("prusa-01", "prusa-01", "octoprint").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  std::vector<std::string> cli = farm_.CliAs("prusa-01");
+  cli.push_back("ls");
+  std::string out;
+  EXPECT_EQ(RunToCompletion(cli, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "needs a user certificate")) << out;
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, AUserCertificateCannotAttachAsAnAgent) {
+  auto stub = bowden::v1::AgentService::NewStub(ChannelAs("alice"));
+  grpc::ClientContext context;
+  auto stream = stub->Attach(&context);
+  bowden::v1::AgentMessage hello;
+  hello.mutable_hello()->add_targets("octoprint");
+  stream->Write(hello);
+  bowden::v1::RelayMessage reply;
+  EXPECT_FALSE(stream->Read(&reply));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+
+  identity::TlsFiles alice = farm_.pki().Files("alice");
+  std::string out;
+  EXPECT_EQ(RunToCompletion({BinaryPath("agent/bowden-agent"), "--relay",
+                             farm_.relay_address(), "--cert", alice.cert, "--key",
+                             alice.key, "--ca", alice.ca, "--target",
+                             "octoprint=127.0.0.1:1"},
+                            &out),
+            1);
+  EXPECT_TRUE(absl::StrContains(out, "not an agent")) << out;
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, ASecondAgentWithTheSamePrinterIdWaitsForTheFirstToGo) {
+  identity::TlsFiles tls = farm_.pki().Files("prusa-01");
+  Process second({BinaryPath("agent/bowden-agent"), "--relay", farm_.relay_address(),
+                  "--cert", tls.cert, "--key", tls.key, "--ca", tls.ca, "--target",
+                  absl::StrCat("octoprint=127.0.0.1:", echo_.port())},
+                 farm_.dir().File("second-agent"));
+  ASSERT_TRUE(second.WaitForOutput("is already attached")) << second.Stderr();
+  ExpectServiceIntact();  // the first agent's sessions are untouched
+
+  farm_.agent().Signal(SIGKILL);
+  ASSERT_TRUE(second.WaitForOutput("attached as printer", 1, absl::Seconds(45)))
+      << second.Stderr();
+  ExpectServiceIntact();  // now through the second agent
+}
+
+TEST_F(BadInputTest, AnOversizedMessageIsRefused) {
+  grpc::Status status = Dial("alice", "prusa-01", "octoprint", RandomBytes(2 << 20));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, AnUnknownSessionIdOnADataStreamIsRefused) {
+  auto stub = bowden::v1::AgentService::NewStub(ChannelAs("prusa-01"));
+  grpc::ClientContext context;
+  context.AddMetadata("bowden-session-id", "0123456789abcdef01234567");
+  auto stream = stub->Carry(&context);
+  Chunk chunk;
+  chunk.set_data("smuggled bytes");
+  stream->Write(chunk);
+  stream->WritesDone();
+  while (stream->Read(&chunk)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, ATargetThatRefusesGivesAClearError) {
+  grpc::Status status = Dial("alice", "prusa-01", "dead", "GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "refused the connection"))
+      << status.error_message();
+
+  int port = farm_.Open("alice", "prusa-01", "dead");
+  ASSERT_NE(port, 0);
+  tunnel::UniqueFd socket = ConnectTo(port);
+  EXPECT_EQ(ReadAll(socket.get()), "");
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, ATargetThatClosesAtOnceEndsTheSessionCleanly) {
+  int port = farm_.Open("alice", "prusa-01", "quitter");
+  ASSERT_NE(port, 0);
+  tunnel::UniqueFd socket = ConnectTo(port);
+  EXPECT_EQ(ReadAll(socket.get()), "");
+  EXPECT_TRUE(Dial("alice", "prusa-01", "quitter").ok());
+  ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, EachRefusalSaysWhy) {
+  grpc::Status unknown = Dial("alice", "prusa-99", "octoprint");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(absl::StrContains(unknown.error_message(), "unknown")) << unknown.error_message();
+
+  grpc::Status forbidden = Dial("alice", "mk4-01", "octoprint");
+  EXPECT_EQ(forbidden.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(forbidden.error_message(), "not permitted"));
+
+  grpc::Status no_target = Dial("alice", "prusa-01", "webcam");
+  EXPECT_EQ(no_target.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(absl::StrContains(no_target.error_message(), "it offers"))
+      << no_target.error_message();
+
+  std::vector<std::string> cli = farm_.CliAs("alice");
+  cli.insert(cli.end(), {"open", "--no-browser", "prusa-99"});
+  std::string out;
+  EXPECT_EQ(RunToCompletion(cli, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "unknown or you are not permitted")) << out;
+
+  farm_.agent().Signal(SIGKILL);
+  ASSERT_TRUE(farm_.relay().WaitForOutput("agent prusa-01 detached"));
+  grpc::Status offline = Dial("alice", "prusa-01", "octoprint");
+  EXPECT_EQ(offline.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(offline.error_message(), "offline"))
+      << offline.error_message();
+
+  std::vector<std::string> ls = farm_.CliAs("alice");
+  ls.push_back("ls");
+  EXPECT_EQ(RunToCompletion(ls, &out), 0);
+  EXPECT_TRUE(absl::StrContains(out, "offline")) << out;
+}
+
+TEST_F(BadInputTest, AnUnreachableRelayIsNamedAsSuch) {
+  std::vector<std::string> cli = farm_.CliAs("alice");
+  cli[2] = absl::StrCat("127.0.0.1:", ClosedPort());  // --relay value
+  cli.push_back("ls");
+  std::string out;
+  EXPECT_EQ(RunToCompletion(cli, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "is unreachable")) << out;
+}
+
+}  // namespace
+}  // namespace bowden::testing
