@@ -97,7 +97,7 @@ int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
       loop->get(), options.listen, *channel, options.relay, printer, options.target);
   if (!forwarder.ok()) return Fail(forwarder.status());
 
-  std::string url = absl::StrCat("http://127.0.0.1:", (*forwarder)->port(), "/");
+  std::string url = (*forwarder)->url();
   std::cout << "Forwarding " << url << " -> " << printer << "/" << options.target
             << " via relay " << options.relay << " (Ctrl-C to stop)" << std::endl;
   if (!options.no_browser) OpenBrowser(url);

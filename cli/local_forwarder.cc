@@ -44,8 +44,9 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   if (!listener.ok()) return listener.status();
   absl::StatusOr<uint16_t> port = tunnel::LocalPort(listener->get());
   if (!port.ok()) return port.status();
+  tunnel::HostPort bound{hp->host, *port};
   std::unique_ptr<LocalForwarder> forwarder(new LocalForwarder(
-      loop, *std::move(listener), *port, std::move(channel),
+      loop, *std::move(listener), bound, std::move(channel),
       std::move(relay_address), std::move(printer), std::move(target)));
   LocalForwarder* self = forwarder.get();
   loop->Post([self] {
@@ -56,16 +57,21 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
 }
 
 LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
-                               uint16_t port, std::shared_ptr<grpc::Channel> channel,
+                               tunnel::HostPort bound,
+                               std::shared_ptr<grpc::Channel> channel,
                                std::string relay_address, std::string printer,
                                std::string target)
     : loop_(loop),
       listener_(std::move(listener)),
-      port_(port),
+      bound_(std::move(bound)),
       stub_(bowden::v1::UserService::NewStub(channel)),
       relay_address_(std::move(relay_address)),
       printer_(std::move(printer)),
       target_(std::move(target)) {}
+
+std::string LocalForwarder::url() const {
+  return absl::StrCat("http://", bound_.ToString(), "/");
+}
 
 void LocalForwarder::AcceptAll() {
   while (true) {

@@ -17,7 +17,7 @@ namespace bowden::cli {
 // Listens on a loopback port and turns each accepted connection into one
 // Dial stream to `printer`/`target` through the relay.
 //
-// Thread-safety: Create() and port() are thread-safe; connection handling
+// Thread-safety: Create(), port() and url() are thread-safe; connection handling
 // runs on the event loop thread. The loop must outlive the forwarder.
 class LocalForwarder {
  public:
@@ -28,11 +28,13 @@ class LocalForwarder {
       std::shared_ptr<grpc::Channel> channel, std::string relay_address,
       std::string printer, std::string target);
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return bound_.port; }
+  // The URL a browser opens, e.g. http://127.0.0.1:PORT/ or http://[::1]:PORT/.
+  std::string url() const;
 
  private:
   LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
-                 uint16_t port, std::shared_ptr<grpc::Channel> channel,
+                 tunnel::HostPort bound, std::shared_ptr<grpc::Channel> channel,
                  std::string relay_address, std::string printer,
                  std::string target);
   void AcceptAll();
@@ -40,7 +42,7 @@ class LocalForwarder {
 
   tunnel::EventLoop* const loop_;
   tunnel::UniqueFd listener_;
-  const uint16_t port_;
+  const tunnel::HostPort bound_;
   std::unique_ptr<bowden::v1::UserService::Stub> stub_;
   const std::string relay_address_;
   const std::string printer_;

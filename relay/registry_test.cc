@@ -1,0 +1,51 @@
+#include "relay/registry.h"
+
+#include "gtest/gtest.h"
+
+namespace bowden::relay {
+namespace {
+
+std::shared_ptr<Splice> PendingSession(const std::string& id,
+                                       const std::string& printer) {
+  return std::make_shared<Splice>(SessionInfo{id, "alice", printer, "octoprint"},
+                                  nullptr);
+}
+
+TEST(RegistryTest, FirstAgentWinsAndOnlyItCanBeRemoved) {
+  Registry registry;
+  auto first = std::make_shared<AgentChannel>("prusa-01", "ipv4:127.0.0.1:1");
+  auto second = std::make_shared<AgentChannel>("prusa-01", "ipv4:127.0.0.1:2");
+  ASSERT_TRUE(registry.AddAgent(first).ok());
+  absl::Status refused = registry.AddAgent(second);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(refused.message().find("ipv4:127.0.0.1:1"), std::string::npos) << refused;
+  registry.RemoveAgent(second.get());  // not registered: no effect
+  EXPECT_EQ(registry.FindAgent("prusa-01"), first);
+  registry.RemoveAgent(first.get());
+  EXPECT_EQ(registry.FindAgent("prusa-01"), nullptr);
+  EXPECT_TRUE(registry.AddAgent(second).ok());
+}
+
+TEST(RegistryTest, AnAgentCanOnlyClaimItsOwnSessions) {
+  Registry registry;
+  registry.AddPending(PendingSession("s1", "prusa-01"));
+  EXPECT_EQ(registry.TakePending("s1", "prusa-02"), nullptr);
+  EXPECT_EQ(registry.TakePending("nope", "prusa-01"), nullptr);
+  auto taken = registry.TakePending("s1", "prusa-01");
+  ASSERT_NE(taken, nullptr);
+  EXPECT_EQ(taken->info().id, "s1");
+  EXPECT_EQ(registry.TakePending("s1", "prusa-01"), nullptr);  // only once
+}
+
+TEST(RegistryTest, TakePendingForTakesOnlyThatPrintersSessions) {
+  Registry registry;
+  registry.AddPending(PendingSession("a", "prusa-01"));
+  registry.AddPending(PendingSession("b", "prusa-02"));
+  registry.AddPending(PendingSession("c", "prusa-01"));
+  EXPECT_EQ(registry.TakePendingFor("prusa-01").size(), 2u);
+  EXPECT_EQ(registry.TakePendingFor("prusa-01").size(), 0u);
+  EXPECT_NE(registry.TakePending("b", "prusa-02"), nullptr);
+}
+
+}  // namespace
+}  // namespace bowden::relay
