@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -36,6 +37,11 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text) {
     return bad("put an IPv6 address in brackets");
   }
   if (host.empty()) return bad("no host");
+  for (char c : host) {
+    bool ok = absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_' ||
+              c == ':' || c == '%';
+    if (!ok) return bad("the host has a character that is not allowed");
+  }
   uint32_t port = 0;
   if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port > 65535) {
     return bad("the port must be a number from 0 to 65535");

@@ -21,7 +21,8 @@ TEST(ParseHostPortTest, AcceptsNamesV4AndBracketedV6) {
 
 TEST(ParseHostPortTest, RejectsWithTheOffendingText) {
   for (const char* bad : {"", "5000", ":5000", "host:", "host:65536",
-                          "host:-1", "::1:5000", "[::1:5000", "host:12ab"}) {
+                          "host:-1", "::1:5000", "[::1:5000", "host:12ab",
+                          "[[x]:80", "ho st:1", "a/b:1", "user@host:1"}) {
     auto parsed = ParseHostPort(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_NE(parsed.status().message().find(std::string("'") + bad + "'"),
