@@ -1,0 +1,611 @@
+#!/usr/bin/env bash
+# Bowden benchmark: one nginx target on loopback, reached three ways (ssh in
+# two variants):
+#
+#   (a) direct       curl/wrk ──────────────────────────────────────────► nginx
+#   (b) Bowden       curl/wrk ─► bowden open ══TLS══► bowden-relay ◄══TLS══ bowden-agent ─► nginx
+#   (c) ssh -R       curl/wrk ─► sshd (forwarded port) ══SSH══ ssh -N -R ─► nginx
+#   (c') the same with TCP_NODELAY: ssh -tt -R ... sleep (a control, see below)
+#
+# For each path it measures
+#   1. 100 MiB download throughput: curl, median of 5 runs (MiB/s);
+#   2. small-request latency and rate: wrk -t1 -c1 and wrk -t2 -c50, 10 s each
+#      (p50, p99 in ms, requests/s);
+#   3. new-connection setup: 200 sequential curls of the small file, each a
+#      new TCP connection (median and p99 of time_total, ms);
+# plus the CPU time the tunnel processes spent in phases 1 and 2.
+#
+# (c) is the usual `ssh -N -R` command. Without a session OpenSSH never marks
+# its connection interactive, so neither ssh nor sshd sets TCP_NODELAY on it,
+# and Nagle plus delayed ACKs stall some small exchanges by ~40 ms. (c') asks
+# for a tty session (`-tt ... sleep`), which makes both ends set TCP_NODELAY:
+# the faster of the two is the fair bar for Bowden, and the report compares
+# Bowden with both.
+#
+#   bench/run.sh [--out FILE] [--no-build] [--wrk-duration 10s]
+#                [--downloads 5] [--connects 200] [--big-mib 100]
+#
+# Prints a markdown report on stdout and writes it to FILE (default
+# bench/results-latest.md). Everything (PKI, nginx files, sshd config and
+# keys, logs) lives in one temporary directory that is deleted at exit; every
+# process the script starts is stopped at exit, also on failure.
+#
+# Needs: bazel, nginx, wrk, curl, OpenSSH client and server (/usr/sbin/sshd),
+# python3, util-linux unshare (only if /run/sshd does not exist; see
+# start_sshd). Only loopback addresses are used.
+set -euo pipefail
+
+readonly CALLER_PWD="${PWD}"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+readonly ROOT="${PWD}"
+
+# ---- options ----------------------------------------------------------------
+
+OUT="${ROOT}/bench/results-latest.md"
+BUILD=1
+WRK_DURATION="10s"
+DOWNLOADS=5
+CONNECTS=200
+BIG_MIB=100
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+
+while (($# > 0)); do
+  case "$1" in
+    --out) OUT="$2"; shift 2 ;;
+    --out=*) OUT="${1#*=}"; shift ;;
+    --no-build) BUILD=0; shift ;;
+    --wrk-duration) WRK_DURATION="$2"; shift 2 ;;
+    --downloads) DOWNLOADS="$2"; shift 2 ;;
+    --connects) CONNECTS="$2"; shift 2 ;;
+    --big-mib) BIG_MIB="$2"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "${OUT}" == /* ]] || OUT="${CALLER_PWD}/${OUT}"
+for n in "${DOWNLOADS}" "${CONNECTS}" "${BIG_MIB}"; do
+  [[ "${n}" =~ ^[1-9][0-9]*$ ]] || { echo "bench: '${n}' is not a positive count" >&2; exit 2; }
+done
+[[ "${WRK_DURATION}" =~ ^[1-9][0-9]*[smh]?$ ]] ||
+  { echo "bench: --wrk-duration '${WRK_DURATION}' is not like 10s" >&2; exit 2; }
+
+say() { printf '== %s\n' "$*" >&2; }
+die() {
+  printf 'bench: %s\n' "$*" >&2
+  exit 1
+}
+
+for tool in nginx wrk curl ssh ssh-keygen python3; do
+  command -v "${tool}" >/dev/null || die "'${tool}' is not installed (apt-get install nginx wrk curl openssh-client openssh-server)"
+done
+[[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is missing (apt-get install openssh-server)"
+
+# ---- build ------------------------------------------------------------------
+
+if ((BUILD)); then
+  # The default configuration: .bazelrc already compiles with -O2.
+  say "Building bowden-relay, bowden-agent and bowden"
+  bazel build --color=no --curses=no \
+    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 ||
+    die "bazel build failed"
+fi
+readonly RELAY_BIN="${ROOT}/bazel-bin/relay/bowden-relay"
+readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
+readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
+for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
+  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
+done
+
+# ---- workspace and cleanup --------------------------------------------------
+
+umask 077
+T="$(mktemp -d -t bowden-bench.XXXXXX)"
+readonly T
+PIDS=()
+
+# The live descendants of PID (children first found, grandchildren after).
+descendants() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do
+    echo "${child}"
+    descendants "${child}"
+  done
+}
+
+# Stops only what this script started (and their children, e.g. sshd's
+# per-connection processes), newest first, then deletes the workspace.
+cleanup() {
+  local status=$? i pid victims=() children=() deadline
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${PIDS[i]}"
+    mapfile -t children < <(descendants "${pid}")
+    victims+=("${children[@]}" "${pid}")
+  done
+  for pid in "${victims[@]}"; do
+    kill -TERM "${pid}" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + 5))
+  for pid in "${victims[@]}"; do
+    while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do
+      sleep 0.05
+    done
+    kill -KILL "${pid}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "${pid}" 2>/dev/null || true
+  done
+  rm -rf "${T}"
+  exit "${status}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CMD...: runs CMD in the background, stdout in $T/NAME.out and
+# stderr in $T/NAME.err; sets LAST_PID.
+start() {
+  local name="$1"
+  shift
+  "$@" >"${T}/${name}.out" 2>"${T}/${name}.err" </dev/null &
+  LAST_PID=$!
+  PIDS+=("${LAST_PID}")
+}
+
+show_logs() {
+  local name file
+  for name in "$@"; do
+    for file in "${T}/${name}.out" "${T}/${name}.err"; do
+      if [[ -s "${file}" ]]; then
+        echo "---- ${file##*/} (last lines)" >&2
+        tail -n 20 "${file}" >&2
+      fi
+    done
+  done
+}
+
+# wait_for TIMEOUT_S PID WHAT CMD...: polls CMD until it succeeds; fails after
+# TIMEOUT_S seconds or as soon as PID (if not empty) has exited.
+wait_for() {
+  local timeout="$1" pid="$2" what="$3"
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [[ -n "${pid}" ]] && ! kill -0 "${pid}" 2>/dev/null; then
+      echo "bench: ${what}: the process exited" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "bench: timed out after ${timeout}s waiting for ${what}" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# http_ok URL: one GET that must answer 200.
+http_ok() {
+  [[ "$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$1")" == 200 ]]
+}
+
+# ---- statistics -------------------------------------------------------------
+
+# Reads numbers, one a line; prints "median p99" (p99 by nearest rank).
+median_p99() {
+  sort -g | awk '{ v[NR] = $1 }
+    END {
+      if (NR == 0) { print "nan nan"; exit }
+      med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      r = int(0.99 * NR); if (r < 0.99 * NR) r++; if (r < 1) r = 1
+      print med, v[r]
+    }'
+}
+
+# tunnel_cpu PATH: cpu_seconds of PATH's tunnel processes (0.00 for direct).
+tunnel_cpu() {
+  local pids=()
+  read -ra pids <<<"${TUNNEL_PIDS[$1]}"
+  cpu_seconds "${pids[@]}"
+}
+
+# Sum of utime+stime, in seconds, of the given processes and their live
+# descendants (a process's figure covers all its threads).
+cpu_seconds() {
+  local pid all=() children=() ticks=0 hz
+  hz="$(getconf CLK_TCK)"
+  for pid in "$@"; do
+    mapfile -t children < <(descendants "${pid}")
+    all+=("${pid}" "${children[@]}")
+  done
+  for pid in "${all[@]}"; do
+    if [[ -r "/proc/${pid}/stat" ]]; then
+      # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
+      ticks=$((ticks + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
+    fi
+  done
+  awk -v t="${ticks}" -v hz="${hz}" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# ---- the target: nginx ------------------------------------------------------
+
+say "Workspace ${T}"
+mkdir -p "${T}/www" "${T}/nginx/tmp"
+say "Writing a ${BIG_MIB} MiB random file and a 100-byte file"
+head -c "$((BIG_MIB * 1048576))" /dev/urandom >"${T}/www/big.bin"
+printf '%099d\n' 0 >"${T}/www/small.txt"
+readonly BIG_BYTES=$((BIG_MIB * 1048576))
+
+NGINX_PORT="$(free_port)"
+cat >"${T}/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${T}/nginx/nginx.pid;
+error_log ${T}/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path ${T}/nginx/tmp/body;
+  proxy_temp_path ${T}/nginx/tmp/proxy;
+  fastcgi_temp_path ${T}/nginx/tmp/fastcgi;
+  uwsgi_temp_path ${T}/nginx/tmp/uwsgi;
+  scgi_temp_path ${T}/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:${NGINX_PORT};
+    root ${T}/www;
+  }
+}
+EOF
+say "Starting nginx on 127.0.0.1:${NGINX_PORT}"
+start nginx nginx -p "${T}/nginx" -e "${T}/nginx/error.log" -c "${T}/nginx/nginx.conf"
+NGINX_PID="${LAST_PID}"
+wait_for 10 "${NGINX_PID}" "nginx" http_ok "http://127.0.0.1:${NGINX_PORT}/small.txt" ||
+  { show_logs nginx; cat "${T}/nginx/error.log" >&2 2>/dev/null || true; die "nginx did not start"; }
+
+# ---- (b) Bowden ---------------------------------------------------------------
+
+say "Minting a throw-away PKI (trust domain bench.test)"
+PKI="${T}/pki"
+{
+  "${CLI_BIN}" ca init --dir "${PKI}" --trust-domain bench.test
+  "${CLI_BIN}" ca issue --dir "${PKI}" relay relay --ip 127.0.0.1 --dns localhost
+  "${CLI_BIN}" ca issue --dir "${PKI}" agent prusa-01
+  "${CLI_BIN}" ca issue --dir "${PKI}" user alice
+} >"${T}/pki.log" 2>&1 || { cat "${T}/pki.log" >&2; die "bowden ca failed"; }
+
+say "Starting bowden-relay"
+start relay "${RELAY_BIN}" --listen 127.0.0.1:0 \
+  --cert "${PKI}/relay.crt" --key "${PKI}/relay.key" --ca "${PKI}/ca.crt" \
+  --state-dir "${T}/state" --allow 'alice=prusa-*'
+RELAY_PID="${LAST_PID}"
+wait_for 20 "${RELAY_PID}" "the relay" \
+  grep -q 'bowden-relay listening on port' "${T}/relay.out" ||
+  { show_logs relay; die "the relay did not start"; }
+RELAY_PORT="$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "${T}/relay.out" | head -n 1)"
+[[ -n "${RELAY_PORT}" ]] || die "no port in the relay's output: $(cat "${T}/relay.out")"
+
+say "Starting bowden-agent (printer prusa-01, target octoprint = nginx)"
+start agent "${AGENT_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
+  --cert "${PKI}/prusa-01.crt" --key "${PKI}/prusa-01.key" --ca "${PKI}/ca.crt" \
+  --target "octoprint=127.0.0.1:${NGINX_PORT}"
+AGENT_PID="${LAST_PID}"
+wait_for 20 "${AGENT_PID}" "the agent to attach" \
+  grep -q 'attached as printer' "${T}/agent.err" ||
+  { show_logs agent relay; die "the agent did not attach"; }
+
+say "Starting bowden open prusa-01"
+start open "${CLI_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
+  --cert "${PKI}/alice.crt" --key "${PKI}/alice.key" --ca "${PKI}/ca.crt" \
+  open prusa-01 --no-browser --listen 127.0.0.1:0
+OPEN_PID="${LAST_PID}"
+wait_for 20 "${OPEN_PID}" "bowden open to print its URL" \
+  grep -Eq 'Forwarding http://127\.0\.0\.1:[0-9]+/' "${T}/open.out" ||
+  { show_logs open; die "bowden open did not start"; }
+BOWDEN_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/open.out" | head -n 1 | sed 's/.*:\([0-9]*\)\//\1/')"
+wait_for 20 "${OPEN_PID}" "a first request through Bowden" \
+  http_ok "http://127.0.0.1:${BOWDEN_PORT}/small.txt" ||
+  { show_logs open relay agent; die "no request went through Bowden"; }
+
+# ---- (c) OpenSSH reverse tunnel -------------------------------------------
+
+say "Starting a private sshd and ssh -R"
+mkdir -p "${T}/ssh"
+ssh-keygen -q -t ed25519 -N '' -C bench-host -f "${T}/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -C bench-user -f "${T}/ssh/user_key"
+cp "${T}/ssh/user_key.pub" "${T}/ssh/authorized_keys"
+SSHD_PORT="$(free_port)"
+cat >"${T}/ssh/sshd_config" <<EOF
+ListenAddress 127.0.0.1:${SSHD_PORT}
+HostKey ${T}/ssh/host_key
+PidFile ${T}/ssh/sshd.pid
+AuthorizedKeysFile ${T}/ssh/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin $([[ "$(id -u)" == 0 ]] && echo yes || echo no)
+StrictModes no
+UsePAM no
+AllowTcpForwarding yes
+GatewayPorts no
+X11Forwarding no
+PrintMotd no
+EOF
+/usr/sbin/sshd -t -f "${T}/ssh/sshd_config" 2>"${T}/sshd-check.err" || true
+if [[ -d /run/sshd ]] || ! grep -q 'privilege separation directory' "${T}/sshd-check.err"; then
+  start sshd /usr/sbin/sshd -D -e -f "${T}/ssh/sshd_config"
+else
+  # sshd as root needs its privilege-separation directory /run/sshd, which
+  # this machine does not have (no sshd service is installed as a daemon).
+  # Rather than create it system-wide, give this sshd a private mount
+  # namespace in which a directory of ours is mounted over /run. unshare
+  # and sh exec, so the PID is sshd's own.
+  command -v unshare >/dev/null || die "sshd needs /run/sshd and unshare is missing"
+  mkdir -p "${T}/ssh/run/sshd"
+  chmod 755 "${T}/ssh/run" "${T}/ssh/run/sshd"
+  say "  (no /run/sshd: running sshd in a private mount namespace with ${T}/ssh/run over /run)"
+  # shellcheck disable=SC2016  # $1 and $2 are for the inner sh
+  start sshd unshare --mount --propagation private sh -c \
+    'mount --bind "$1" /run && exec /usr/sbin/sshd -D -e -f "$2"' \
+    sh "${T}/ssh/run" "${T}/ssh/sshd_config"
+fi
+SSHD_PID="${LAST_PID}"
+wait_for 10 "${SSHD_PID}" "sshd" port_open "${SSHD_PORT}" ||
+  { show_logs sshd; die "sshd did not start"; }
+
+SSH_FWD_PORT="$(free_port)"
+start ssh ssh -F /dev/null -N -o BatchMode=yes \
+  -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+  -o ExitOnForwardFailure=yes -o ServerAliveInterval=30 \
+  -c aes128-gcm@openssh.com -i "${T}/ssh/user_key" -p "${SSHD_PORT}" \
+  -R "127.0.0.1:${SSH_FWD_PORT}:127.0.0.1:${NGINX_PORT}" "$(whoami)@127.0.0.1"
+SSH_PID="${LAST_PID}"
+wait_for 20 "${SSH_PID}" "the ssh -R forward" \
+  http_ok "http://127.0.0.1:${SSH_FWD_PORT}/small.txt" ||
+  { show_logs ssh sshd; die "ssh -R did not come up"; }
+
+say "Starting ssh -tt -R (a tty session: TCP_NODELAY on the SSH connection)"
+SSHND_FWD_PORT="$(free_port)"
+start sshnd ssh -F /dev/null -tt -o BatchMode=yes \
+  -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+  -o ExitOnForwardFailure=yes -o ServerAliveInterval=30 \
+  -c aes128-gcm@openssh.com -i "${T}/ssh/user_key" -p "${SSHD_PORT}" \
+  -R "127.0.0.1:${SSHND_FWD_PORT}:127.0.0.1:${NGINX_PORT}" "$(whoami)@127.0.0.1" \
+  sleep 3600
+SSHND_PID="${LAST_PID}"
+wait_for 20 "${SSHND_PID}" "the ssh -tt -R forward" \
+  http_ok "http://127.0.0.1:${SSHND_FWD_PORT}/small.txt" ||
+  { show_logs sshnd sshd; die "ssh -tt -R did not come up"; }
+
+# ---- measurements -----------------------------------------------------------
+
+declare -A URL TUNNEL_PIDS
+URL[direct]="http://127.0.0.1:${NGINX_PORT}"
+URL[bowden]="http://127.0.0.1:${BOWDEN_PORT}"
+URL[ssh]="http://127.0.0.1:${SSH_FWD_PORT}"
+URL[sshnd]="http://127.0.0.1:${SSHND_FWD_PORT}"
+TUNNEL_PIDS[direct]=""
+TUNNEL_PIDS[bowden]="${RELAY_PID} ${AGENT_PID} ${OPEN_PID}"
+# sshd's figure covers both sessions; the idle one costs next to nothing.
+TUNNEL_PIDS[ssh]="${SSHD_PID} ${SSH_PID}"
+TUNNEL_PIDS[sshnd]="${SSHD_PID} ${SSHND_PID}"
+readonly PATHS=(direct bowden ssh sshnd)
+declare -A R  # results, keyed "path.metric"
+NOTES=()
+
+# download PATH: DOWNLOADS x GET big.bin; R[PATH.dl] = median MiB/s.
+download() {
+  local p="$1" i line code size speed speeds=()
+  for ((i = 1; i <= DOWNLOADS; i++)); do
+    line="$(curl -s --noproxy '*' --max-time 300 -o /dev/null \
+      -w '%{http_code} %{size_download} %{speed_download}' "${URL[$p]}/big.bin" || true)"
+    read -r code size speed <<<"${line}"
+    if [[ "${code}" != 200 || "${size}" != "${BIG_BYTES}" ]]; then
+      NOTES+=("${p}: download ${i} failed (HTTP '${code}', ${size:-0} of ${BIG_BYTES} bytes)")
+      continue
+    fi
+    speeds+=("$(awk -v s="${speed}" 'BEGIN { printf "%.1f", s / 1048576 }')")
+  done
+  R[$p.dl_all]="${speeds[*]:-none}"
+  if ((${#speeds[@]} > 0)); then
+    R[$p.dl]="$(printf '%s\n' "${speeds[@]}" | median_p99 | awk '{ printf "%.1f", $1 }')"
+  else
+    R[$p.dl]="n/a"
+  fi
+}
+
+# to_ms VALUE_WITH_UNIT: wrk's 45.00us / 1.23ms / 1.02s / 1.00m -> ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); x = v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); x = v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); x = v * 1000 }
+    else if (v ~ /m$/) { sub(/m$/, "", v); x = v * 60000 }
+    else if (v ~ /h$/) { sub(/h$/, "", v); x = v * 3600000 }
+    else { print "n/a"; exit }
+    printf "%.3f", x
+  }'
+}
+
+# run_wrk PATH KEY THREADS CONNECTIONS: R[PATH.KEY_rps|_p50|_p99].
+run_wrk() {
+  local p="$1" key="$2" threads="$3" conns="$4" f errors
+  f="${T}/wrk-${p}-${key}.txt"
+  timeout 120 wrk -t"${threads}" -c"${conns}" -d"${WRK_DURATION}" --latency \
+    "${URL[$p]}/small.txt" >"${f}" 2>&1 || true
+  R[$p.${key}_rps]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "${f}")"
+  R[$p.${key}_p50]="$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "${f}")")"
+  R[$p.${key}_p99]="$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "${f}")")"
+  [[ -n "${R[$p.${key}_rps]}" ]] || { R[$p.${key}_rps]="n/a"; NOTES+=("${p}: wrk -c${conns} printed no result: $(tr '\n' ' ' <"${f}" | cut -c1-200)"); }
+  errors="$(grep -E 'Socket errors|Non-2xx' "${f}" | sed 's/^ *//' | tr '\n' ';' || true)"
+  [[ -z "${errors}" ]] || NOTES+=("${p}: wrk -c${conns}: ${errors%;}")
+  R[$p.${key}_total]="$(awk '/requests in/ { print $1; exit }' "${f}")"
+}
+
+# connects PATH: CONNECTS sequential new-connection GETs of small.txt.
+connects() {
+  local p="$1" i line code t failed=0 f
+  f="${T}/connect-${p}.txt"
+  : >"${f}"
+  for ((i = 1; i <= CONNECTS; i++)); do
+    line="$(curl -s --noproxy '*' --max-time 10 -o /dev/null \
+      -w '%{http_code} %{time_total}' "${URL[$p]}/small.txt" || true)"
+    read -r code t <<<"${line}"
+    if [[ "${code}" == 200 ]]; then
+      echo "${t}" >>"${f}"
+    else
+      failed=$((failed + 1))
+    fi
+  done
+  ((failed == 0)) || NOTES+=("${p}: ${failed} of ${CONNECTS} new-connection requests failed")
+  local med p99
+  read -r med p99 < <(median_p99 <"${f}" |
+    awk '{ printf "%.2f %.2f\n", $1 * 1000, $2 * 1000 }')
+  R[$p.conn_p50]="${med}"
+  R[$p.conn_p99]="${p99}"
+}
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+BENCH_START=${SECONDS}
+for p in "${PATHS[@]}"; do
+  say "Measuring ${p}: ${DOWNLOADS} x ${BIG_MIB} MiB download"
+  c0="$(tunnel_cpu "${p}")"
+  if [[ "${p}" == bowden ]]; then
+    b0=("$(cpu_seconds "${OPEN_PID}")" "$(cpu_seconds "${RELAY_PID}")" "$(cpu_seconds "${AGENT_PID}")")
+  fi
+  download "${p}"
+  c1="$(tunnel_cpu "${p}")"
+  if [[ "${p}" == bowden ]]; then
+    b1=("$(cpu_seconds "${OPEN_PID}")" "$(cpu_seconds "${RELAY_PID}")" "$(cpu_seconds "${AGENT_PID}")")
+    R[bowden.dl_split]="$(awk -v o0="${b0[0]}" -v r0="${b0[1]}" -v a0="${b0[2]}" \
+      -v o1="${b1[0]}" -v r1="${b1[1]}" -v a1="${b1[2]}" 'BEGIN {
+        printf "bowden open %.2f s, relay %.2f s, agent %.2f s", o1 - o0, r1 - r0, a1 - a0 }')"
+  fi
+  R[$p.dl_cpu]="$(awk -v a="${c0}" -v b="${c1}" -v n="${DOWNLOADS}" -v m="${BIG_MIB}" \
+    'BEGIN { printf "%.2f", (b - a) / (n * m / 1024) }')"
+  say "Measuring ${p}: wrk -t1 -c1 -d${WRK_DURATION}"
+  run_wrk "${p}" c1 1 1
+  say "Measuring ${p}: wrk -t2 -c50 -d${WRK_DURATION}"
+  c0="$(tunnel_cpu "${p}")"
+  run_wrk "${p}" c50 2 50
+  c1="$(tunnel_cpu "${p}")"
+  R[$p.rq_cpu]="$(awk -v a="${c0}" -v b="${c1}" -v n="${R[$p.c50_total]:-0}" \
+    'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 * 1000 / n; else print "n/a" }')"
+  say "Measuring ${p}: ${CONNECTS} sequential new connections"
+  connects "${p}"
+  read -ra pids <<<"${TUNNEL_PIDS[$p]}"
+  for pid in "${pids[@]}"; do
+    kill -0 "${pid}" 2>/dev/null || NOTES+=("${p}: tunnel process ${pid} died during the run")
+  done
+done
+BENCH_SECONDS=$((SECONDS - BENCH_START))
+R[direct.dl_cpu]="—"  # no tunnel processes
+R[direct.rq_cpu]="—"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- report -----------------------------------------------------------------
+
+# ratio A B: A/B to two decimals, or n/a.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a + 0 > 0 && b + 0 > 0) printf "%.2f×", a / b; else print "n/a" }'
+}
+# goal A B C: is Bowden's A at least the better of ssh's B and C (higher is
+# better)?
+goal() {
+  awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
+    if (c + 0 > b + 0) b = c
+    if (!(a + 0 > 0 && b + 0 > 0)) print "n/a"
+    else if (a >= b) print "**yes**"
+    else if (a >= 0.95 * b) print "no (within 5%)"
+    else print "**no**" }'
+}
+
+first_line() { "$@" 2>&1 | head -n 1 || true; }
+CPU_MODEL="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+GIT_REV="$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "${ROOT}" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+  GIT_REV="${GIT_REV} (work tree has uncommitted changes)"
+fi
+
+row() {  # row LABEL KEY [goal]
+  local label="$1" key="$2" want="${3:-}" g="—"
+  local b="${R[bowden.${key}]}" s="${R[ssh.${key}]}" n="${R[sshnd.${key}]}"
+  [[ -z "${want}" ]] || g="$(goal "${b}" "${s}" "${n}")"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label}" "${R[direct.${key}]}" \
+    "${b}" "${s}" "${n}" "$(ratio "${b}" "${s}")" "$(ratio "${b}" "${n}")" "${g}"
+}
+
+report() {
+  cat <<EOF
+## Bowden benchmark results
+
+- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
+- Machine: $(nproc) CPUs, ${CPU_MODEL:-unknown CPU}, Linux $(uname -r), $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)
+- Software: $(first_line nginx -v | sed 's/^nginx version: //'), $(first_line ssh -V | cut -d, -f1), $(first_line wrk -v | awk '{ print $1, $2 }'), $(first_line curl --version | awk '{ print $1, $2 }')
+- Bowden: git ${GIT_REV}; binaries from bazel-bin/ ($( ((BUILD)) && echo "built by this run: bazel build, .bazelrc -O2" || echo "--no-build: as found"))
+- Target: nginx, 1 process, access_log off, sendfile on; ${BIG_MIB} MiB random file and a 100-byte file
+- ssh -R: OpenSSH client and a private sshd on loopback, cipher aes128-gcm@openssh.com;
+  "ssh -N -R" is the usual command, "ssh -tt -R" the same forward with a tty session, which
+  makes ssh and sshd set TCP_NODELAY (without it Nagle + delayed ACK add ~40 ms stalls)
+- Load average before / after: ${LOAD_BEFORE} / ${LOAD_AFTER}; measuring took ${BENCH_SECONDS} s
+- **CPU contention:** with $(nproc) CPUs, the load generator (curl/wrk), nginx and the
+  tunnel's processes (bowden open + relay + agent, or ssh + sshd) all share the same cores,
+  so every figure is a whole-system figure, not the tunnel's own ceiling. Other work on the
+  machine during the run shows in the load average above.
+
+| metric | direct | Bowden | ssh -N -R | ssh -tt -R (NODELAY) | Bowden / ssh -N | Bowden / ssh -tt | goal: Bowden ≥ best ssh |
+|---|---:|---:|---:|---:|---:|---:|---|
+$(row "${BIG_MIB} MiB download, median of ${DOWNLOADS} (MiB/s, higher is better)" dl goal)
+$(row "wrk -t1 -c1: requests/s" c1_rps goal)
+$(row "wrk -t1 -c1: p50 latency (ms)" c1_p50)
+$(row "wrk -t1 -c1: p99 latency (ms)" c1_p99)
+$(row "wrk -t2 -c50: requests/s" c50_rps goal)
+$(row "wrk -t2 -c50: p50 latency (ms)" c50_p50)
+$(row "wrk -t2 -c50: p99 latency (ms)" c50_p99)
+$(row "new connection + GET, median of ${CONNECTS} (ms)" conn_p50)
+$(row "new connection + GET, p99 of ${CONNECTS} (ms)" conn_p99)
+$(row "tunnel CPU per GiB downloaded (CPU-s)" dl_cpu)
+$(row "tunnel CPU per request, wrk -c50 (CPU-µs)" rq_cpu)
+
+Each download run (MiB/s): direct ${R[direct.dl_all]}; Bowden ${R[bowden.dl_all]};
+ssh -N -R ${R[ssh.dl_all]}; ssh -tt -R ${R[sshnd.dl_all]}.
+Bowden's download CPU by process: ${R[bowden.dl_split]:-n/a}.
+wrk duration ${WRK_DURATION} per run; latency percentiles from wrk --latency; new
+connections are curl's time_total (connect, request, full response) of one fresh curl each.
+"Tunnel CPU" is the user+system CPU time of bowden open + relay + agent (Bowden) or
+ssh + sshd and its session processes (ssh -R) during that phase; it excludes curl, wrk and nginx.
+Ratios are Bowden's figure divided by ssh's: above 1 is better for Bowden in the
+throughput and requests/s rows, worse in the latency, setup-time and CPU rows.
+
+EOF
+  if ((${#NOTES[@]} > 0)); then
+    echo "Problems seen during the run:"
+    echo
+    printf -- '- %s\n' "${NOTES[@]}"
+  else
+    echo "No errors: every download was complete, wrk reported no socket errors or non-2xx responses, and every new-connection request answered 200."
+  fi
+}
+
+report >"${T}/report.md"
+mkdir -p "$(dirname "${OUT}")"
+cp "${T}/report.md" "${OUT}"
+cat "${T}/report.md"
+say "Wrote ${OUT}"
