@@ -16,7 +16,7 @@ namespace bowden::relay {
 namespace {
 
 using bowden::v1::AgentMessage;
-using bowden::v1::Chunk;
+using grpc::ByteBuffer;
 using bowden::v1::RelayMessage;
 
 // The relay's end of one agent's Attach stream. Registers the agent after its
@@ -151,19 +151,19 @@ grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
   return new AttachReactor(state_, id->name, context->peer());
 }
 
-grpc::ServerBidiReactor<Chunk, Chunk>* AgentServiceImpl::Carry(
+grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* AgentServiceImpl::Carry(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<identity::SpiffeId> id = AuthenticateAgent(context, *state_);
-  if (!id.ok()) return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(id.status()));
+  if (!id.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(id.status()));
   std::string session_id = Metadata(context, "bowden-session-id");
   std::shared_ptr<Splice> splice = state_->registry.TakePending(session_id, id->name);
   if (splice == nullptr) {
-    return new FinishedReactor<Chunk, Chunk>(grpc::Status(
+    return new FinishedReactor<ByteBuffer, ByteBuffer>(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("no pending session '", session_id, "' for printer '",
                      id->name, "' (it may have timed out or been cancelled)")));
   }
-  return splice->AttachAgent();
+  return splice->AttachAgent(context);
 }
 
 }  // namespace bowden::relay

@@ -10,14 +10,18 @@ namespace bowden::relay {
 // control stream (Attach) and the per-session data streams (Carry).
 //
 // Thread-safe; `state` must outlive the service.
-class AgentServiceImpl final : public bowden::v1::AgentService::CallbackService {
+// Carry is a raw method: the relay forwards its messages without parsing.
+class AgentServiceImpl final
+    : public bowden::v1::AgentService::WithCallbackMethod_Attach<
+          bowden::v1::AgentService::WithRawCallbackMethod_Carry<
+              bowden::v1::AgentService::Service>> {
  public:
   explicit AgentServiceImpl(RelayState* state) : state_(state) {}
 
   grpc::ServerBidiReactor<bowden::v1::AgentMessage, bowden::v1::RelayMessage>*
   Attach(grpc::CallbackServerContext* context) override;
 
-  grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>* Carry(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Carry(
       grpc::CallbackServerContext* context) override;
 
  private:

@@ -9,8 +9,11 @@ namespace bowden::relay {
 // One of the two streams. Deletes itself when gRPC is done with it.
 class Splice::End final : public Reactor {
  public:
-  End(std::shared_ptr<Splice> splice, Side side)
-      : splice_(std::move(splice)), side_(side) {}
+  End(std::shared_ptr<Splice> splice, Side side,
+      grpc::CallbackServerContext* context)
+      : splice_(std::move(splice)), side_(side), context_(context) {}
+
+  bool cancelled() const { return context_->IsCancelled(); }
 
   void OnReadDone(bool ok) override { splice_->OnRead(side_, this, ok); }
   void OnWriteDone(bool ok) override { splice_->OnWritten(side_, this, ok); }
@@ -20,19 +23,20 @@ class Splice::End final : public Reactor {
     delete this;
   }
 
-  bowden::v1::Chunk in;   // being read from this stream
-  bowden::v1::Chunk out;  // being written to this stream
+  grpc::ByteBuffer in;   // being read from this stream
+  grpc::ByteBuffer out;  // being written to this stream
 
  private:
   std::shared_ptr<Splice> splice_;
   const Side side_;
+  grpc::CallbackServerContext* const context_;
 };
 
 Splice::Splice(SessionInfo info, ClosedCallback on_closed)
     : info_(std::move(info)), on_closed_(std::move(on_closed)) {}
 
-Splice::Reactor* Splice::AttachUser() {
-  auto* end = new End(shared_from_this(), kUser);
+Splice::Reactor* Splice::AttachUser(grpc::CallbackServerContext* context) {
+  auto* end = new End(shared_from_this(), kUser, context);
   {
     absl::MutexLock lock(&mu_);
     attached_[kUser] = true;
@@ -41,8 +45,8 @@ Splice::Reactor* Splice::AttachUser() {
   return end;
 }
 
-Splice::Reactor* Splice::AttachAgent() {
-  auto* end = new End(shared_from_this(), kAgent);
+Splice::Reactor* Splice::AttachAgent(grpc::CallbackServerContext* context) {
+  auto* end = new End(shared_from_this(), kAgent, context);
   {
     absl::MutexLock lock(&mu_);
     attached_[kAgent] = true;
@@ -69,22 +73,21 @@ void Splice::Fail(const grpc::Status& status) {
 void Splice::OnRead(Side side, End* source, bool ok) {
   Side other = Other(side);
   if (!ok) {
-    // The stream's read side ended. After a fin that is expected; before one
-    // it means the peer went away without closing its direction cleanly.
-    bool expected;
-    {
-      absl::MutexLock lock(&mu_);
-      expected = fin_passed_[side];
+    // No write is in flight in this direction (a read is only started after
+    // the previous write completed), so a half-close drains it at once.
+    if (source->cancelled()) {
+      Abort(side);
+    } else {
+      OnDrained(side);
     }
-    if (!expected) Abort(side);
     return;
   }
   {
     absl::MutexLock lock(&mu_);
-    bytes_from_[side] += source->in.data().size();
+    bytes_from_[side] += source->in.Length();
   }
   // The other stream's `out` is free: its previous write completed before
-  // this read was started.
+  // this read was started. Swapping hands the slices over without a copy.
   bool forwarded = gates_[other].Call([source](End* sink) {
     sink->out.Swap(&source->in);
     sink->StartWrite(&sink->out);
@@ -92,21 +95,20 @@ void Splice::OnRead(Side side, End* source, bool ok) {
   if (!forwarded) Abort(other);
 }
 
-void Splice::OnWritten(Side side, End* sink, bool ok) {
-  Side source = Other(side);
+void Splice::OnWritten(Side side, End* /*sink*/, bool ok) {
   if (!ok) {
     Abort(side);
     return;
   }
-  if (!sink->out.fin()) {
-    StartReading(source);
-    return;
-  }
+  StartReading(Other(side));
+}
+
+void Splice::OnDrained(Side side) {
   bool both;
   {
     absl::MutexLock lock(&mu_);
-    fin_passed_[source] = true;
-    both = fin_passed_[kUser] && fin_passed_[kAgent];
+    drained_[side] = true;
+    both = drained_[kUser] && drained_[kAgent];
     if (both && end_reason_.empty()) end_reason_ = "closed by both sides";
   }
   if (both) {

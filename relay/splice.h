@@ -8,8 +8,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
-#include "proto/tunnel.pb.h"
 #include "relay/reactor_gate.h"
 
 namespace bowden::relay {
@@ -23,19 +24,22 @@ struct SessionInfo {
 };
 
 // Joins a user's Dial stream and an agent's Carry stream into one session and
-// pumps Chunks between them: one read and one write outstanding per
+// pumps messages between them: one read and one write outstanding per
 // direction, so a slow reader slows its writer down through HTTP/2 flow
-// control and the relay buffers at most one Chunk per direction.
+// control and the relay buffers at most one message per direction.
 //
-// A `fin` Chunk passes through like data; when both directions have passed
-// their fin, both streams finish OK. When either stream breaks, the other is
+// The relay never parses the Chunks it carries: messages are forwarded as
+// raw ByteBuffers, whose slices are passed on without a copy. A `fin` Chunk
+// is just another message here; what the relay watches is each client
+// half-closing its stream after its fin. When both streams are half-closed,
+// both finish OK. When either stream is cancelled or breaks, the other is
 // finished with an error, which the far end turns into a TCP reset.
 //
 // Thread-safe. Owned by shared_ptr: by the relay's pending-session table
 // until the agent's stream arrives, and by both stream reactors after.
 class Splice : public std::enable_shared_from_this<Splice> {
  public:
-  using Reactor = grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
+  using Reactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
   // Runs once, when both streams are over (or the user's stream is over and
   // the agent's never came).
   using ClosedCallback = std::function<void(const Splice&)>;
@@ -44,9 +48,9 @@ class Splice : public std::enable_shared_from_this<Splice> {
 
   // The reactor for the user's Dial call. Reads start once the agent's Carry
   // stream is attached.
-  Reactor* AttachUser();
+  Reactor* AttachUser(grpc::CallbackServerContext* context);
   // The reactor for the agent's Carry call; starts the pumping.
-  Reactor* AttachAgent();
+  Reactor* AttachAgent(grpc::CallbackServerContext* context);
   // Ends the session before it started (agent refused, timeout, agent gone).
   void Fail(const grpc::Status& status);
 
@@ -61,6 +65,7 @@ class Splice : public std::enable_shared_from_this<Splice> {
 
   void OnRead(Side side, End* end, bool ok);
   void OnWritten(Side side, End* end, bool ok);
+  void OnDrained(Side side);
   void OnCancelled(Side side);
   void OnEndDone(Side side);
   void Abort(Side culprit);
@@ -74,7 +79,8 @@ class Splice : public std::enable_shared_from_this<Splice> {
   mutable absl::Mutex mu_;
   bool attached_[2] ABSL_GUARDED_BY(mu_) = {false, false};
   bool done_[2] ABSL_GUARDED_BY(mu_) = {false, false};
-  bool fin_passed_[2] ABSL_GUARDED_BY(mu_) = {false, false};  // from side i
+  // Side i half-closed its stream and everything it sent was forwarded.
+  bool drained_[2] ABSL_GUARDED_BY(mu_) = {false, false};
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t bytes_from_[2] ABSL_GUARDED_BY(mu_) = {0, 0};
   std::string end_reason_ ABSL_GUARDED_BY(mu_);

@@ -17,7 +17,7 @@
 namespace bowden::relay {
 namespace {
 
-using bowden::v1::Chunk;
+using grpc::ByteBuffer;
 
 std::string NewSessionId() {
   unsigned char bytes[12];
@@ -122,10 +122,10 @@ absl::StatusOr<std::shared_ptr<AgentChannel>> UserServiceImpl::Authorise(
   return channel;
 }
 
-grpc::ServerBidiReactor<Chunk, Chunk>* UserServiceImpl::Dial(
+grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<identity::SpiffeId> user = AuthenticateUser(context, *state_);
-  if (!user.ok()) return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(user.status()));
+  if (!user.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
   SessionInfo info;
   info.user = user->name;
   info.printer = Metadata(context, "bowden-printer");
@@ -135,7 +135,7 @@ grpc::ServerBidiReactor<Chunk, Chunk>* UserServiceImpl::Dial(
   if (!channel.ok()) {
     LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
               << info.target << " refused: " << channel.status().message();
-    return new FinishedReactor<Chunk, Chunk>(ToGrpcStatus(channel.status()));
+    return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(channel.status()));
   }
   info.id = NewSessionId();
   Registry* registry = &state_->registry;
@@ -144,7 +144,7 @@ grpc::ServerBidiReactor<Chunk, Chunk>* UserServiceImpl::Dial(
     LOG(INFO) << s.Describe();
   });
   registry->AddPending(splice);
-  Splice::Reactor* reactor = splice->AttachUser();
+  Splice::Reactor* reactor = splice->AttachUser(context);
 
   bowden::v1::RelayMessage open;
   open.mutable_open_session()->set_session_id(info.id);

@@ -12,7 +12,11 @@ namespace bowden::relay {
 // printer's agent to open it and splices the two streams.
 //
 // Thread-safe; `state` must outlive the service.
-class UserServiceImpl final : public bowden::v1::UserService::CallbackService {
+// Dial is a raw method: the relay forwards its messages without parsing.
+class UserServiceImpl final
+    : public bowden::v1::UserService::WithCallbackMethod_ListPrinters<
+          bowden::v1::UserService::WithRawCallbackMethod_Dial<
+              bowden::v1::UserService::Service>> {
  public:
   // `open_timeout`: how long a session waits for the agent's Carry stream.
   UserServiceImpl(RelayState* state, absl::Duration open_timeout)
@@ -23,7 +27,7 @@ class UserServiceImpl final : public bowden::v1::UserService::CallbackService {
       const bowden::v1::ListPrintersRequest* request,
       bowden::v1::ListPrintersResponse* response) override;
 
-  grpc::ServerBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>* Dial(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Dial(
       grpc::CallbackServerContext* context) override;
 
  private:

@@ -63,6 +63,7 @@ class BadInputTest : public ::testing::Test {
     Chunk fin;
     fin.set_fin(true);
     stream->Write(fin);
+    stream->WritesDone();
     while (stream->Read(&chunk)) {
     }
     return stream->Finish();

@@ -18,6 +18,7 @@ std::shared_ptr<grpc::Channel> MakeRelayChannel(const std::string& address,
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 30000);
   args.SetMaxReceiveMessageSize(1 << 20);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   // Each process gets its own connection: the CLI and an agent on one host
   // must not share a subchannel (and its certificate).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

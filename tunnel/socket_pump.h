@@ -1,6 +1,7 @@
 #ifndef BOWDEN_TUNNEL_SOCKET_PUMP_H_
 #define BOWDEN_TUNNEL_SOCKET_PUMP_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,8 +30,12 @@ struct PumpResult {
 // only when the previous Chunk has been handed to gRPC, and the next Chunk is
 // requested only when the previous one is fully written to the socket.
 //
-// Thread-safety: all state lives on the EventLoop thread; gRPC reactions only
-// post to it. The object deletes itself after `done` has run.
+// Thread-safety: each direction is owned by one party at a time, like a
+// token: the gRPC reaction that just completed (which then does the socket
+// I/O itself, sparing a thread hop when the socket is ready), or the loop
+// thread while the socket is not ready (EAGAIN) and epoll is waiting for it.
+// Epoll interest, start-up and tear-down belong to the loop thread only. The
+// object deletes itself after `done` has run.
 class SocketPump final
     : public grpc::ClientBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk> {
  public:
@@ -56,11 +61,19 @@ class SocketPump final
   SocketPump(EventLoop* loop, UniqueFd socket,
              std::unique_ptr<grpc::ClientContext> context, DoneCallback done);
 
-  // Loop thread only, from here on.
+  enum class Io { kDone, kWouldBlock, kFailed };
+
+  // Whoever holds the direction's token.
+  // Reads the socket once and starts writing what arrived (or the fin).
+  Io ReadSocket();
+  // Writes the rest of `down_`; when all is out, half-closes the socket after
+  // a fin or asks for the next Chunk unless the call is over.
+  Io FlushSocket(bool call_over);
+
+  // Loop thread only.
   void Begin(const StartRpc& start_rpc);
   void OnSocketEvent(uint32_t events);
-  void ReadSocket();
-  void FlushSocket();
+  void WaitForSocket(bool read, bool write);
   void Abort();
   void UpdateInterest();
   void MaybeFinish();
@@ -71,16 +84,23 @@ class SocketPump final
   DoneCallback done_;
   EventLoop::WatchId watch_ = 0;
 
+  std::unique_ptr<char[]> read_buffer_;
   bowden::v1::Chunk up_;    // socket -> stream, owned by gRPC while writing
   bowden::v1::Chunk down_;  // stream -> socket
   size_t down_offset_ = 0;
 
+  // Loop thread only.
   bool want_socket_read_ = true;
   bool want_socket_write_ = false;
-  bool sent_fin_ = false;
-  bool socket_failed_ = false;
   bool rpc_done_ = false;
-  PumpResult result_;
+  // Up direction's token holder only.
+  bool sent_fin_ = false;
+  uint64_t bytes_up_ = 0;
+  // Down direction's token holder only.
+  uint64_t bytes_down_ = 0;
+  // Set by the loop, read by reactions.
+  std::atomic<bool> socket_failed_{false};
+  grpc::Status status_;  // loop thread, after OnDone
 };
 
 }  // namespace bowden::tunnel
