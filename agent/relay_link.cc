@@ -157,8 +157,10 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
               stub->async()->Carry(ctx, reactor);
             },
             [id = request.session_id()](const tunnel::PumpResult& result) {
-              LOG(INFO) << "session " << id << " closed: up=" << result.bytes_up
-                        << " down=" << result.bytes_down
+              // The pump's "up" is this socket toward the relay: the
+              // printer's answer to the user.
+              LOG(INFO) << "session " << id << " closed: user->printer="
+                        << result.bytes_down << " printer->user=" << result.bytes_up
                         << (result.status.ok()
                                 ? std::string(" (clean)")
                                 : absl::StrCat(" (", result.status.error_message(), ")"));

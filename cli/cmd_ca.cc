@@ -44,7 +44,8 @@ int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args) 
   issue.ips = options.ips;
   absl::Status status = certs::IssueCertificate(options.dir, issue);
   if (!status.ok()) return Fail(status);
-  std::cout << "Issued a " << args[0] << " certificate for '" << args[1]
+  std::cout << "Issued " << (args[0] == "agent" ? "an " : "a ") << args[0]
+            << " certificate for '" << args[1]
             << "' valid for " << absl::FormatDuration(options.ttl) << ": "
             << options.dir << "/" << args[1] << ".crt and " << options.dir << "/"
             << args[1] << ".key (mode 0600)." << std::endl;

@@ -33,10 +33,11 @@ absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::AuthContext& auth,
                      "'"));
   }
   if (id->kind != want) {
+    auto article = [](PeerKind kind) { return kind == PeerKind::kAgent ? "an " : "a "; };
     return absl::PermissionDeniedError(absl::StrCat(
-        "a ", PeerKindName(id->kind), " certificate (", uri,
-        ") cannot call the ", PeerKindName(want),
-        " service: use a ", PeerKindName(want), " certificate"));
+        article(id->kind), PeerKindName(id->kind), " certificate (", uri,
+        ") cannot call the ", PeerKindName(want), " service: use ",
+        article(want), PeerKindName(want), " certificate"));
   }
   return id;
 }
