@@ -12,6 +12,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -79,6 +81,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
       "--target NAME=HOST:PORT ... [--config F]");
+  // --help lists the flags defined in this main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> target_flags =
       bowden::config::TakeRepeatedFlag(&args, "target");

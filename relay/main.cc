@@ -13,6 +13,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -94,6 +96,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bowden-relay --listen HOST:PORT --cert F --key F --ca F --state-dir DIR "
       "[--policy F] [--allow USER=PRINTER_GLOB ...] [--config F]");
+  // --help lists the flags defined in this main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> allows = bowden::config::TakeRepeatedFlag(&args, "allow");
   bowden::config::DashedFlagNamesToUnderscores(&args);
