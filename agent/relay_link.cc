@@ -137,8 +137,9 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
   const Target& target = it->second;
   std::string describe = absl::StrCat("target '", target.name, "' (",
                                       target.host_port.ToString(), ")");
-  LOG(INFO) << "session " << request.session_id() << ": " << request.user()
-            << " -> " << describe;
+  // The role is logged now and enforced by the HTTP guard (issue 4).
+  LOG(INFO) << "session " << request.session_id() << ": " << request.user() << " ("
+            << request.role() << ") -> " << describe;
   tunnel::ConnectAsync(
       loop_, target.address, describe, kTargetConnectTimeout,
       [this, request](absl::StatusOr<tunnel::UniqueFd> socket) {

@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "identity/spiffe_id.h"
@@ -15,15 +17,62 @@ bool GlobMatches(const std::string& glob, absl::string_view name) {
 
 }  // namespace
 
+absl::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<Role> ParseRole(absl::string_view name) {
+  if (name == "viewer") return Role::kViewer;
+  if (name == "operator" || name.empty()) return Role::kOperator;
+  if (name == "admin") return Role::kAdmin;
+  return std::nullopt;
+}
+
 absl::StatusOr<Policy> Policy::FromProto(const bowden::v1::Policy& proto) {
-  std::vector<bowden::v1::Grant> grants;
+  Policy policy;
+  for (const bowden::v1::Group& group : proto.group()) {
+    if (!identity::IsValidName(group.name())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy group '", group.name(), "': the name must be 1-63 of [a-z0-9._-]"));
+    }
+    for (const std::string& member : group.members()) {
+      if (!identity::IsValidName(member)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "policy group '", group.name(), "': member '", member,
+            "' is not a valid user name"));
+      }
+    }
+    if (!policy.groups_
+             .emplace(group.name(), std::vector<std::string>(group.members().begin(),
+                                                             group.members().end()))
+             .second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy group '", group.name(), "' is defined twice"));
+    }
+  }
   for (int i = 0; i < proto.grant_size(); ++i) {
     const bowden::v1::Grant& grant = proto.grant(i);
     auto bad = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "policy grant #", i + 1, " (user '", grant.user(), "'): ", why));
+          "policy grant #", i + 1, " (", grant.group().empty() ? "user '" : "group '",
+          grant.group().empty() ? grant.user() : grant.group(), "'): ", why));
     };
-    if (grant.user() != "*" && !identity::IsValidName(grant.user())) {
+    if (!grant.user().empty() && !grant.group().empty()) {
+      return bad("name a user or a group, not both");
+    }
+    if (!grant.group().empty()) {
+      if (!policy.groups_.contains(grant.group())) {
+        return bad("the group is not defined; add group { name: ... members: ... }");
+      }
+    } else if (grant.user() != "*" && !identity::IsValidName(grant.user())) {
       return bad("user must be a user name or \"*\"");
     }
     if (grant.printers().empty()) {
@@ -37,9 +86,14 @@ absl::StatusOr<Policy> Policy::FromProto(const bowden::v1::Policy& proto) {
         return bad(absl::StrCat("target '", target, "' is not a valid name"));
       }
     }
-    grants.push_back(grant);
+    std::optional<Role> role = ParseRole(grant.role());
+    if (!role.has_value()) {
+      return bad(absl::StrCat("role '", grant.role(),
+                              "' is not one of viewer, operator, admin"));
+    }
+    policy.grants_.push_back(CompiledGrant{grant, *role});
   }
-  return Policy(std::move(grants));
+  return policy;
 }
 
 absl::StatusOr<bowden::v1::Grant> Policy::ParseAllowFlag(absl::string_view text) {
@@ -62,8 +116,16 @@ absl::StatusOr<bowden::v1::Grant> Policy::ParseAllowFlag(absl::string_view text)
 }
 
 bool Policy::Covers(const bowden::v1::Grant& grant, absl::string_view user,
-                    absl::string_view printer) {
-  if (grant.user() != "*" && grant.user() != user) return false;
+                    absl::string_view printer) const {
+  if (!grant.group().empty()) {
+    auto it = groups_.find(grant.group());
+    if (it == groups_.end() ||
+        std::find(it->second.begin(), it->second.end(), user) == it->second.end()) {
+      return false;
+    }
+  } else if (grant.user() != "*" && grant.user() != user) {
+    return false;
+  }
   for (const std::string& glob : grant.printers()) {
     if (GlobMatches(glob, printer)) return true;
   }
@@ -72,22 +134,25 @@ bool Policy::Covers(const bowden::v1::Grant& grant, absl::string_view user,
 
 bool Policy::MayReachPrinter(absl::string_view user,
                              absl::string_view printer) const {
-  for (const auto& grant : grants_) {
-    if (Covers(grant, user, printer)) return true;
+  for (const auto& compiled : grants_) {
+    if (Covers(compiled.grant, user, printer)) return true;
   }
   return false;
 }
 
-bool Policy::MayReachTarget(absl::string_view user, absl::string_view printer,
-                            absl::string_view target) const {
-  for (const auto& grant : grants_) {
-    if (!Covers(grant, user, printer)) continue;
-    if (grant.targets().empty()) return true;
-    for (const std::string& t : grant.targets()) {
-      if (t == target) return true;
+std::optional<Role> Policy::RoleFor(absl::string_view user, absl::string_view printer,
+                                    absl::string_view target) const {
+  std::optional<Role> best;
+  for (const auto& compiled : grants_) {
+    if (!Covers(compiled.grant, user, printer)) continue;
+    const auto& targets = compiled.grant.targets();
+    if (!targets.empty() &&
+        std::find(targets.begin(), targets.end(), target) == targets.end()) {
+      continue;
     }
+    if (!best.has_value() || compiled.role > *best) best = compiled.role;
   }
-  return false;
+  return best;
 }
 
 }  // namespace bowden::policy

@@ -66,3 +66,46 @@ TEST(PolicyTest, AllowFlag) {
 
 }  // namespace
 }  // namespace bowden::policy
+
+namespace bowden::policy {
+namespace {
+
+TEST(PolicyRolesTest, HighestMatchingRoleWinsAndDefaultsToOperator) {
+  Policy policy = MustParse(R"pb(
+    group { name: "makers" members: "alice" members: "bob" }
+    grant { group: "makers" printers: "*" role: "viewer" }
+    grant { user: "alice" printers: "prusa-*" }
+    grant { user: "alice" printers: "prusa-01" role: "admin" targets: "octoprint" }
+  )pb");
+  EXPECT_EQ(policy.RoleFor("bob", "mk4-1", "webcam"), Role::kViewer);
+  EXPECT_EQ(policy.RoleFor("alice", "prusa-02", "octoprint"), Role::kOperator);
+  EXPECT_EQ(policy.RoleFor("alice", "prusa-01", "octoprint"), Role::kAdmin);
+  EXPECT_EQ(policy.RoleFor("alice", "prusa-01", "webcam"), Role::kOperator);
+  EXPECT_EQ(policy.RoleFor("carol", "prusa-01", "octoprint"), std::nullopt);
+}
+
+TEST(PolicyRolesTest, RejectsUnknownRolesAndGroups) {
+  for (const char* text : {
+           R"pb(grant { user: "alice" printers: "x" role: "root" })pb",
+           R"pb(grant { group: "nobody" printers: "x" })pb",
+           R"pb(group { name: "g" members: "a" } grant { user: "a" group: "g" printers: "x" })pb",
+           R"pb(group { name: "g" members: "Bad" })pb",
+           R"pb(group { name: "g" } group { name: "g" })pb",
+       }) {
+    bowden::v1::Policy proto;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &proto)) << text;
+    EXPECT_EQ(Policy::FromProto(proto).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << text;
+  }
+}
+
+TEST(PolicyRolesTest, RoleNamesRoundTrip) {
+  for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
+    EXPECT_EQ(ParseRole(RoleName(role)), role);
+  }
+  EXPECT_EQ(ParseRole("root"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace bowden::policy

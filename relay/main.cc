@@ -21,7 +21,7 @@
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
 #include "glog/logging.h"
-#include "policy/policy.h"
+#include "policy/policy_source.h"
 #include "proto/config.pb.h"
 #include "relay/relay_server.h"
 
@@ -70,19 +70,16 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   return config;
 }
 
-absl::StatusOr<bowden::policy::Policy> LoadPolicy(const RelayConfig& config) {
-  bowden::v1::Policy proto;
-  if (!config.policy().empty()) {
-    absl::Status loaded = bowden::config::LoadTextProto(config.policy(), &proto);
-    if (!loaded.ok()) return loaded;
-  }
+absl::StatusOr<std::unique_ptr<bowden::policy::PolicySource>> LoadPolicy(
+    const RelayConfig& config) {
+  std::vector<bowden::v1::Grant> grants;
   for (const std::string& allow : config.allow()) {
     absl::StatusOr<bowden::v1::Grant> grant =
         bowden::policy::Policy::ParseAllowFlag(allow);
     if (!grant.ok()) return grant.status();
-    *proto.add_grant() = *grant;
+    grants.push_back(*grant);
   }
-  return bowden::policy::Policy::FromProto(proto);
+  return bowden::policy::PolicySource::Load(config.policy(), std::move(grants));
 }
 
 int Fail(const absl::Status& status) {
@@ -116,7 +113,8 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<RelayConfig> config = LoadConfig(allows);
   if (!config.ok()) return Fail(config.status());
-  absl::StatusOr<bowden::policy::Policy> policy = LoadPolicy(*config);
+  absl::StatusOr<std::unique_ptr<bowden::policy::PolicySource>> policy =
+      LoadPolicy(*config);
   if (!policy.ok()) return Fail(policy.status());
 
   // Block the stop signals before gRPC starts its threads, so that only
@@ -131,10 +129,18 @@ int main(int argc, char** argv) {
   options.listen = config->listen();
   options.tls = {config->cert(), config->key(), config->ca()};
   options.state_dir = config->state_dir();
-  if (policy->grant_count() == 0) {
+  if ((*policy)->Get()->grant_count() == 0) {
     LOG(WARNING) << "the policy grants nothing: every user request will be "
                     "denied (add --allow USER=PRINTER_GLOB or --policy FILE)";
   }
+  (*policy)->StartWatching(absl::Seconds(1), [](const absl::StatusOr<size_t>& result) {
+    if (result.ok()) {
+      LOG(INFO) << "policy reloaded: " << *result << " grant(s) in force";
+    } else {
+      LOG(ERROR) << "policy change refused, the previous policy stays in force: "
+                 << result.status().message();
+    }
+  });
   options.policy = *std::move(policy);
   absl::StatusOr<std::unique_ptr<bowden::relay::RelayServer>> relay =
       bowden::relay::RelayServer::Start(std::move(options));

@@ -13,11 +13,13 @@ constexpr int kMaxMessageBytes = 1 << 20;
 
 }  // namespace
 
-RelayServer::RelayServer(std::string trust_domain, policy::Policy policy,
+RelayServer::RelayServer(std::string trust_domain,
+                         std::unique_ptr<policy::PolicySource> policy,
                          std::unique_ptr<PrinterStore> store,
                          absl::Duration open_timeout)
-    : store_(std::move(store)),
-      state_{std::move(trust_domain), std::move(policy), {}, store_.get()},
+    : policy_(std::move(policy)),
+      store_(std::move(store)),
+      state_{std::move(trust_domain), policy_.get(), {}, store_.get()},
       agent_service_(&state_),
       user_service_(&state_, open_timeout) {}
 

@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "identity/credentials.h"
-#include "policy/policy.h"
+#include "policy/policy_source.h"
 #include "relay/agent_service.h"
 #include "relay/relay_state.h"
 #include "relay/user_service.h"
@@ -19,7 +19,7 @@ struct RelayOptions {
   std::string listen;  // HOST:PORT; port 0 picks one
   identity::TlsFiles tls;
   std::string state_dir;
-  policy::Policy policy;
+  std::unique_ptr<policy::PolicySource> policy;
   absl::Duration open_timeout = absl::Seconds(15);
 };
 
@@ -38,9 +38,11 @@ class RelayServer {
   void Shutdown(absl::Duration grace);
 
  private:
-  RelayServer(std::string trust_domain, policy::Policy policy,
+  RelayServer(std::string trust_domain,
+              std::unique_ptr<policy::PolicySource> policy,
               std::unique_ptr<PrinterStore> store, absl::Duration open_timeout);
 
+  std::unique_ptr<policy::PolicySource> policy_;
   std::unique_ptr<PrinterStore> store_;
   RelayState state_;
   AgentServiceImpl agent_service_;

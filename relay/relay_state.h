@@ -3,17 +3,17 @@
 
 #include <string>
 
-#include "policy/policy.h"
+#include "policy/policy_source.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
 
 namespace bowden::relay {
 
-// What the relay's services share. `policy` and `trust_domain` are fixed for
-// the process; `registry` and `store` are thread-safe.
+// What the relay's services share. `trust_domain` is fixed for the process;
+// `policy`, `registry` and `store` are thread-safe.
 struct RelayState {
   std::string trust_domain;
-  policy::Policy policy;
+  policy::PolicySource* policy;
   Registry registry;
   PrinterStore* store;
 };

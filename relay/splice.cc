@@ -154,8 +154,8 @@ void Splice::OnEndDone(Side side) {
 std::string Splice::Describe() const {
   absl::MutexLock lock(&mu_);
   return absl::StrFormat(
-      "session %s user=%s printer=%s target=%s up=%d down=%d duration=%s: %s",
-      info_.id, info_.user, info_.printer, info_.target, bytes_from_[kUser],
+      "session %s user=%s role=%s printer=%s target=%s up=%d down=%d duration=%s: %s",
+      info_.id, info_.user, info_.role, info_.printer, info_.target, bytes_from_[kUser],
       bytes_from_[kAgent], absl::FormatDuration(absl::Now() - started_),
       end_reason_.empty() ? "ended" : end_reason_);
 }

@@ -21,6 +21,7 @@ struct SessionInfo {
   std::string user;
   std::string printer;
   std::string target;
+  std::string role;
 };
 
 // Joins a user's Dial stream and an agent's Carry stream into one session and

@@ -76,20 +76,21 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
     out.clear_targets();
     for (const std::string& t : channel->targets()) out.add_targets(t);
   }
+  std::shared_ptr<const policy::Policy> policy = state_->policy->Get();
   for (auto& [id, printer] : printers) {
-    if (!state_->policy.MayReachPrinter(user->name, id)) continue;
+    if (!policy->MayReachPrinter(user->name, id)) continue;
     bowden::v1::Printer* out = response->add_printers();
     *out = printer;
     out->clear_targets();
     for (const std::string& t : printer.targets()) {
-      if (state_->policy.MayReachTarget(user->name, id, t)) out->add_targets(t);
+      if (policy->MayReachTarget(user->name, id, t)) out->add_targets(t);
     }
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
-absl::StatusOr<std::shared_ptr<AgentChannel>> UserServiceImpl::Authorise(
+absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
     const std::string& user, const std::string& printer,
     const std::string& target) {
   if (!identity::IsValidName(printer) || !identity::IsValidName(target)) {
@@ -99,7 +100,8 @@ absl::StatusOr<std::shared_ptr<AgentChannel>> UserServiceImpl::Authorise(
   }
   // Policy first, so that a user without a grant learns nothing about which
   // printers exist.
-  if (!state_->policy.MayReachTarget(user, printer, target)) {
+  std::optional<policy::Role> role = state_->policy->Get()->RoleFor(user, printer, target);
+  if (!role.has_value()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "user '", user, "' is not permitted to reach '", target, "' on printer '",
         printer, "': ask the farm operator for a grant"));
@@ -119,7 +121,7 @@ absl::StatusOr<std::shared_ptr<AgentChannel>> UserServiceImpl::Authorise(
         "printer '", printer, "' has no target '", target, "' on its agent's list (it offers: ",
         absl::StrJoin(channel->targets(), ", "), ")"));
   }
-  return channel;
+  return Authorised{std::move(channel), *role};
 }
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
@@ -130,13 +132,15 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   info.user = user->name;
   info.printer = Metadata(context, "bowden-printer");
   info.target = Metadata(context, "bowden-target");
-  absl::StatusOr<std::shared_ptr<AgentChannel>> channel =
+  absl::StatusOr<Authorised> authorised =
       Authorise(info.user, info.printer, info.target);
-  if (!channel.ok()) {
+  if (!authorised.ok()) {
     LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
-              << info.target << " refused: " << channel.status().message();
-    return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(channel.status()));
+              << info.target << " refused: " << authorised.status().message();
+    return new FinishedReactor<ByteBuffer, ByteBuffer>(
+        ToGrpcStatus(authorised.status()));
   }
+  info.role = std::string(policy::RoleName(authorised->role));
   info.id = NewSessionId();
   Registry* registry = &state_->registry;
   auto splice = std::make_shared<Splice>(info, [registry](const Splice& s) {
@@ -150,14 +154,15 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   open.mutable_open_session()->set_session_id(info.id);
   open.mutable_open_session()->set_target(info.target);
   open.mutable_open_session()->set_user(info.user);
-  if (!(*channel)->Send(std::move(open))) {
+  open.mutable_open_session()->set_role(info.role);
+  if (!authorised->channel->Send(std::move(open))) {
     registry->RemovePending(info.id);
     splice->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               absl::StrCat("printer '", info.printer, "' is offline")));
     return reactor;
   }
-  LOG(INFO) << "session " << info.id << " opening: " << info.user << " -> "
-            << info.printer << "/" << info.target;
+  LOG(INFO) << "session " << info.id << " opening: " << info.user << " ("
+            << info.role << ") -> " << info.printer << "/" << info.target;
   ArmOpenTimeout(splice);
   return reactor;
 }

@@ -31,9 +31,13 @@ class UserServiceImpl final
       grpc::CallbackServerContext* context) override;
 
  private:
+  struct Authorised {
+    std::shared_ptr<AgentChannel> channel;
+    policy::Role role;
+  };
   // Decides whether `user` may open `printer`/`target` now; on success
-  // returns the agent's channel.
-  absl::StatusOr<std::shared_ptr<AgentChannel>> Authorise(
+  // returns the agent's channel and the user's role there.
+  absl::StatusOr<Authorised> Authorise(
       const std::string& user, const std::string& printer,
       const std::string& target);
   void ArmOpenTimeout(const std::shared_ptr<Splice>& splice);

@@ -45,28 +45,11 @@ class BadInputTest : public ::testing::Test {
     return transport::MakeRelayChannel(farm_.relay_address(), farm_.pki().Files(name));
   }
 
-  // One Dial as `user`: sends `payload` (if any), half-closes, drains, and
-  // returns the final status.
+  // One Dial as `user` (see DialOnce).
   grpc::Status Dial(const std::string& user, const std::string& printer,
                     const std::string& target, const std::string& payload = "") {
-    auto stub = bowden::v1::UserService::NewStub(ChannelAs(user));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    context.AddMetadata("bowden-printer", printer);
-    context.AddMetadata("bowden-target", target);
-    auto stream = stub->Dial(&context);
-    Chunk chunk;
-    if (!payload.empty()) {
-      chunk.set_data(payload);
-      stream->Write(chunk);
-    }
-    Chunk fin;
-    fin.set_fin(true);
-    stream->Write(fin);
-    stream->WritesDone();
-    while (stream->Read(&chunk)) {
-    }
-    return stream->Finish();
+    return DialOnce(farm_.relay_address(), farm_.pki().Files(user), printer, target,
+                    payload);
   }
 
   // A session through the CLI still round-trips bytes.

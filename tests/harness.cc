@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "transport/relay_channel.h"
 #include "tunnel/net.h"
 
 extern char** environ;
@@ -258,6 +261,31 @@ std::string Sha256Hex(const std::string& data) {
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+grpc::Status DialOnce(const std::string& relay_address, const identity::TlsFiles& tls,
+                      const std::string& printer, const std::string& target,
+                      const std::string& payload, std::string* received) {
+  auto stub = bowden::v1::UserService::NewStub(
+      transport::MakeRelayChannel(relay_address, tls));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  context.AddMetadata("bowden-printer", printer);
+  context.AddMetadata("bowden-target", target);
+  auto stream = stub->Dial(&context);
+  bowden::v1::Chunk chunk;
+  if (!payload.empty()) {
+    chunk.set_data(payload);
+    stream->Write(chunk);
+  }
+  bowden::v1::Chunk fin;
+  fin.set_fin(true);
+  stream->Write(fin);
+  stream->WritesDone();
+  while (stream->Read(&chunk)) {
+    if (received != nullptr) received->append(chunk.data());
+  }
+  return stream->Finish();
 }
 
 Farm::Farm(Options options) : options_(std::move(options)) {

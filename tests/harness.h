@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/status.h"
 #include "identity/credentials.h"
 #include "tunnel/unique_fd.h"
 
@@ -123,6 +124,13 @@ bool WriteAll(int fd, const std::string& data);
 std::string ReadAll(int fd);
 std::string RandomBytes(size_t n);
 std::string Sha256Hex(const std::string& data);
+
+// One Dial through the relay at `relay_address` with `tls`'s certificate:
+// sends `payload` (if any) and a fin, half-closes, drains the answer into
+// `*received` (if given) and returns the call's final status.
+grpc::Status DialOnce(const std::string& relay_address, const identity::TlsFiles& tls,
+                      const std::string& printer, const std::string& target,
+                      const std::string& payload = "", std::string* received = nullptr);
 
 // A running farm: relay + one agent + helpers to open user sessions.
 class Farm {
