@@ -19,6 +19,8 @@ struct CliOptions {
   std::string target = "octoprint";
   std::string listen = "127.0.0.1:0";
   bool no_browser = false;
+  // kill
+  std::string reason;
   // ca
   std::string dir;
   std::string trust_domain;
@@ -32,6 +34,8 @@ struct CliOptions {
 // stderr, prefixed with "bowden: ".
 int RunLs(const CliOptions& options, const std::vector<std::string>& args);
 int RunOpen(const CliOptions& options, const std::vector<std::string>& args);
+int RunSessions(const CliOptions& options, const std::vector<std::string>& args);
+int RunKill(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
 

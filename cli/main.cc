@@ -28,6 +28,7 @@ ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
 ABSL_FLAG(std::string, target, "octoprint", "open: the printer's target");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "open: local loopback HOST:PORT");
 ABSL_FLAG(bool, no_browser, false, "open: do not start a browser");
+ABSL_FLAG(std::string, reason, "", "kill: why, for the log");
 ABSL_FLAG(std::string, dir, "", "ca: the CA directory");
 ABSL_FLAG(std::string, trust_domain, "", "ca init: e.g. farm.example");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(24), "ca issue: certificate lifetime");
@@ -53,6 +54,12 @@ const std::vector<Command>& Commands() {
        "Forward a local loopback port to PRINTER's target through the relay and "
        "print its URL; runs until Ctrl-C.",
        bowden::cli::RunOpen},
+      {{"sessions"}, "bowden sessions",
+       "List live sessions: every session for relay admins, your own otherwise.",
+       bowden::cli::RunSessions},
+      {{"kill"}, "bowden kill SESSION [--reason TEXT]",
+       "End a live session at once (relay admins only); both ends see it reset.",
+       bowden::cli::RunKill},
       {{"ca", "init"}, "bowden ca init --dir DIR --trust-domain DOMAIN",
        "Create the farm's certificate authority: DIR/ca.crt and DIR/ca.key.",
        bowden::cli::RunCaInit},
@@ -169,6 +176,7 @@ int main(int argc, char** argv) {
   options.target = absl::GetFlag(FLAGS_target);
   options.listen = absl::GetFlag(FLAGS_listen);
   options.no_browser = absl::GetFlag(FLAGS_no_browser);
+  options.reason = absl::GetFlag(FLAGS_reason);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.ttl = absl::GetFlag(FLAGS_ttl);

@@ -58,6 +58,13 @@ absl::StatusOr<Policy> Policy::FromProto(const bowden::v1::Policy& proto) {
           absl::StrCat("policy group '", group.name(), "' is defined twice"));
     }
   }
+  for (const std::string& admin : proto.admins()) {
+    if (!identity::IsValidName(admin)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy admins: '", admin, "' is not a valid user name"));
+    }
+    policy.admins_.push_back(admin);
+  }
   for (int i = 0; i < proto.grant_size(); ++i) {
     const bowden::v1::Grant& grant = proto.grant(i);
     auto bad = [&](absl::string_view why) {

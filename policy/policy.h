@@ -1,6 +1,7 @@
 #ifndef BOWDEN_POLICY_POLICY_H_
 #define BOWDEN_POLICY_POLICY_H_
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ class Policy {
     return RoleFor(user, printer, target).has_value();
   }
 
+  // True when `user` administers the relay (Policy.admins).
+  bool IsRelayAdmin(absl::string_view user) const {
+    return std::find(admins_.begin(), admins_.end(), user) != admins_.end();
+  }
+
   size_t grant_count() const { return grants_.size(); }
 
  private:
@@ -60,6 +66,7 @@ class Policy {
               absl::string_view printer) const;
 
   std::vector<CompiledGrant> grants_;
+  std::vector<std::string> admins_;
   // group name -> members
   absl::flat_hash_map<std::string, std::vector<std::string>> groups_;
 };

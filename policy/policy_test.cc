@@ -100,6 +100,16 @@ TEST(PolicyRolesTest, RejectsUnknownRolesAndGroups) {
   }
 }
 
+TEST(PolicyRolesTest, RelayAdmins) {
+  Policy policy = MustParse(R"pb(admins: "alice")pb");
+  EXPECT_TRUE(policy.IsRelayAdmin("alice"));
+  EXPECT_FALSE(policy.IsRelayAdmin("bob"));
+  EXPECT_FALSE(policy.MayReachPrinter("alice", "x"));  // admin is not a grant
+  bowden::v1::Policy bad;
+  bad.add_admins("Not Valid");
+  EXPECT_FALSE(Policy::FromProto(bad).ok());
+}
+
 TEST(PolicyRolesTest, RoleNamesRoundTrip) {
   for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
     EXPECT_EQ(ParseRole(RoleName(role)), role);

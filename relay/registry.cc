@@ -70,4 +70,29 @@ std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
   return taken;
 }
 
+void Registry::AddSession(const std::shared_ptr<Splice>& splice) {
+  absl::MutexLock lock(&mu_);
+  sessions_[splice->info().id] = splice;
+}
+
+void Registry::RemoveSession(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(id);
+}
+
+std::shared_ptr<Splice> Registry::FindSession(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.lock();
+}
+
+std::vector<std::shared_ptr<Splice>> Registry::Sessions() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Splice>> sessions;
+  for (const auto& [id, weak] : sessions_) {
+    if (auto splice = weak.lock()) sessions.push_back(std::move(splice));
+  }
+  return sessions;
+}
+
 }  // namespace bowden::relay

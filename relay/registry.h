@@ -13,8 +13,8 @@
 
 namespace bowden::relay {
 
-// Which agents are attached now, and which sessions wait for their agent's
-// Carry stream.
+// Which agents are attached now, which sessions wait for their agent's
+// Carry stream, and every session that is open.
 //
 // Rule for a second agent with the same printer id: the first attachment
 // wins. A second Attach for an attached printer id is refused with
@@ -40,11 +40,20 @@ class Registry {
   std::vector<std::shared_ptr<Splice>> TakePendingFor(const std::string& printer)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Every session from Dial until it closes, pending or live.
+  void AddSession(const std::shared_ptr<Splice>& splice) ABSL_LOCKS_EXCLUDED(mu_);
+  void RemoveSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<Splice> FindSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::shared_ptr<Splice>> Sessions() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<AgentChannel>> agents_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Splice>> pending_
+      ABSL_GUARDED_BY(mu_);
+  // Weak: a session lives as long as its streams do.
+  absl::flat_hash_map<std::string, std::weak_ptr<Splice>> sessions_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -21,7 +21,8 @@ RelayServer::RelayServer(std::string trust_domain,
       store_(std::move(store)),
       state_{std::move(trust_domain), policy_.get(), {}, store_.get()},
       agent_service_(&state_),
-      user_service_(&state_, open_timeout) {}
+      user_service_(&state_, open_timeout),
+      admin_service_(&state_) {}
 
 RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -49,6 +50,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
                            &relay->port_);
   builder.RegisterService(&relay->agent_service_);
   builder.RegisterService(&relay->user_service_);
+  builder.RegisterService(&relay->admin_service_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // Ping idle agents so a vanished one is unregistered within ~20 s, and
   // accept the agents' own keepalive pings.

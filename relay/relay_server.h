@@ -9,6 +9,7 @@
 #include "grpcpp/server.h"
 #include "identity/credentials.h"
 #include "policy/policy_source.h"
+#include "relay/admin_service.h"
 #include "relay/agent_service.h"
 #include "relay/relay_state.h"
 #include "relay/user_service.h"
@@ -47,6 +48,7 @@ class RelayServer {
   RelayState state_;
   AgentServiceImpl agent_service_;
   UserServiceImpl user_service_;
+  AdminServiceImpl admin_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -70,6 +70,24 @@ void Splice::Fail(const grpc::Status& status) {
   gates_[kAgent].RequestFinish(status);
 }
 
+void Splice::Kill(const std::string& by, const std::string& reason) {
+  std::string message = absl::StrCat("session killed by ", by, reason.empty() ? "" : ": ",
+                                     reason);
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_reason_.empty()) end_reason_ = message;
+  }
+  grpc::Status killed(grpc::StatusCode::ABORTED, message);
+  gates_[kUser].RequestFinish(killed);
+  gates_[kAgent].RequestFinish(killed);
+}
+
+Splice::Snapshot Splice::snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return Snapshot{info_, started_, bytes_from_[kUser], bytes_from_[kAgent],
+                  attached_[kAgent]};
+}
+
 void Splice::OnRead(Side side, End* source, bool ok) {
   Side other = Other(side);
   if (!ok) {

@@ -54,6 +54,18 @@ class Splice : public std::enable_shared_from_this<Splice> {
   Reactor* AttachAgent(grpc::CallbackServerContext* context);
   // Ends the session before it started (agent refused, timeout, agent gone).
   void Fail(const grpc::Status& status);
+  // Ends the session at an administrator's request; both ends see ABORTED.
+  void Kill(const std::string& by, const std::string& reason);
+
+  // A point-in-time view for `bowden sessions`.
+  struct Snapshot {
+    SessionInfo info;
+    absl::Time started;
+    uint64_t bytes_up;    // user -> printer
+    uint64_t bytes_down;  // printer -> user
+    bool open;            // the agent's stream is attached
+  };
+  Snapshot snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const SessionInfo& info() const { return info_; }
   // Summary for the log line written when the session closes.

@@ -145,8 +145,10 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   Registry* registry = &state_->registry;
   auto splice = std::make_shared<Splice>(info, [registry](const Splice& s) {
     registry->RemovePending(s.info().id);
+    registry->RemoveSession(s.info().id);
     LOG(INFO) << s.Describe();
   });
+  registry->AddSession(splice);
   registry->AddPending(splice);
   Splice::Reactor* reactor = splice->AttachUser(context);
 

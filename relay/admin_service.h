@@ -1,0 +1,31 @@
+#ifndef BOWDEN_RELAY_ADMIN_SERVICE_H_
+#define BOWDEN_RELAY_ADMIN_SERVICE_H_
+
+#include "proto/tunnel.grpc.pb.h"
+#include "relay/relay_state.h"
+
+namespace bowden::relay {
+
+// AdminService for user certificates: live sessions and killing them.
+// Relay administrators (Policy.admins) see and kill any session; other users
+// see only their own and kill nothing.
+//
+// Thread-safe; `state` must outlive the service.
+class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService {
+ public:
+  explicit AdminServiceImpl(RelayState* state) : state_(state) {}
+
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
+                                         const bowden::v1::ListSessionsRequest* request,
+                                         bowden::v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* KillSession(grpc::CallbackServerContext* context,
+                                        const bowden::v1::KillSessionRequest* request,
+                                        bowden::v1::KillSessionResponse* response) override;
+
+ private:
+  RelayState* const state_;
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_ADMIN_SERVICE_H_
