@@ -20,11 +20,36 @@ absl::StatusOr<TargetList> ParseTargets(const std::vector<std::string>& specs) {
     }
     Target target;
     target.name = spec.substr(0, eq);
+    std::string address = spec.substr(eq + 1);
+    size_t comma = address.find(',');
+    std::string guard;
+    if (comma != std::string::npos) {
+      std::string option = address.substr(comma + 1);
+      address = address.substr(0, comma);
+      if (option.rfind("guard=", 0) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--target '", spec, "': unknown option '", option,
+            "' (the only option is guard=octoprint|webcam|none)"));
+      }
+      guard = option.substr(6);
+    } else if (target.name == "octoprint" || target.name == "webcam") {
+      guard = target.name;
+    }
+    if (guard == "octoprint") {
+      target.guard = GuardKind::kOctoPrint;
+    } else if (guard == "webcam") {
+      target.guard = GuardKind::kWebcam;
+    } else if (guard.empty() || guard == "none") {
+      target.guard = GuardKind::kNone;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--target '", spec, "': guard must be octoprint, webcam or none"));
+    }
     if (!identity::IsValidName(target.name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--target '", spec, "': the name must be 1-63 of [a-z0-9._-]"));
     }
-    absl::StatusOr<tunnel::HostPort> hp = tunnel::ParseHostPort(spec.substr(eq + 1));
+    absl::StatusOr<tunnel::HostPort> hp = tunnel::ParseHostPort(address);
     if (!hp.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--target '", spec, "': ", hp.status().message()));
@@ -33,13 +58,13 @@ absl::StatusOr<TargetList> ParseTargets(const std::vector<std::string>& specs) {
       return absl::InvalidArgumentError(
           absl::StrCat("--target '", spec, "': the port must not be 0"));
     }
-    absl::StatusOr<tunnel::SocketAddress> address = tunnel::Resolve(*hp);
-    if (!address.ok()) {
+    absl::StatusOr<tunnel::SocketAddress> resolved = tunnel::Resolve(*hp);
+    if (!resolved.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--target '", spec, "': ", address.status().message()));
+          absl::StrCat("--target '", spec, "': ", resolved.status().message()));
     }
     target.host_port = *hp;
-    target.address = *address;
+    target.address = *resolved;
     if (!targets.emplace(target.name, target).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("--target '", target.name, "' is given twice"));

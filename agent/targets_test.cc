@@ -13,6 +13,21 @@ TEST(ParseTargetsTest, ParsesTheAllowList) {
   EXPECT_EQ(targets->at("webcam").host_port.host, "::1");
 }
 
+TEST(ParseTargetsTest, GuardsByNameOrOption) {
+  auto targets = ParseTargets({"octoprint=127.0.0.1:5000", "webcam=127.0.0.1:8080",
+                               "ssh=127.0.0.1:22", "mk4=127.0.0.1:5001,guard=octoprint",
+                               "raw=127.0.0.1:5002,guard=none"});
+  ASSERT_TRUE(targets.ok()) << targets.status();
+  EXPECT_EQ(targets->at("octoprint").guard, GuardKind::kOctoPrint);
+  EXPECT_EQ(targets->at("webcam").guard, GuardKind::kWebcam);
+  EXPECT_EQ(targets->at("ssh").guard, GuardKind::kNone);
+  EXPECT_EQ(targets->at("mk4").guard, GuardKind::kOctoPrint);
+  EXPECT_EQ(targets->at("mk4").host_port.port, 5001);
+  EXPECT_EQ(targets->at("raw").guard, GuardKind::kNone);
+  EXPECT_FALSE(ParseTargets({"a=127.0.0.1:1,guard=ftp"}).ok());
+  EXPECT_FALSE(ParseTargets({"a=127.0.0.1:1,mode=x"}).ok());
+}
+
 TEST(ParseTargetsTest, RejectsBadEntriesQuotingThem) {
   for (const char* bad : {"octoprint", "=127.0.0.1:5000", "Octo=127.0.0.1:1",
                           "octoprint=127.0.0.1", "octoprint=127.0.0.1:0"}) {

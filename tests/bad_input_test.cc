@@ -33,7 +33,7 @@ class BadInputTest : public ::testing::Test {
   Farm::Options Options() {
     Farm::Options options;
     options.relay_extra_flags = {"--allow", "alice=prusa-*"};
-    options.targets = {absl::StrCat("octoprint=127.0.0.1:", echo_.port()),
+    options.targets = {absl::StrCat("octoprint=127.0.0.1:", echo_.port(), ",guard=none"),
                        absl::StrCat("quitter=127.0.0.1:", quitter_.port()),
                        absl::StrCat("dead=127.0.0.1:", dead_port_)};
     return options;
@@ -169,7 +169,7 @@ TEST_F(BadInputTest, ASecondAgentWithTheSamePrinterIdWaitsForTheFirstToGo) {
   identity::TlsFiles tls = farm_.pki().Files("prusa-01");
   Process second({BinaryPath("agent/bowden-agent"), "--relay", farm_.relay_address(),
                   "--cert", tls.cert, "--key", tls.key, "--ca", tls.ca, "--target",
-                  absl::StrCat("octoprint=127.0.0.1:", echo_.port())},
+                  absl::StrCat("octoprint=127.0.0.1:", echo_.port(), ",guard=none")},
                  farm_.dir().File("second-agent"));
   ASSERT_TRUE(second.WaitForOutput("is already attached")) << second.Stderr();
   ExpectServiceIntact();  // the first agent's sessions are untouched

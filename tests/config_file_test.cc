@@ -43,7 +43,7 @@ TEST(ConfigFileTest, RelayAgentAndCliRunFromConfigFiles) {
   std::ofstream(dir.File("agent.textproto"))
       << "relay: \"" << relay_address << "\"\ncert: \"" << agent_tls.cert
       << "\"\nkey: \"" << agent_tls.key << "\"\nca: \"" << agent_tls.ca
-      << "\"\ntarget: \"octoprint=127.0.0.1:" << echo.port() << "\"\n";
+      << "\"\ntarget: \"octoprint=127.0.0.1:" << echo.port() << ",guard=none\"\n";
   Process agent({BinaryPath("agent/bowden-agent"), "--config", dir.File("agent.textproto")},
                 dir.File("agent"));
   ASSERT_TRUE(agent.WaitForOutput("attached as printer 'mk4-01'")) << agent.Stderr();

@@ -24,7 +24,7 @@ TEST(PolicyReloadTest, ChangesTakeEffectAndBrokenFilesAreRefused) {
   TcpTarget echo(EchoUntilEof);
   Farm::Options options;
   options.relay_extra_flags = {"--policy", policy};
-  options.targets = {absl::StrCat("octoprint=127.0.0.1:", echo.port())};
+  options.targets = {absl::StrCat("octoprint=127.0.0.1:", echo.port(), ",guard=none")};
   Farm farm(options);
   farm.pki().Issue("user", "bob");
   ASSERT_TRUE(farm.WaitAttached());

@@ -25,7 +25,7 @@ Farm::Options FarmWith(const std::vector<std::string>& targets) {
 
 TEST(TunnelTest, TenMebibytesBothWaysArriveIntact) {
   TcpTarget echo(EchoUntilEof);
-  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", echo.port())}));
+  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", echo.port(), ",guard=none")}));
   ASSERT_TRUE(farm.WaitAttached());
   int port = farm.Open("alice", "prusa-01", "octoprint");
   ASSERT_NE(port, 0);
@@ -47,7 +47,7 @@ TEST(TunnelTest, HalfCloseStillDeliversTheWholeResponse) {
   // arrive if the client's shutdown(SHUT_WR) passed through as a half-close
   // and the other direction kept flowing.
   TcpTarget target([](tunnel::UniqueFd s) { DigestAfterEof(std::move(s), 3 << 20); });
-  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", target.port())}));
+  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", target.port(), ",guard=none")}));
   ASSERT_TRUE(farm.WaitAttached());
   int port = farm.Open("alice", "prusa-01", "octoprint");
   ASSERT_NE(port, 0);
@@ -62,7 +62,7 @@ TEST(TunnelTest, HalfCloseStillDeliversTheWholeResponse) {
 
 TEST(TunnelTest, FiftyConcurrentSessions) {
   TcpTarget echo(EchoUntilEof);
-  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", echo.port())}));
+  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", echo.port(), ",guard=none")}));
   ASSERT_TRUE(farm.WaitAttached());
   int port = farm.Open("alice", "prusa-01", "octoprint");
   ASSERT_NE(port, 0);
@@ -103,8 +103,8 @@ TEST(TunnelTest, EndlessStreamCutByTheClientEndsTheTargetConnection) {
     target_saw_close = true;
   });
   TcpTarget echo(EchoUntilEof);
-  Farm farm(FarmWith({absl::StrCat("webcam=127.0.0.1:", camera.port()),
-                      absl::StrCat("octoprint=127.0.0.1:", echo.port())}));
+  Farm farm(FarmWith({absl::StrCat("webcam=127.0.0.1:", camera.port(), ",guard=none"),
+                      absl::StrCat("octoprint=127.0.0.1:", echo.port(), ",guard=none")}));
   ASSERT_TRUE(farm.WaitAttached());
   int cam_port = farm.Open("alice", "prusa-01", "webcam");
   ASSERT_NE(cam_port, 0);
@@ -157,7 +157,7 @@ TEST(TunnelTest, CurlThroughTheTunnelToRealNginx) {
                            &out) == 0;
   })) << nginx.Stderr();
 
-  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", nginx_port)}));
+  Farm farm(FarmWith({absl::StrCat("octoprint=127.0.0.1:", nginx_port, ",guard=none")}));
   ASSERT_TRUE(farm.WaitAttached());
   int port = farm.Open("alice", "prusa-01", "octoprint");
   ASSERT_NE(port, 0);
