@@ -1,0 +1,290 @@
+#include "audit/audit_log.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "audit/chain.h"
+#include "audit/redact.h"
+#include "audit/sql.h"
+
+namespace bowden::audit {
+namespace {
+
+using bowden::v1::AuditEvent;
+using bowden::v1::AuditQuery;
+using internal::Column;
+using internal::Exec;
+using internal::kRowColumns;
+using internal::OpenConnection;
+using internal::Prepare;
+using internal::RowAt;
+using internal::SqlError;
+using internal::Statement;
+
+constexpr int kSchemaVersion = 1;
+constexpr int kDefaultQueryLimit = 1000;
+constexpr int kMaxQueryLimit = 10000;
+
+// The triggers are defence in depth against mistakes and casual edits; the
+// hash chain is what proves integrity. The INSERT trigger also stops
+// INSERT OR REPLACE, which would bypass the DELETE trigger (SQLite fires
+// delete triggers for REPLACE only with recursive_triggers on).
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY,
+  time_unix_micros INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  printer TEXT NOT NULL,
+  target TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  fields BLOB NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_log_by_printer ON audit_log (printer, seq);
+CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, seq);
+CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (time_unix_micros);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_next_seq_only BEFORE INSERT ON audit_log
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: seq must follow the last row'); END;
+)sql";
+
+void Bind(sqlite3_stmt* stmt, int i, absl::string_view text) {
+  // A null pointer would bind SQL NULL; an empty string must stay ''.
+  sqlite3_bind_text(stmt, i, text.empty() ? "" : text.data(),
+                    static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql) {
+  absl::StatusOr<Statement> stmt = Prepare(db, sql);
+  if (!stmt.ok()) return stmt.status();
+  if (sqlite3_step(stmt->get()) != SQLITE_ROW) return SqlError(db, sql);
+  return sqlite3_column_int64(stmt->get(), 0);
+}
+
+// journal_mode=WAL persists in the file; synchronous=FULL is per connection
+// and makes every commit fsync the WAL, so a committed append survives power
+// loss, not only a crash of this process.
+absl::Status PrepareWriter(sqlite3* db, const std::string& path) {
+  absl::StatusOr<Statement> mode = Prepare(db, "PRAGMA journal_mode=WAL");
+  if (!mode.ok()) {  // e.g. SQLITE_NOTADB, kept as DataLoss
+    return absl::Status(mode.status().code(),
+                        absl::StrCat("audit log '", path, "' cannot be read: ",
+                                     mode.status().message()));
+  }
+  if (sqlite3_step(mode->get()) != SQLITE_ROW ||
+      Column(mode->get(), 0) != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log '", path, "' cannot use WAL journaling (",
+                     sqlite3_errmsg(db), "); put it on a local file system"));
+  }
+  mode->reset();
+  absl::StatusOr<int64_t> version = QueryInt(db, "PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  if (*version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log '", path, "' has schema version ", *version,
+                     ", newer than this program's ", kSchemaVersion,
+                     "; upgrade Bowden to read it"));
+  }
+  for (const char* sql :
+       {"PRAGMA synchronous=FULL", "PRAGMA recursive_triggers=ON",
+        "BEGIN IMMEDIATE", kSchema, "PRAGMA user_version=1", "COMMIT"}) {
+    if (absl::Status s = Exec(db, sql); !s.ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit log '", path, "' is not usable: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AuditLog::AuditLog(std::string path, sqlite3* writer, sqlite3* reader,
+                   AuditLogOptions options)
+    : path_(std::move(path)),
+      options_(std::move(options)),
+      writer_(writer),
+      reader_(reader) {}
+
+AuditLog::~AuditLog() {
+  sqlite3_close(reader_);
+  sqlite3_close(writer_);
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
+    const std::string& path, AuditLogOptions options) {
+  if (!options.clock) options.clock = [] { return absl::Now(); };
+  absl::StatusOr<sqlite3*> writer =
+      OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!writer.ok()) return writer.status();
+  if (absl::Status s = PrepareWriter(*writer, path); !s.ok()) {
+    sqlite3_close(*writer);
+    return s;
+  }
+  absl::StatusOr<sqlite3*> reader = OpenConnection(path, SQLITE_OPEN_READONLY);
+  if (!reader.ok()) {
+    sqlite3_close(*writer);
+    return reader.status();
+  }
+  return std::unique_ptr<AuditLog>(
+      new AuditLog(path, *writer, *reader, std::move(options)));
+}
+
+absl::StatusOr<int64_t> AuditLog::Append(const AuditEvent& event) {
+  if (event.kind().empty()) {
+    return absl::InvalidArgumentError("audit event has no kind");
+  }
+  std::map<std::string, std::string> fields;
+  for (const auto& [key, value] : event.fields()) {
+    fields[EscapeInvalidUtf8(key)] = EscapeInvalidUtf8(value);
+  }
+  std::string blob = EncodeFields(fields);
+  std::string kind = EscapeInvalidUtf8(event.kind());
+  std::string actor = EscapeInvalidUtf8(event.actor());
+  std::string printer = EscapeInvalidUtf8(event.printer());
+  std::string target = EscapeInvalidUtf8(event.target());
+  std::string session_id = EscapeInvalidUtf8(event.session_id());
+  std::string outcome = EscapeInvalidUtf8(event.outcome());
+  std::string detail = EscapeInvalidUtf8(event.detail());
+
+  absl::MutexLock lock(&write_mu_);
+  // IMMEDIATE takes the write lock before reading the tail, so the seq and
+  // prev_hash read here are still the tail when this row commits, even if
+  // another process writes the same file.
+  if (absl::Status s = Exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto fail = [this](absl::Status status) {
+    sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  };
+  absl::StatusOr<Statement> tail = Prepare(
+      writer_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!tail.ok()) return fail(tail.status());
+  int rc = sqlite3_step(tail->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return fail(SqlError(writer_, "read tail"));
+  }
+  RowContent row;
+  row.seq = rc == SQLITE_ROW ? sqlite3_column_int64(tail->get(), 0) + 1 : 1;
+  // A tampered tail still chains: the new row commits to what is stored,
+  // and Verify reports the damage where it is.
+  std::string prev_hash =
+      rc == SQLITE_ROW ? std::string(Column(tail->get(), 1)) : GenesisHash();
+  tail->reset();  // finalize: the read is done
+  row.time_unix_micros = absl::ToUnixMicros(options_.clock());
+  row.kind = kind;
+  row.actor = actor;
+  row.printer = printer;
+  row.target = target;
+  row.session_id = session_id;
+  row.outcome = outcome;
+  row.detail = detail;
+  row.fields = blob;
+  std::string hash = ChainHash(prev_hash, row);
+
+  absl::StatusOr<Statement> insert =
+      Prepare(writer_, absl::StrCat("INSERT INTO audit_log (", kRowColumns,
+                                    ", prev_hash, hash) VALUES "
+                                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  if (!insert.ok()) return fail(insert.status());
+  sqlite3_stmt* s = insert->get();
+  sqlite3_bind_int64(s, 1, row.seq);
+  sqlite3_bind_int64(s, 2, row.time_unix_micros);
+  int i = 3;
+  for (absl::string_view text : {row.kind, row.actor, row.printer, row.target,
+                                 row.session_id, row.outcome, row.detail}) {
+    Bind(s, i++, text);
+  }
+  for (absl::string_view bytes :
+       {row.fields, absl::string_view(prev_hash), absl::string_view(hash)}) {
+    sqlite3_bind_blob(s, i++, bytes.empty() ? "" : bytes.data(),
+                      static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  }
+  if (sqlite3_step(s) != SQLITE_DONE) return fail(SqlError(writer_, "insert"));
+  insert->reset();  // finalize before COMMIT
+  if (sqlite3_exec(writer_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return fail(SqlError(writer_, "commit"));
+  }
+  return row.seq;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> AuditLog::Query(
+    const AuditQuery& query) {
+  if (query.limit() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit query limit ", query.limit(), " is negative"));
+  }
+  int limit = query.limit() == 0 ? kDefaultQueryLimit
+                                 : std::min(query.limit(), kMaxQueryLimit);
+  // Only the filters in use appear in the SQL, so SQLite can pick an index.
+  std::string sql =
+      absl::StrCat("SELECT ", kRowColumns, " FROM audit_log WHERE seq > ?1");
+  if (query.since_unix_micros() != 0) {
+    absl::StrAppend(&sql, " AND time_unix_micros >= ?2");
+  }
+  if (!query.printer().empty()) absl::StrAppend(&sql, " AND printer = ?3");
+  if (!query.user().empty()) absl::StrAppend(&sql, " AND actor = ?4");
+  if (!query.kind().empty()) absl::StrAppend(&sql, " AND kind = ?5");
+  absl::StrAppend(&sql, " ORDER BY seq LIMIT ?6");
+
+  absl::MutexLock lock(&read_mu_);
+  absl::StatusOr<Statement> stmt = Prepare(reader_, sql);
+  if (!stmt.ok()) return stmt.status();
+  sqlite3_stmt* s = stmt->get();
+  sqlite3_bind_int64(s, 1, query.after_seq());
+  sqlite3_bind_int64(s, 2, query.since_unix_micros());
+  Bind(s, 3, query.printer());
+  Bind(s, 4, query.user());
+  Bind(s, 5, query.kind());
+  sqlite3_bind_int(s, 6, limit);
+  std::vector<AuditEvent> events;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    RowContent row = RowAt(s);
+    absl::StatusOr<std::map<std::string, std::string>> fields =
+        DecodeFields(row.fields);
+    if (!fields.ok()) {
+      return absl::DataLossError(absl::StrCat("audit row ", row.seq, ": ",
+                                              fields.status().message(),
+                                              "; run `bowden audit verify`"));
+    }
+    AuditEvent& event = events.emplace_back();
+    event.set_seq(row.seq);
+    event.set_time_unix_micros(row.time_unix_micros);
+    event.set_kind(std::string(row.kind));
+    event.set_actor(std::string(row.actor));
+    event.set_printer(std::string(row.printer));
+    event.set_target(std::string(row.target));
+    event.set_session_id(std::string(row.session_id));
+    event.set_outcome(std::string(row.outcome));
+    event.set_detail(std::string(row.detail));
+    event.mutable_fields()->insert(fields->begin(), fields->end());
+  }
+  if (rc != SQLITE_DONE) return SqlError(reader_, "query");
+  return events;
+}
+
+absl::StatusOr<std::string> AuditLog::HeadAnchor() {
+  absl::MutexLock lock(&read_mu_);
+  absl::StatusOr<Statement> stmt = Prepare(
+      reader_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!stmt.ok()) return stmt.status();
+  int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) return FormatAnchor(0, GenesisHash());
+  if (rc != SQLITE_ROW) return SqlError(reader_, "read head");
+  return FormatAnchor(sqlite3_column_int64(stmt->get(), 0),
+                      Column(stmt->get(), 1));
+}
+
+}  // namespace bowden::audit

@@ -1,0 +1,119 @@
+#ifndef BOWDEN_AUDIT_AUDIT_LOG_H_
+#define BOWDEN_AUDIT_AUDIT_LOG_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/audit.pb.h"
+
+namespace bowden::audit {
+
+struct Anchor;  // audit/chain.h
+
+// What Verify() found. `seq` is the first row that is wrong, or for a gap or
+// a truncation the first seq that is missing.
+struct VerifyResult {
+  enum class Problem {
+    kNone,              // the chain is intact (and contains the anchor)
+    kSeqGap,            // `seq` is missing: a row was deleted
+    kReordered,         // row `seq` claims to follow a row stored after it
+    kPrevHashMismatch,  // row `seq`'s prev_hash is not the previous row's hash
+    kHashMismatch,      // row `seq`'s content does not match its hash: edited
+    kMalformedRow,      // row `seq` has a NULL or wrongly sized column
+    kTruncated,         // the anchor's row and those after `seq`-1 are gone
+    kAnchorMismatch,    // row `seq` exists but is not the anchored row
+    kBadAnchor,         // the expected head could not be parsed
+    kUnreadable,        // the database could not be read (see detail)
+  };
+  Problem problem = Problem::kNone;
+  int64_t seq = 0;
+  int64_t rows_checked = 0;
+  std::string head;    // anchor of the last row checked before any problem
+  std::string detail;  // one line for humans
+
+  bool ok() const { return problem == Problem::kNone; }
+};
+absl::string_view ProblemName(VerifyResult::Problem problem);
+
+struct AuditLogOptions {
+  // Source of event times; tests inject a fake. Defaults to absl::Now.
+  // Called with the append lock held, so it need not be thread-safe.
+  std::function<absl::Time()> clock;
+};
+
+// The relay's tamper-evident audit log: one append-only SQLite table (WAL,
+// synchronous=FULL) whose rows are hash-chained (audit/chain.h). Append()
+// returns only after the event's transaction is durably committed, so an
+// acknowledged event survives kill -9 and power loss.
+//
+// Integrity comes from the chain, not from SQLite: triggers refuse UPDATE,
+// DELETE and out-of-sequence INSERT, but anyone holding the file can drop
+// them. Verify() then finds any edited, deleted or reordered row. Cutting
+// rows off the end leaves a valid shorter chain; only an anchor saved
+// earlier (HeadAnchor()) reveals that, via Verify(expected_head). So can a
+// rewrite of the whole chain by someone who recomputes every hash.
+//
+// Thread-safe. Appends are serialised; Query and HeadAnchor use a second
+// connection and Verify its own, so neither blocks appends.
+class AuditLog {
+ public:
+  // Opens or creates the log at `path`. A log whose chain is broken still
+  // opens (the relay keeps serving and keeps appending); Verify reports it.
+  // DataLossError if the file is not an SQLite database or is corrupt;
+  // FailedPreconditionError if it cannot be opened or used as an audit log.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(
+      const std::string& path, AuditLogOptions options = {});
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Assigns the next seq and the clock's time, appends and commits.
+  // InvalidArgumentError if event.kind is empty. If SQLite fails the event
+  // is not acknowledged: UnavailableError if the file stays locked by another
+  // process, ResourceExhaustedError if the disk is full, else InternalError.
+  // Invalid UTF-8 is escaped, not refused, so an attacker's bytes cannot keep
+  // their request out of the log.
+  absl::StatusOr<int64_t> Append(const bowden::v1::AuditEvent& event)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Events matching `query`, oldest first (see AuditQuery). DataLossError if
+  // a matching row's fields blob is corrupt.
+  absl::StatusOr<std::vector<bowden::v1::AuditEvent>> Query(
+      const bowden::v1::AuditQuery& query) ABSL_LOCKS_EXCLUDED(read_mu_);
+
+  // The anchor ("SEQ:HEX", chain.h) of the last row. An operator who stores
+  // it elsewhere can later prove that no row up to it was cut off.
+  absl::StatusOr<std::string> HeadAnchor() ABSL_LOCKS_EXCLUDED(read_mu_);
+
+  // Walks the whole chain from seq 1 in one read snapshot.
+  VerifyResult Verify() const;
+  // As Verify(), and also requires the row named by `expected_head` (an
+  // earlier HeadAnchor()) to be present with that exact hash.
+  VerifyResult Verify(absl::string_view expected_head) const;
+
+ private:
+  AuditLog(std::string path, sqlite3* writer, sqlite3* reader,
+           AuditLogOptions options);
+  VerifyResult Walk(const Anchor* anchor) const;
+
+  const std::string path_;
+  const AuditLogOptions options_;
+  absl::Mutex write_mu_;
+  sqlite3* const writer_ ABSL_PT_GUARDED_BY(write_mu_);
+  absl::Mutex read_mu_;
+  sqlite3* const reader_ ABSL_PT_GUARDED_BY(read_mu_);
+};
+
+}  // namespace bowden::audit
+
+#endif  // BOWDEN_AUDIT_AUDIT_LOG_H_
