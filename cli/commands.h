@@ -21,6 +21,13 @@ struct CliOptions {
   bool no_browser = false;
   // kill
   std::string reason;
+  // audit
+  std::string printer_filter;
+  std::string user_filter;
+  absl::Duration since = absl::ZeroDuration();
+  bool json = false;
+  bool follow = false;
+  std::string head;
   // ca
   std::string dir;
   std::string trust_domain;
@@ -36,6 +43,8 @@ int RunLs(const CliOptions& options, const std::vector<std::string>& args);
 int RunOpen(const CliOptions& options, const std::vector<std::string>& args);
 int RunSessions(const CliOptions& options, const std::vector<std::string>& args);
 int RunKill(const CliOptions& options, const std::vector<std::string>& args);
+int RunAudit(const CliOptions& options, const std::vector<std::string>& args);
+int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
 

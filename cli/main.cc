@@ -29,6 +29,12 @@ ABSL_FLAG(std::string, target, "octoprint", "open: the printer's target");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "open: local loopback HOST:PORT");
 ABSL_FLAG(bool, no_browser, false, "open: do not start a browser");
 ABSL_FLAG(std::string, reason, "", "kill: why, for the log");
+ABSL_FLAG(std::string, printer, "", "audit: only this printer");
+ABSL_FLAG(std::string, user, "", "audit: only this user");
+ABSL_FLAG(absl::Duration, since, absl::ZeroDuration(), "audit: only the last DURATION, e.g. 1h");
+ABSL_FLAG(bool, json, false, "audit: one JSON object per line");
+ABSL_FLAG(bool, follow, false, "audit: keep printing new events until Ctrl-C");
+ABSL_FLAG(std::string, head, "", "audit verify: a head anchor kept from an earlier verify");
 ABSL_FLAG(std::string, dir, "", "ca: the CA directory");
 ABSL_FLAG(std::string, trust_domain, "", "ca init: e.g. farm.example");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(24), "ca issue: certificate lifetime");
@@ -60,6 +66,13 @@ const std::vector<Command>& Commands() {
       {{"kill"}, "bowden kill SESSION [--reason TEXT]",
        "End a live session at once (relay admins only); both ends see it reset.",
        bowden::cli::RunKill},
+      {{"audit", "verify"}, "bowden audit verify [--head SEQ:HASH]",
+       "Check the audit log's hash chain (relay admins only); exits 3 when it is broken.",
+       bowden::cli::RunAuditVerify},
+      {{"audit"},
+       "bowden audit [--printer P] [--user U] [--since 1h] [--json] [--follow]",
+       "Show the relay's audit log, oldest first (relay admins only).",
+       bowden::cli::RunAudit},
       {{"ca", "init"}, "bowden ca init --dir DIR --trust-domain DOMAIN",
        "Create the farm's certificate authority: DIR/ca.crt and DIR/ca.key.",
        bowden::cli::RunCaInit},
@@ -177,6 +190,12 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.no_browser = absl::GetFlag(FLAGS_no_browser);
   options.reason = absl::GetFlag(FLAGS_reason);
+  options.printer_filter = absl::GetFlag(FLAGS_printer);
+  options.user_filter = absl::GetFlag(FLAGS_user);
+  options.since = absl::GetFlag(FLAGS_since);
+  options.json = absl::GetFlag(FLAGS_json);
+  options.follow = absl::GetFlag(FLAGS_follow);
+  options.head = absl::GetFlag(FLAGS_head);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.ttl = absl::GetFlag(FLAGS_ttl);

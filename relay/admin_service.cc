@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "identity/peer.h"
+#include "relay/call_auth.h"
 #include "relay/status_convert.h"
 
 namespace bowden::relay {
@@ -12,8 +12,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListSessions(
     const bowden::v1::ListSessionsRequest* /*request*/,
     bowden::v1::ListSessionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<identity::SpiffeId> user = identity::AuthenticatePeer(
-      *context->auth_context(), state_->trust_domain, identity::PeerKind::kUser);
+  absl::StatusOr<identity::SpiffeId> user =
+      AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) {
     reactor->Finish(ToGrpcStatus(user.status()));
     return reactor;
@@ -41,22 +41,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::KillSession(
     grpc::CallbackServerContext* context, const bowden::v1::KillSessionRequest* request,
     bowden::v1::KillSessionResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<identity::SpiffeId> user = identity::AuthenticatePeer(
-      *context->auth_context(), state_->trust_domain, identity::PeerKind::kUser);
-  if (!user.ok()) {
-    reactor->Finish(ToGrpcStatus(user.status()));
-    return reactor;
-  }
-  if (!state_->policy->Get()->IsRelayAdmin(user->name)) {
-    LOG(WARNING) << "kill of session " << request->session_id() << " by " << user->name
-                 << " refused: not a relay admin";
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::PERMISSION_DENIED,
-        absl::StrCat("user '", user->name,
-                     "' is not a relay admin: only users listed in the policy's "
-                     "`admins` may kill sessions")));
-    return reactor;
-  }
+  std::optional<identity::SpiffeId> user = AuthoriseAdmin(context, reactor, "kill sessions");
+  if (!user.has_value()) return reactor;
   std::shared_ptr<Splice> splice = state_->registry.FindSession(request->session_id());
   if (splice == nullptr) {
     reactor->Finish(grpc::Status(
@@ -67,7 +53,72 @@ grpc::ServerUnaryReactor* AdminServiceImpl::KillSession(
   }
   LOG(INFO) << "session " << request->session_id() << " killed by " << user->name
             << (request->reason().empty() ? "" : ": ") << request->reason();
+  bowden::v1::AuditEvent event = MakeAuditEvent("admin", user->name, "ok");
+  event.set_printer(splice->info().printer);
+  event.set_session_id(request->session_id());
+  event.set_detail(request->reason());
+  (*event.mutable_fields())["action"] = "kill";
+  state_->audit->Record(std::move(event));
   splice->Kill(user->name, request->reason());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+std::optional<identity::SpiffeId> AdminServiceImpl::AuthoriseAdmin(
+    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+    absl::string_view action) {
+  absl::StatusOr<identity::SpiffeId> user =
+      AuthenticateCall(context, *state_, identity::PeerKind::kUser);
+  if (!user.ok()) {
+    reactor->Finish(ToGrpcStatus(user.status()));
+    return std::nullopt;
+  }
+  if (state_->policy->Get()->IsRelayAdmin(user->name)) return *user;
+  LOG(WARNING) << user->name << " may not " << action << ": not a relay admin";
+  bowden::v1::AuditEvent event = MakeAuditEvent("denial", user->name, "denied");
+  event.set_detail(absl::StrCat("not a relay admin: may not ", action));
+  state_->audit->Record(std::move(event));
+  reactor->Finish(grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat("user '", user->name, "' is not a relay admin: only users listed in "
+                   "the policy's `admins` may ", action)));
+  return std::nullopt;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
+    grpc::CallbackServerContext* context, const bowden::v1::AuditQuery* request,
+    bowden::v1::QueryAuditResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!AuthoriseAdmin(context, reactor, "read the audit log")) return reactor;
+  // Queries are rare and small; waiting for queued events to commit lets an
+  // admin see what just happened, including this session's own events.
+  state_->audit->Flush();
+  absl::StatusOr<std::vector<bowden::v1::AuditEvent>> events =
+      state_->audit->log().Query(*request);
+  if (!events.ok()) {
+    reactor->Finish(ToGrpcStatus(events.status()));
+    return reactor;
+  }
+  for (auto& event : *events) *response->add_events() = std::move(event);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
+    grpc::CallbackServerContext* context, const bowden::v1::VerifyAuditRequest* request,
+    bowden::v1::VerifyAuditResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!AuthoriseAdmin(context, reactor, "verify the audit log")) return reactor;
+  state_->audit->Flush();
+  audit::VerifyResult result = request->expected_head().empty()
+                                   ? state_->audit->log().Verify()
+                                   : state_->audit->log().Verify(request->expected_head());
+  response->set_ok(result.ok());
+  response->set_rows_checked(result.rows_checked);
+  response->set_broken_seq(result.ok() ? 0 : result.seq);
+  response->set_problem(std::string(audit::ProblemName(result.problem)));
+  response->set_detail(result.detail);
+  response->set_head(result.head);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -1,6 +1,9 @@
 #ifndef BOWDEN_RELAY_ADMIN_SERVICE_H_
 #define BOWDEN_RELAY_ADMIN_SERVICE_H_
 
+#include <optional>
+
+#include "identity/spiffe_id.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "relay/relay_state.h"
 
@@ -21,8 +24,19 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   grpc::ServerUnaryReactor* KillSession(grpc::CallbackServerContext* context,
                                         const bowden::v1::KillSessionRequest* request,
                                         bowden::v1::KillSessionResponse* response) override;
+  grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
+                                       const bowden::v1::AuditQuery* request,
+                                       bowden::v1::QueryAuditResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyAudit(grpc::CallbackServerContext* context,
+                                        const bowden::v1::VerifyAuditRequest* request,
+                                        bowden::v1::VerifyAuditResponse* response) override;
 
  private:
+  // Authenticates the caller as a relay admin; on refusal finishes `reactor`
+  // (and audits it) and returns nullopt.
+  std::optional<identity::SpiffeId> AuthoriseAdmin(grpc::CallbackServerContext* context,
+                      grpc::ServerUnaryReactor* reactor, absl::string_view action);
+
   RelayState* const state_;
 };
 

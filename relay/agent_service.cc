@@ -7,8 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
-#include "identity/peer.h"
+#include "identity/spiffe_id.h"
 #include "relay/agent_channel.h"
+#include "relay/call_auth.h"
 #include "relay/finished_reactor.h"
 #include "relay/status_convert.h"
 
@@ -67,6 +68,9 @@ class AttachReactor final : public AttachReactorBase {
                          "' went offline before the session opened")));
       }
       (void)state_->store->RecordSeen(channel_->printer_id(), channel_->targets());
+      bowden::v1::AuditEvent event = MakeAuditEvent("agent.detach", AgentActor(), "ok");
+      event.set_printer(channel_->printer_id());
+      state_->audit->Record(std::move(event));
       LOG(INFO) << "agent " << channel_->printer_id() << " detached";
     }
     delete this;
@@ -88,8 +92,19 @@ class AttachReactor final : public AttachReactorBase {
     }
     channel_->SetTargets(targets);
     absl::Status added = state_->registry.AddAgent(channel_);
-    if (!added.ok()) return ToGrpcStatus(added);
+    if (!added.ok()) {
+      bowden::v1::AuditEvent event = MakeAuditEvent("denial", AgentActor(), "denied");
+      event.set_printer(channel_->printer_id());
+      event.set_detail(std::string(added.message()));
+      state_->audit->Record(std::move(event));
+      return ToGrpcStatus(added);
+    }
     registered_ = true;
+    bowden::v1::AuditEvent event = MakeAuditEvent("auth", AgentActor(), "ok");
+    event.set_printer(channel_->printer_id());
+    event.set_detail(absl::StrCat("agent attached from ", channel_->peer()));
+    (*event.mutable_fields())["targets"] = absl::StrJoin(targets, ",");
+    state_->audit->Record(std::move(event));
     absl::Status recorded = state_->store->RecordSeen(channel_->printer_id(), targets);
     if (!recorded.ok()) LOG(ERROR) << recorded;
     RelayMessage attached;
@@ -117,34 +132,23 @@ class AttachReactor final : public AttachReactorBase {
     return grpc::Status::OK;
   }
 
+  std::string AgentActor() const {
+    return identity::SpiffeId{state_->trust_domain, identity::PeerKind::kAgent,
+                              channel_->printer_id()}
+        .ToString();
+  }
+
   RelayState* const state_;
   std::shared_ptr<AgentChannel> channel_;
   AgentMessage in_;
   bool registered_ = false;  // reactions only
 };
 
-absl::StatusOr<identity::SpiffeId> AuthenticateAgent(
-    grpc::CallbackServerContext* context, const RelayState& state) {
-  absl::StatusOr<identity::SpiffeId> id = identity::AuthenticatePeer(
-      *context->auth_context(), state.trust_domain, identity::PeerKind::kAgent);
-  if (!id.ok()) {
-    LOG(WARNING) << "refused agent call from " << context->peer() << ": "
-                 << id.status().message();
-  }
-  return id;
-}
-
-std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
-  auto it = context->client_metadata().find(key);
-  if (it == context->client_metadata().end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 }  // namespace
 
 grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> id = AuthenticateAgent(context, *state_);
+  absl::StatusOr<identity::SpiffeId> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
   if (!id.ok()) {
     return new FinishedReactor<AgentMessage, RelayMessage>(ToGrpcStatus(id.status()));
   }
@@ -153,9 +157,9 @@ grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* AgentServiceImpl::Carry(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> id = AuthenticateAgent(context, *state_);
+  absl::StatusOr<identity::SpiffeId> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
   if (!id.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(id.status()));
-  std::string session_id = Metadata(context, "bowden-session-id");
+  std::string session_id = CallMetadata(context, "bowden-session-id");
   std::shared_ptr<Splice> splice = state_->registry.TakePending(session_id, id->name);
   if (splice == nullptr) {
     return new FinishedReactor<ByteBuffer, ByteBuffer>(grpc::Status(

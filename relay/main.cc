@@ -133,18 +133,36 @@ int main(int argc, char** argv) {
     LOG(WARNING) << "the policy grants nothing: every user request will be "
                     "denied (add --allow USER=PRINTER_GLOB or --policy FILE)";
   }
-  (*policy)->StartWatching(absl::Seconds(1), [](const absl::StatusOr<size_t>& result) {
-    if (result.ok()) {
-      LOG(INFO) << "policy reloaded: " << *result << " grant(s) in force";
-    } else {
-      LOG(ERROR) << "policy change refused, the previous policy stays in force: "
-                 << result.status().message();
-    }
-  });
+  bowden::policy::PolicySource* policy_source = policy->get();
   options.policy = *std::move(policy);
   absl::StatusOr<std::unique_ptr<bowden::relay::RelayServer>> relay =
       bowden::relay::RelayServer::Start(std::move(options));
   if (!relay.ok()) return Fail(relay.status());
+
+  bowden::relay::AuditSink* audit = &(*relay)->audit();
+  auto audit_policy = [audit, file = config->policy()](absl::string_view outcome,
+                                                        std::string detail) {
+    bowden::v1::AuditEvent event;
+    event.set_kind("policy");
+    event.set_actor("bowden-relay");
+    event.set_outcome(std::string(outcome));
+    event.set_detail(std::move(detail));
+    (*event.mutable_fields())["file"] = file;
+    audit->Record(std::move(event));
+  };
+  audit_policy("ok", absl::StrCat("policy loaded: ", policy_source->Get()->grant_count(),
+                                  " grant(s) in force"));
+  policy_source->StartWatching(
+      absl::Seconds(1), [audit_policy](const absl::StatusOr<size_t>& result) {
+        if (result.ok()) {
+          LOG(INFO) << "policy reloaded: " << *result << " grant(s) in force";
+          audit_policy("ok", absl::StrCat("policy reloaded: ", *result, " grant(s) in force"));
+        } else {
+          LOG(ERROR) << "policy change refused, the previous policy stays in force: "
+                     << result.status().message();
+          audit_policy("error", std::string(result.status().message()));
+        }
+      });
 
   // Tests and scripts read the chosen port from this line.
   std::cout << "bowden-relay listening on port " << (*relay)->port()

@@ -1,6 +1,7 @@
 #include "relay/relay_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "grpcpp/server_builder.h"
 #include "identity/spiffe_id.h"
 #include "tunnel/net.h"
@@ -16,10 +17,12 @@ constexpr int kMaxMessageBytes = 1 << 20;
 RelayServer::RelayServer(std::string trust_domain,
                          std::unique_ptr<policy::PolicySource> policy,
                          std::unique_ptr<PrinterStore> store,
+                         std::unique_ptr<AuditSink> audit,
                          absl::Duration open_timeout)
-    : policy_(std::move(policy)),
+    : audit_(std::move(audit)),
+      policy_(std::move(policy)),
       store_(std::move(store)),
-      state_{std::move(trust_domain), policy_.get(), {}, store_.get()},
+      state_{std::move(trust_domain), policy_.get(), {}, store_.get(), audit_.get()},
       agent_service_(&state_),
       user_service_(&state_, open_timeout),
       admin_service_(&state_) {}
@@ -40,9 +43,18 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       PrinterStore::Open(options.state_dir);
   if (!store.ok()) return store.status();
 
+  absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
+      audit::AuditLog::Open(absl::StrCat(options.state_dir, "/audit.db"));
+  if (!audit_log.ok()) return audit_log.status();
+  audit::VerifyResult verified = (*audit_log)->Verify();
+  if (!verified.ok()) {
+    LOG(ERROR) << "the audit log's hash chain is broken at seq " << verified.seq << " ("
+               << audit::ProblemName(verified.problem) << ": " << verified.detail
+               << "); the relay keeps appending, `bowden audit verify` reports it";
+  }
   std::unique_ptr<RelayServer> relay(new RelayServer(
       self->trust_domain, std::move(options.policy), std::move(*store),
-      options.open_timeout));
+      std::make_unique<AuditSink>(*std::move(audit_log)), options.open_timeout));
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen->ToString(),

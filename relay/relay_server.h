@@ -34,6 +34,7 @@ class RelayServer {
   ~RelayServer();
 
   int port() const { return port_; }
+  AuditSink& audit() { return *audit_; }
   const std::string& trust_domain() const { return state_.trust_domain; }
   // Stops accepting, cancels live calls after `grace`, and returns.
   void Shutdown(absl::Duration grace);
@@ -41,8 +42,12 @@ class RelayServer {
  private:
   RelayServer(std::string trust_domain,
               std::unique_ptr<policy::PolicySource> policy,
-              std::unique_ptr<PrinterStore> store, absl::Duration open_timeout);
+              std::unique_ptr<PrinterStore> store, std::unique_ptr<AuditSink> audit,
+              absl::Duration open_timeout);
 
+  // Declared first so it is destroyed last: the policy watcher thread
+  // records into it until the PolicySource stops.
+  std::unique_ptr<AuditSink> audit_;
   std::unique_ptr<policy::PolicySource> policy_;
   std::unique_ptr<PrinterStore> store_;
   RelayState state_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "policy/policy_source.h"
+#include "relay/audit_sink.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
 
@@ -16,7 +17,19 @@ struct RelayState {
   policy::PolicySource* policy;
   Registry registry;
   PrinterStore* store;
+  AuditSink* audit;
 };
+
+// Builds an audit event; the caller fills in the rest.
+inline bowden::v1::AuditEvent MakeAuditEvent(absl::string_view kind,
+                                             absl::string_view actor,
+                                             absl::string_view outcome) {
+  bowden::v1::AuditEvent event;
+  event.set_kind(std::string(kind));
+  event.set_actor(std::string(actor));
+  event.set_outcome(std::string(outcome));
+  return event;
+}
 
 }  // namespace bowden::relay
 

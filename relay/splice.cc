@@ -88,6 +88,11 @@ Splice::Snapshot Splice::snapshot() const {
                   attached_[kAgent]};
 }
 
+std::string Splice::end_reason() const {
+  absl::MutexLock lock(&mu_);
+  return end_reason_.empty() ? "ended" : end_reason_;
+}
+
 void Splice::OnRead(Side side, End* source, bool ok) {
   Side other = Other(side);
   if (!ok) {

@@ -66,6 +66,8 @@ class Splice : public std::enable_shared_from_this<Splice> {
     bool open;            // the agent's stream is attached
   };
   Snapshot snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How the session ended (once it has), e.g. "closed by both sides".
+  std::string end_reason() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const SessionInfo& info() const { return info_; }
   // Summary for the log line written when the session closes.

@@ -10,7 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "grpcpp/alarm.h"
-#include "identity/peer.h"
+#include "identity/spiffe_id.h"
+#include "relay/call_auth.h"
 #include "relay/finished_reactor.h"
 #include "relay/status_convert.h"
 
@@ -26,23 +27,6 @@ std::string NewSessionId() {
       absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
-std::string Metadata(grpc::CallbackServerContext* context, const char* key) {
-  auto it = context->client_metadata().find(key);
-  if (it == context->client_metadata().end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
-absl::StatusOr<identity::SpiffeId> AuthenticateUser(
-    grpc::CallbackServerContext* context, const RelayState& state) {
-  absl::StatusOr<identity::SpiffeId> id = identity::AuthenticatePeer(
-      *context->auth_context(), state.trust_domain, identity::PeerKind::kUser);
-  if (!id.ok()) {
-    LOG(WARNING) << "refused user call from " << context->peer() << ": "
-                 << id.status().message();
-  }
-  return id;
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
@@ -50,7 +34,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
     const bowden::v1::ListPrintersRequest* /*request*/,
     bowden::v1::ListPrintersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<identity::SpiffeId> user = AuthenticateUser(context, *state_);
+  absl::StatusOr<identity::SpiffeId> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) {
     reactor->Finish(ToGrpcStatus(user.status()));
     return reactor;
@@ -126,27 +110,45 @@ absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> user = AuthenticateUser(context, *state_);
+  absl::StatusOr<identity::SpiffeId> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
   SessionInfo info;
   info.user = user->name;
-  info.printer = Metadata(context, "bowden-printer");
-  info.target = Metadata(context, "bowden-target");
+  info.printer = CallMetadata(context, "bowden-printer");
+  info.target = CallMetadata(context, "bowden-target");
   absl::StatusOr<Authorised> authorised =
       Authorise(info.user, info.printer, info.target);
   if (!authorised.ok()) {
     LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
               << info.target << " refused: " << authorised.status().message();
+    bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
+    event.set_printer(info.printer);
+    event.set_target(info.target);
+    event.set_detail(std::string(authorised.status().message()));
+    state_->audit->Record(std::move(event));
     return new FinishedReactor<ByteBuffer, ByteBuffer>(
         ToGrpcStatus(authorised.status()));
   }
   info.role = std::string(policy::RoleName(authorised->role));
   info.id = NewSessionId();
   Registry* registry = &state_->registry;
-  auto splice = std::make_shared<Splice>(info, [registry](const Splice& s) {
+  AuditSink* audit = state_->audit;
+  auto splice = std::make_shared<Splice>(info, [registry, audit](const Splice& s) {
     registry->RemovePending(s.info().id);
     registry->RemoveSession(s.info().id);
     LOG(INFO) << s.Describe();
+    Splice::Snapshot snap = s.snapshot();
+    bowden::v1::AuditEvent event = MakeAuditEvent("session.close", snap.info.user, "ok");
+    event.set_printer(snap.info.printer);
+    event.set_target(snap.info.target);
+    event.set_session_id(snap.info.id);
+    auto& fields = *event.mutable_fields();
+    fields["role"] = snap.info.role;
+    fields["bytes_up"] = absl::StrCat(snap.bytes_up);
+    fields["bytes_down"] = absl::StrCat(snap.bytes_down);
+    fields["duration_ms"] = absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - snap.started));
+    fields["reason"] = s.end_reason();
+    audit->Record(std::move(event));
   });
   registry->AddSession(splice);
   registry->AddPending(splice);
@@ -165,6 +167,13 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   }
   LOG(INFO) << "session " << info.id << " opening: " << info.user << " ("
             << info.role << ") -> " << info.printer << "/" << info.target;
+  bowden::v1::AuditEvent event = MakeAuditEvent("session.open", info.user, "ok");
+  event.set_printer(info.printer);
+  event.set_target(info.target);
+  event.set_session_id(info.id);
+  (*event.mutable_fields())["role"] = info.role;
+  (*event.mutable_fields())["peer"] = context->peer();
+  state_->audit->Record(std::move(event));
   ArmOpenTimeout(splice);
   return reactor;
 }

@@ -1,0 +1,48 @@
+#ifndef BOWDEN_RELAY_AUDIT_SINK_H_
+#define BOWDEN_RELAY_AUDIT_SINK_H_
+
+#include <deque>
+#include <memory>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "audit/audit_log.h"
+#include "proto/audit.pb.h"
+
+namespace bowden::relay {
+
+// Hands audit events to one writer thread, so gRPC reactions never wait for
+// the log's fsync. An event is durable once the writer has committed it
+// (normally within a millisecond or two); a relay killed before that loses
+// only events still queued, and the chain stays intact either way.
+//
+// Thread-safe. Record() blocks only when 10,000 events are queued, which
+// slows callers down rather than dropping audit records.
+class AuditSink {
+ public:
+  explicit AuditSink(std::unique_ptr<audit::AuditLog> log);
+  // Writes what is queued, then stops the writer.
+  ~AuditSink();
+
+  void Record(bowden::v1::AuditEvent event) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until everything recorded so far is committed (for tests and
+  // queries that must see their own writes).
+  void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+
+  audit::AuditLog& log() { return *log_; }
+
+ private:
+  void Run();
+
+  std::unique_ptr<audit::AuditLog> log_;
+  absl::Mutex mu_;
+  std::deque<bowden::v1::AuditEvent> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_AUDIT_SINK_H_

@@ -1,0 +1,25 @@
+#ifndef BOWDEN_RELAY_CALL_AUTH_H_
+#define BOWDEN_RELAY_CALL_AUTH_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server_context.h"
+#include "identity/spiffe_id.h"
+#include "relay/relay_state.h"
+
+namespace bowden::relay {
+
+// The verified identity of a call's peer, which must be of kind `want`. A
+// refusal is logged and audited (kind "auth", outcome "denied") with the
+// certificate's SPIFFE id when there is one, else the peer address.
+absl::StatusOr<identity::SpiffeId> AuthenticateCall(grpc::CallbackServerContext* context,
+                                                    RelayState& state,
+                                                    identity::PeerKind want);
+
+// The value of request metadata `key`, or "".
+std::string CallMetadata(grpc::CallbackServerContext* context, const char* key);
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_CALL_AUTH_H_
