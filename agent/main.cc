@@ -32,6 +32,14 @@ ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
 ABSL_FLAG(std::string, cert, "", "agent certificate (PEM); its name is the printer id");
 ABSL_FLAG(std::string, key, "", "agent private key (PEM)");
 ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
+ABSL_FLAG(double, max_hotend_c, 0, "hot-end target cap, degrees C (default 280)");
+ABSL_FLAG(double, max_bed_c, 0, "bed target cap, degrees C (default 120)");
+ABSL_FLAG(double, max_chamber_c, 0, "chamber target cap, degrees C (default 70)");
+ABSL_FLAG(bool, allow_system_commands, false, "let admins run OctoPrint system commands");
+ABSL_FLAG(bool, allow_plugin_install, false, "let admins install plugins");
+ABSL_FLAG(bool, allow_user_management, false, "let admins manage OctoPrint users");
+ABSL_FLAG(bool, allow_firmware_flash, false, "let admins flash firmware");
+ABSL_FLAG(bool, allow_gcode_scripts, false, "let admins run OctoPrint G-code scripts");
 
 namespace {
 
@@ -57,6 +65,19 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
     config.clear_target();
     for (const std::string& t : targets) config.add_target(t);
   }
+  if (absl::GetFlag(FLAGS_max_hotend_c) != 0) {
+    config.set_max_hotend_c(absl::GetFlag(FLAGS_max_hotend_c));
+  }
+  if (absl::GetFlag(FLAGS_max_bed_c) != 0) config.set_max_bed_c(absl::GetFlag(FLAGS_max_bed_c));
+  if (absl::GetFlag(FLAGS_max_chamber_c) != 0) {
+    config.set_max_chamber_c(absl::GetFlag(FLAGS_max_chamber_c));
+  }
+  // Flags can only add permissions to the file's, never take them away.
+  if (absl::GetFlag(FLAGS_allow_system_commands)) config.set_allow_system_commands(true);
+  if (absl::GetFlag(FLAGS_allow_plugin_install)) config.set_allow_plugin_install(true);
+  if (absl::GetFlag(FLAGS_allow_user_management)) config.set_allow_user_management(true);
+  if (absl::GetFlag(FLAGS_allow_firmware_flash)) config.set_allow_firmware_flash(true);
+  if (absl::GetFlag(FLAGS_allow_gcode_scripts)) config.set_allow_gcode_scripts(true);
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"relay", &config.relay()},
         {"cert", &config.cert()},
@@ -73,6 +94,24 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
 int Fail(const absl::Status& status) {
   std::cerr << "bowden-agent: " << status.message() << std::endl;
   return 1;
+}
+
+// The ceiling the agent's guards enforce, from the local config only.
+absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config) {
+  bowden::gcode::Ceiling ceiling;
+  if (config.max_hotend_c() != 0) ceiling.hotend_max_celsius = config.max_hotend_c();
+  if (config.max_bed_c() != 0) ceiling.bed_max_celsius = config.max_bed_c();
+  if (config.max_chamber_c() != 0) ceiling.chamber_max_celsius = config.max_chamber_c();
+  absl::StatusOr<bowden::gcode::Checker> checker =
+      bowden::gcode::Checker::Create(std::move(ceiling));
+  if (!checker.ok()) return checker.status();
+  bowden::guard::LocalCeiling local;
+  local.allow_system_commands = config.allow_system_commands();
+  local.allow_plugin_install = config.allow_plugin_install();
+  local.allow_user_management = config.allow_user_management();
+  local.allow_firmware_flash = config.allow_firmware_flash();
+  local.allow_gcode_scripts = config.allow_gcode_scripts();
+  return bowden::agent::LocalSafety{*std::move(checker), local};
 }
 
 }  // namespace
@@ -106,6 +145,18 @@ int main(int argc, char** argv) {
   absl::StatusOr<bowden::agent::TargetList> targets = bowden::agent::ParseTargets(specs);
   if (!targets.ok()) return Fail(targets.status());
 
+  absl::StatusOr<bowden::agent::LocalSafety> safety = BuildSafety(*config);
+  if (!safety.ok()) return Fail(safety.status());
+  for (const auto& [name, target] : *targets) {
+    if (target.guard == bowden::agent::GuardKind::kNone) {
+      LOG(WARNING) << "target '" << name << "' passes bytes without an HTTP guard; "
+                      "use guard=octoprint or guard=webcam for HTTP services";
+    }
+  }
+  LOG(WARNING) << "make sure OctoPrint's autologinLocal is off: the agent connects "
+                  "from 127.0.0.1 (it sends a non-local X-Forwarded-For, but a "
+                  "misconfigured trustedProxies list could still let sessions look local)";
+
   bowden::identity::TlsFiles tls{config->cert(), config->key(), config->ca()};
   absl::StatusOr<bowden::identity::SpiffeId> self = bowden::identity::CheckTlsFiles(tls);
   if (!self.ok()) return Fail(self.status());
@@ -128,7 +179,7 @@ int main(int argc, char** argv) {
             << " target(s); dialing out to " << config->relay();
   bowden::agent::RelayLink link(loop->get(), config->relay(),
                                 bowden::transport::MakeRelayChannel(config->relay(), tls),
-                                &*targets);
+                                &*targets, &*safety);
   link.Start();
 
   int signal = 0;

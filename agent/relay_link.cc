@@ -1,11 +1,16 @@
 #include "agent/relay_link.h"
 
+#include <sys/socket.h>
+
 #include <deque>
 #include <random>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "guard/body_inspector.h"
+#include "guard/guard_proxy.h"
+#include "guard/http_guard.h"
 #include "transport/relay_channel.h"
 #include "tunnel/connector.h"
 #include "tunnel/socket_pump.h"
@@ -81,12 +86,13 @@ class RelayLink::AttachCall final
 
 RelayLink::RelayLink(tunnel::EventLoop* loop, std::string relay_address,
                      std::shared_ptr<grpc::Channel> channel,
-                     const TargetList* targets)
+                     const TargetList* targets, const LocalSafety* safety)
     : loop_(loop),
       relay_address_(std::move(relay_address)),
       channel_(std::move(channel)),
       stub_(bowden::v1::AgentService::NewStub(channel_)),
       targets_(targets),
+      safety_(safety),
       backoff_(absl::Milliseconds(500), absl::Seconds(30),
                [gen = std::make_shared<absl::BitGen>()] {
                  return absl::Uniform<double>(*gen, 0.0, 1.0);
@@ -142,30 +148,69 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
             << request.role() << ") -> " << describe;
   tunnel::ConnectAsync(
       loop_, target.address, describe, kTargetConnectTimeout,
-      [this, request](absl::StatusOr<tunnel::UniqueFd> socket) {
+      [this, request, &target](absl::StatusOr<tunnel::UniqueFd> socket) {
         if (!socket.ok()) {
           LOG(WARNING) << "session " << request.session_id() << ": "
                        << socket.status().message();
           ReportFailure(request.session_id(), socket.status());
           return;
         }
-        auto context = std::make_unique<grpc::ClientContext>();
-        context->AddMetadata("bowden-session-id", request.session_id());
-        bowden::v1::AgentService::Stub* stub = stub_.get();
-        tunnel::SocketPump::Start(
-            loop_, *std::move(socket), std::move(context),
-            [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
-              stub->async()->Carry(ctx, reactor);
-            },
-            [id = request.session_id()](const tunnel::PumpResult& result) {
-              // The pump's "up" is this socket toward the relay: the
-              // printer's answer to the user.
-              LOG(INFO) << "session " << id << " closed: user->printer="
-                        << result.bytes_down << " printer->user=" << result.bytes_up
-                        << (result.status.ok()
-                                ? std::string(" (clean)")
-                                : absl::StrCat(" (", result.status.error_message(), ")"));
-            });
+        Carry(request, target, *std::move(socket));
+      });
+}
+
+void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& target,
+                      tunnel::UniqueFd socket) {
+  const std::string id = request.session_id();
+  if (target.guard != GuardKind::kNone) {
+    // The guard sits between the tunnel and the target: the pump carries one
+    // end of a socketpair, the guard proxies the other end to the target.
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      ReportFailure(id, absl::InternalError("the agent could not create a socketpair"));
+      return;
+    }
+    guard::GuardConfig config;
+    config.kind = target.guard == GuardKind::kWebcam ? guard::TargetKind::kWebcam
+                                                     : guard::TargetKind::kOctoPrint;
+    // A missing or unknown role gets the least power.
+    config.role = policy::ParseRole(request.role()).value_or(policy::Role::kViewer);
+    if (request.role().empty()) config.role = policy::Role::kViewer;
+    config.user = request.user();
+    config.ceiling = safety_->ceiling;
+    const LocalSafety* safety = safety_;
+    config.inspect_body = [safety](guard::Inspect inspect, absl::string_view body) {
+      return guard::InspectBody(safety->checker, safety->ceiling, inspect, body);
+    };
+    guard::GuardProxy::Start(
+        loop_, tunnel::UniqueFd(pair[1]), std::move(socket),
+        std::make_unique<guard::HttpGuard>(std::move(config)),
+        [id, user = request.user()](std::vector<guard::GuardEvent> events) {
+          for (const guard::GuardEvent& e : events) {
+            LOG(INFO) << "session " << id << " http " << user << " " << e.method << " "
+                      << e.path << " -> " << e.status << " " << e.verdict << " ["
+                      << e.rule << "]" << (e.reason.empty() ? "" : ": ") << e.reason;
+          }
+        },
+        nullptr);
+    socket = tunnel::UniqueFd(pair[0]);
+  }
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("bowden-session-id", id);
+  bowden::v1::AgentService::Stub* stub = stub_.get();
+  tunnel::SocketPump::Start(
+      loop_, std::move(socket), std::move(context),
+      [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
+        stub->async()->Carry(ctx, reactor);
+      },
+      [id](const tunnel::PumpResult& result) {
+        // The pump's "up" is this socket toward the relay: the printer's
+        // answer to the user.
+        LOG(INFO) << "session " << id << " closed: user->printer=" << result.bytes_down
+                  << " printer->user=" << result.bytes_up
+                  << (result.status.ok()
+                          ? std::string(" (clean)")
+                          : absl::StrCat(" (", result.status.error_message(), ")"));
       });
 }
 

@@ -7,11 +7,20 @@
 #include "absl/status/status.h"
 #include "agent/backoff.h"
 #include "agent/targets.h"
+#include "gcode/checker.h"
+#include "guard/rules.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tunnel/event_loop.h"
 
 namespace bowden::agent {
+
+// What the agent's HTTP guards enforce, whatever the relay says. Immutable;
+// thread-safe.
+struct LocalSafety {
+  gcode::Checker checker;
+  guard::LocalCeiling ceiling;
+};
 
 // The agent's attachment to one relay: keeps one Attach control stream open,
 // reattaching forever with backoff, and opens a Carry stream to a local
@@ -26,7 +35,8 @@ namespace bowden::agent {
 class RelayLink {
  public:
   RelayLink(tunnel::EventLoop* loop, std::string relay_address,
-            std::shared_ptr<grpc::Channel> channel, const TargetList* targets);
+            std::shared_ptr<grpc::Channel> channel, const TargetList* targets,
+            const LocalSafety* safety);
   ~RelayLink();
 
   void Start();
@@ -39,12 +49,17 @@ class RelayLink {
   void OnAttachEnded(const grpc::Status& status);
   void OpenSession(const bowden::v1::OpenSession& request);
   void ReportFailure(const std::string& session_id, const absl::Status& status);
+  // Carries `socket` over a new Carry stream, through an HTTP guard when the
+  // target has one.
+  void Carry(const bowden::v1::OpenSession& request, const Target& target,
+             tunnel::UniqueFd socket);
 
   tunnel::EventLoop* const loop_;
   const std::string relay_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<bowden::v1::AgentService::Stub> stub_;
   const TargetList* const targets_;
+  const LocalSafety* const safety_;
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;

@@ -23,9 +23,12 @@ build() {  # name sources...
 build spiffe_id identity/spiffe_id.cc
 build host_port tunnel/net.cc
 build policy policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc"
+build gcode gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc \
+  gcode/stream_scanner.cc
+build canonical_path guard/canonical_path.cc guard/rules.cc policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc"
 
 status=0
-for name in spiffe_id host_port policy; do
+for name in spiffe_id host_port policy gcode canonical_path; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/

@@ -180,6 +180,10 @@ TcpTarget::TcpTarget(Serve serve) : serve_(std::move(serve)) {
     while (!stopping_) {
       int fd = accept(listener_.get(), nullptr, nullptr);
       if (fd < 0) continue;
+      // Accepted sockets inherit the listener's receive timeout; the
+      // handlers must block for as long as their peer takes.
+      timeval forever{0, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
       ++accepted_;
       workers_.emplace_back(serve_, tunnel::UniqueFd(fd));
     }

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/harness.h"
 
@@ -69,6 +71,8 @@ TEST(TunnelTest, FiftyConcurrentSessions) {
 
   constexpr int kSessions = 50;
   std::atomic<int> intact{0};
+  absl::Mutex mu;
+  std::vector<std::string> broken;  // what went wrong, for the failure message
   std::vector<std::thread> clients;
   for (int i = 0; i < kSessions; ++i) {
     clients.emplace_back([&, i] {
@@ -80,11 +84,23 @@ TEST(TunnelTest, FiftyConcurrentSessions) {
       });
       std::string echoed = ReadAll(socket.get());
       writer.join();
-      if (echoed == payload) ++intact;
+      if (echoed == payload) {
+        ++intact;
+        return;
+      }
+      size_t same = 0;
+      while (same < echoed.size() && same < payload.size() && echoed[same] == payload[same]) {
+        ++same;
+      }
+      absl::MutexLock lock(&mu);
+      broken.push_back(absl::StrCat("session ", i, ": got ", echoed.size(), " of ",
+                                    payload.size(), " bytes, first difference at ", same));
     });
   }
   for (auto& client : clients) client.join();
-  EXPECT_EQ(intact.load(), kSessions);
+  EXPECT_EQ(intact.load(), kSessions)
+      << absl::StrJoin(broken, "\n") << "\nrelay:\n" << farm.relay().Stderr().substr(0, 20000)
+      << "\nagent:\n" << farm.agent().Stderr().substr(0, 20000);
   EXPECT_EQ(echo.accepted(), kSessions);
 }
 

@@ -1,0 +1,321 @@
+#include "guard/http_guard.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "guard/forwarding.h"
+
+namespace bowden::guard {
+namespace {
+
+constexpr uint32_t kHeaderLimit = 16 * 1024;
+
+std::string Reason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 413:
+      return "Payload Too Large";
+    default:
+      return "Error";
+  }
+}
+
+bool HasToken(const RequestParser& request, absl::string_view name,
+              absl::string_view token) {
+  for (const auto& [field, value] : request.fields) {
+    if (absl::EqualsIgnoreCase(field, name) &&
+        absl::StrContains(absl::AsciiStrToLower(value), token)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpGuard::HttpGuard(GuardConfig config)
+    : config_(std::move(config)), forwarded_for_(ForwardedForAddress(config_.user)) {}
+
+std::vector<GuardEvent> HttpGuard::TakeEvents() {
+  std::vector<GuardEvent> events;
+  events.swap(events_);
+  return events;
+}
+
+void HttpGuard::FromClient(absl::string_view data, GuardOutput* out) {
+  if (raw_) {
+    out->to_target.append(data.data(), data.size());
+    return;
+  }
+  if (stop_parsing_) return;  // after a refusal nothing more is read
+  client_buf_.append(data.data(), data.size());
+  ParseClient(out);
+}
+
+void HttpGuard::ParseClient(GuardOutput* out) {
+  while (!client_buf_.empty() && !stop_parsing_ && !upgrade_pending_ && !raw_) {
+    if (request_ == nullptr) {
+      request_ = std::make_unique<RequestParser>();
+      request_->eager(false);  // stop after the header, then per body piece
+      request_->header_limit(kHeaderLimit);
+      request_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      header_seen_ = false;
+    }
+    error_code ec;
+    size_t n = request_->put(boost::asio::buffer(client_buf_), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      Refuse(400, "bad-request", absl::StrCat("the request cannot be parsed: ", ec.message()),
+             out);
+      return;
+    }
+    absl::string_view raw(client_buf_.data(), n);
+    if (!header_seen_ && request_->is_header_done()) {
+      header_seen_ = true;
+      OnRequestHeader(raw, out);
+    } else {
+      OnRequestBody(raw, out);
+    }
+    client_buf_.erase(0, n);
+    if (stop_parsing_) return;
+    if (request_ != nullptr && request_->is_done()) OnRequestDone(out);
+    if (n == 0) break;
+  }
+}
+
+void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) {
+  current_ = GuardEvent{};
+  current_.method = request_->method;
+  absl::Status framing = CheckFraming(*request_, raw_header);
+  if (!framing.ok()) {
+    Refuse(400, "bad-request", framing.message(), out);
+    return;
+  }
+  absl::StatusOr<CanonicalTarget> target = Canonicalize(request_->target);
+  if (!target.ok()) {
+    Refuse(400, "bad-path", target.status().message(), out);
+    return;
+  }
+  current_.path = target->path;
+  Decision decision =
+      Decide(config_.kind, config_.role, request_->method, *target, config_.ceiling);
+  current_.rule = decision.rule;
+  if (!decision.allow) {
+    mode_ = Mode::kDiscard;
+    GuardEvent event = current_;
+    event.verdict = "deny";
+    event.reason = decision.reason;
+    QueueLocal(403, decision.rule, decision.reason, event, !request_->keep_alive(), out);
+    return;
+  }
+  current_.verdict = "allow";
+  if (decision.inspect != Inspect::kNone) {
+    mode_ = Mode::kInspect;
+    inspect_ = decision.inspect;
+    request_->keep_body = true;
+    held_head_ = BuildForwardedHead(*request_, *target, forwarded_for_, /*drop_expect=*/true);
+    held_body_.clear();
+    // The client may wait for 100 Continue before sending the body the
+    // guard needs; answer it here when nothing else is owed to the client.
+    if (HasToken(*request_, "expect", "100-continue") && pending_.empty()) {
+      out->to_client += "HTTP/1.1 100 Continue\r\n\r\n";
+    }
+    return;
+  }
+  mode_ = Mode::kStream;
+  out->to_target += BuildForwardedHead(*request_, *target, forwarded_for_, false);
+  Pending forwarded;
+  forwarded.head = request_->method == "HEAD";
+  forwarded.upgrade = request_->upgrade();
+  forwarded.event = current_;
+  pending_.push_back(std::move(forwarded));
+}
+
+void HttpGuard::OnRequestBody(absl::string_view raw, GuardOutput* out) {
+  switch (mode_) {
+    case Mode::kStream:
+      out->to_target.append(raw.data(), raw.size());
+      return;
+    case Mode::kInspect:
+      held_body_.append(raw.data(), raw.size());
+      if (request_->body.size() > config_.max_inspected_body) {
+        Refuse(413, current_.rule,
+               absl::StrCat("a body the guard must inspect is larger than ",
+                            config_.max_inspected_body, " bytes"),
+               out);
+      }
+      return;
+    case Mode::kDiscard:
+      return;
+  }
+}
+
+void HttpGuard::OnRequestDone(GuardOutput* out) {
+  if (mode_ == Mode::kInspect) {
+    std::string denial =
+        config_.inspect_body ? config_.inspect_body(inspect_, request_->body)
+                             : "the agent has no inspector for this request";
+    if (denial.empty()) {
+      out->to_target += held_head_;
+      out->to_target += held_body_;
+      Pending forwarded;
+      forwarded.event = current_;
+      pending_.push_back(std::move(forwarded));
+    } else {
+      GuardEvent event = current_;
+      event.verdict = "deny";
+      event.reason = denial;
+      QueueLocal(403, current_.rule, denial, event, !request_->keep_alive(), out);
+    }
+    held_head_.clear();
+    held_body_.clear();
+  }
+  bool keep_alive = request_->keep_alive();
+  bool upgrade = mode_ == Mode::kStream && request_->upgrade();
+  request_.reset();
+  if (!keep_alive) stop_parsing_ = true;
+  // Bytes after an upgrade request belong to the new protocol if the target
+  // agrees (101), so they wait for its answer.
+  if (upgrade) upgrade_pending_ = true;
+}
+
+void HttpGuard::QueueLocal(int status, absl::string_view rule, absl::string_view reason,
+                           GuardEvent event, bool close_after, GuardOutput* out) {
+  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
+                                  "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
+                                  JsonEscape(reason), "\",\"by\":\"bowden-agent\"}\n");
+  Pending local;
+  local.local = true;
+  local.close_after = close_after;
+  local.response = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                                "\r\nContent-Type: application/json\r\nContent-Length: ",
+                                body.size(), close_after ? "\r\nConnection: close" : "",
+                                "\r\n\r\n", body);
+  local.event = std::move(event);
+  local.event.status = status;
+  pending_.push_back(std::move(local));
+  FlushLocal(out);
+}
+
+void HttpGuard::Refuse(int status, absl::string_view rule, absl::string_view reason,
+                       GuardOutput* out) {
+  GuardEvent event = current_;
+  event.verdict = status == 400 ? "bad-request" : "deny";
+  event.rule = std::string(rule);
+  event.reason = std::string(reason);
+  // A streamed request whose body turns out to be broken was already sent on;
+  // the target will never answer half a request, so the refusal takes its
+  // place in the queue of answers owed to the client.
+  if (request_ != nullptr && header_seen_ && mode_ == Mode::kStream && !pending_.empty() &&
+      !pending_.back().local) {
+    pending_.pop_back();
+  }
+  stop_parsing_ = true;
+  client_buf_.clear();
+  request_.reset();
+  QueueLocal(status, rule, reason, event, /*close_after=*/true, out);
+}
+
+void HttpGuard::FlushLocal(GuardOutput* out) {
+  while (!pending_.empty() && pending_.front().local) {
+    Pending& front = pending_.front();
+    out->to_client += front.response;
+    events_.push_back(front.event);
+    if (front.close_after) close_client_ = true;
+    pending_.pop_front();
+  }
+}
+
+void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
+  if (raw_ || pending_.empty()) {
+    // Raw mode, or bytes nobody asked for (e.g. a 408 before the target
+    // closes): pass them on as they are.
+    out->to_client.append(data.data(), data.size());
+    return;
+  }
+  target_buf_.append(data.data(), data.size());
+  while (!target_buf_.empty() && !pending_.empty() && !raw_) {
+    if (response_ == nullptr) {
+      response_ = std::make_unique<ResponseParser>();
+      response_->eager(true);
+      response_->header_limit(64 * 1024);
+      response_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (pending_.front().head) response_->skip(true);
+    }
+    error_code ec;
+    size_t n = response_->put(boost::asio::buffer(target_buf_), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      // The target's framing cannot be followed, so neither can the order
+      // of answers: pass the rest through and end the connection.
+      GoRaw(out);
+      close_client_ = true;
+      return;
+    }
+    out->to_client.append(target_buf_, 0, n);
+    target_buf_.erase(0, n);
+    if (response_->is_header_done() && response_->status == 101 &&
+        pending_.front().upgrade) {
+      CompleteResponse(101, out);
+      GoRaw(out);
+      return;
+    }
+    if (response_->is_done()) {
+      int status = response_->status;
+      response_.reset();
+      if (status >= 100 && status < 200) continue;  // interim; the final follows
+      CompleteResponse(status, out);
+    }
+    if (n == 0) break;
+  }
+}
+
+void HttpGuard::CompleteResponse(int status, GuardOutput* out) {
+  Pending done = std::move(pending_.front());
+  pending_.pop_front();
+  done.event.status = status;
+  events_.push_back(std::move(done.event));
+  if (done.upgrade && status != 101 && upgrade_pending_) {
+    upgrade_pending_ = false;  // refused: the next bytes are HTTP again
+    FlushLocal(out);
+    ParseClient(out);
+    return;
+  }
+  FlushLocal(out);
+}
+
+void HttpGuard::GoRaw(GuardOutput* out) {
+  raw_ = true;
+  upgrade_pending_ = false;
+  out->to_client += target_buf_;
+  target_buf_.clear();
+  out->to_target += client_buf_;
+  client_buf_.clear();
+}
+
+void HttpGuard::TargetEof(GuardOutput* out) {
+  if (raw_ || response_ == nullptr || pending_.empty()) return;
+  error_code ec;
+  response_->put_eof(ec);
+  if (!ec && response_->is_done()) {
+    int status = response_->status;
+    response_.reset();
+    CompleteResponse(status, out);
+  }
+}
+
+bool HttpGuard::ClientEof() {
+  if (raw_) return true;
+  // A request cut off mid-way is dropped, not forwarded.
+  return request_ == nullptr && client_buf_.empty() && held_head_.empty();
+}
+
+}  // namespace bowden::guard

@@ -1,0 +1,211 @@
+#include "guard/http_guard.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "guard/forwarding.h"
+
+namespace bowden::guard {
+namespace {
+
+constexpr char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+GuardConfig Config(policy::Role role) {
+  GuardConfig config;
+  config.kind = TargetKind::kOctoPrint;
+  config.role = role;
+  config.user = "alice";
+  config.inspect_body = [](Inspect, absl::string_view body) -> std::string {
+    return absl::StrContains(body, "M997") ? "M997 (firmware update) is never allowed"
+                                           : "";
+  };
+  return config;
+}
+
+std::string Get(absl::string_view path, absl::string_view extra = "") {
+  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n", extra,
+                      "\r\n");
+}
+
+std::string Post(absl::string_view path, absl::string_view body,
+                 absl::string_view extra = "") {
+  return absl::StrCat("POST ", path,
+                      " HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nContent-Type: "
+                      "application/json\r\nContent-Length: ",
+                      body.size(), "\r\n", extra, "\r\n", body);
+}
+
+TEST(HttpGuardTest, AllowedRequestIsForwardedWithTheAgentsOwnForwardingHeaders) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(Get("/api/version",
+                       "X-Forwarded-For: 127.0.0.1\r\nX_Script_Name: /evil\r\n"
+                       "remote-user: admin\r\nX-Real-IP: 127.0.0.1\r\n"),
+                   &out);
+  EXPECT_TRUE(absl::StartsWith(out.to_target, "GET /api/version HTTP/1.1\r\n"))
+      << out.to_target;
+  EXPECT_TRUE(absl::StrContains(
+      out.to_target, absl::StrCat("X-Forwarded-For: ", ForwardedForAddress("alice"))));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "127.0.0.1\r\nX_")) << out.to_target;
+  EXPECT_FALSE(absl::StrContains(out.to_target, "X_Script_Name"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "remote-user"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "X-Real-IP"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "X-Forwarded-For: 127.0.0.1"));
+  EXPECT_TRUE(absl::StrContains(out.to_target, "X-Forwarded-Host: 127.0.0.1:5000"));
+  EXPECT_TRUE(out.to_client.empty());
+
+  guard.FromTarget(kOk, &out);
+  EXPECT_EQ(out.to_client, kOk);
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].path, "/api/version");
+  EXPECT_EQ(events[0].verdict, "allow");
+  EXPECT_EQ(events[0].rule, "octoprint.status");
+  EXPECT_EQ(events[0].status, 200);
+}
+
+TEST(HttpGuardTest, PerUserForwardedForIsOutsideLocalNetworks) {
+  std::string a = ForwardedForAddress("alice");
+  std::string b = ForwardedForAddress("bob");
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(absl::StartsWith(a, "100.")) << a;
+  int second = std::stoi(a.substr(4, a.find('.', 4) - 4));
+  EXPECT_GE(second, 64);
+  EXPECT_LE(second, 127);
+}
+
+TEST(HttpGuardTest, DeniedPipelinedRequestIsAnsweredInOrderAndTheConnectionStaysUsable) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(absl::StrCat(Get("/api/version"),
+                                Post("/api/printer/command", "{\"command\":\"G28\"}"),
+                                Get("/api/job")),
+                   &out);
+  // Only the allowed requests reach OctoPrint.
+  EXPECT_TRUE(absl::StrContains(out.to_target, "GET /api/version"));
+  EXPECT_TRUE(absl::StrContains(out.to_target, "GET /api/job"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "printer/command"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "G28"));
+  // The 403 waits behind the first response.
+  EXPECT_TRUE(out.to_client.empty());
+  guard.FromTarget(kOk, &out);
+  ASSERT_TRUE(absl::StartsWith(out.to_client, kOk)) << out.to_client;
+  std::string denial = out.to_client.substr(strlen(kOk));
+  EXPECT_TRUE(absl::StartsWith(denial, "HTTP/1.1 403 Forbidden\r\n")) << denial;
+  EXPECT_TRUE(absl::StrContains(denial, "\"rule\":\"octoprint.printer.command\"")) << denial;
+  EXPECT_FALSE(guard.close_client());
+  out.to_client.clear();
+  guard.FromTarget(kOk, &out);
+  EXPECT_EQ(out.to_client, kOk);
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].verdict, "deny");
+  EXPECT_EQ(events[1].status, 403);
+  EXPECT_EQ(events[2].path, "/api/job");
+}
+
+TEST(HttpGuardTest, SmugglingShapesGet400AndClose) {
+  for (const std::string& request : {
+           std::string("POST /api/job HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+           std::string("POST /api/job HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                       "Content-Length: 4\r\n\r\nabcd"),
+           std::string("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, "
+                       "chunked\r\n\r\n0\r\n\r\n"),
+           std::string("GET /api/job HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
+           std::string("GET /api/job HTTP/1.1\r\n\r\n"),  // no Host
+           std::string("GET /api/job HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
+           std::string("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\nzz\r\n"),  // bad chunk size
+           std::string("GET /api/%252e%252e/system HTTP/1.1\r\nHost: x\r\n\r\n"),
+           std::string("GET /\0 HTTP/1.1\r\nHost: x\r\n\r\n", sizeof("GET /\0 HTTP/1.1\r\nHost: x\r\n\r\n") - 1),
+       }) {
+    HttpGuard guard(Config(policy::Role::kAdmin));
+    GuardOutput out;
+    guard.FromClient(request, &out);
+    EXPECT_TRUE(absl::StartsWith(out.to_client, "HTTP/1.1 400 Bad Request\r\n"))
+        << absl::CHexEscape(request) << " -> " << out.to_client;
+    EXPECT_TRUE(guard.close_client()) << absl::CHexEscape(request);
+    // Nothing of a refused request reaches the target, except the head of a
+    // streamed request whose body breaks later (the target connection is
+    // closed with the client's).
+    EXPECT_FALSE(absl::StrContains(out.to_target, "zz")) << absl::CHexEscape(request);
+    if (!absl::StrContains(request, "zz")) {
+      EXPECT_TRUE(out.to_target.empty()) << absl::CHexEscape(request);
+    }
+  }
+}
+
+TEST(HttpGuardTest, ChunkedBodyOfAnAllowedRequestPassesVerbatim) {
+  HttpGuard guard(Config(policy::Role::kOperator));
+  GuardOutput out;
+  std::string body = "7\r\n{\"a\":1}\r\n0\r\n\r\n";
+  guard.FromClient(absl::StrCat("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                                "chunked\r\n\r\n",
+                                body.substr(0, 5)),
+                   &out);
+  guard.FromClient(body.substr(5), &out);
+  EXPECT_TRUE(absl::EndsWith(out.to_target, "\r\n\r\n" + body)) << out.to_target;
+}
+
+TEST(HttpGuardTest, InspectedCommandsAreDeniedBeforeReachingOctoPrint) {
+  HttpGuard guard(Config(policy::Role::kAdmin));
+  GuardOutput out;
+  guard.FromClient(Post("/api/printer/command", "{\"command\":\"M997\"}",
+                        "Expect: 100-continue\r\n"),
+                   &out);
+  EXPECT_TRUE(out.to_target.empty()) << out.to_target;
+  EXPECT_TRUE(absl::StartsWith(out.to_client, "HTTP/1.1 100 Continue\r\n\r\n"));
+  EXPECT_TRUE(absl::StrContains(out.to_client, "403 Forbidden"));
+  EXPECT_TRUE(absl::StrContains(out.to_client, "M997 (firmware update) is never allowed"));
+
+  out = GuardOutput();
+  guard.FromClient(Post("/api/printer/command", "{\"command\":\"G28\"}"), &out);
+  EXPECT_TRUE(absl::StrContains(out.to_target, "{\"command\":\"G28\"}"));
+  EXPECT_TRUE(absl::StrContains(out.to_target, "POST /api/printer/command HTTP/1.1"));
+}
+
+TEST(HttpGuardTest, WebsocketUpgradeSwitchesToBytes) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(absl::StrCat(Get("/sockjs/websocket",
+                                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"),
+                                "\x81\x05hello-not-http"),
+                   &out);
+  EXPECT_TRUE(absl::StrContains(out.to_target, "GET /sockjs/websocket"));
+  EXPECT_FALSE(absl::StrContains(out.to_target, "hello-not-http"));  // held
+  guard.FromTarget("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n\r\n\x81\x02hi",
+                   &out);
+  EXPECT_TRUE(absl::StrContains(out.to_target, "hello-not-http"));
+  EXPECT_TRUE(absl::EndsWith(out.to_client, "\x81\x02hi"));
+  out = GuardOutput();
+  guard.FromClient("GET /api/system/commands HTTP/1.1\r\n\r\n", &out);
+  EXPECT_EQ(out.to_target, "GET /api/system/commands HTTP/1.1\r\n\r\n");  // just bytes now
+}
+
+TEST(HttpGuardTest, HeadResponsesAndInterimResponsesKeepTheOrder) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(absl::StrCat("HEAD /api/version HTTP/1.1\r\nHost: x\r\n\r\n",
+                                Post("/api/printer/command", "{}")),
+                   &out);
+  guard.FromTarget("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", &out);
+  EXPECT_TRUE(absl::StrContains(out.to_client, "403 Forbidden")) << out.to_client;
+}
+
+TEST(HttpGuardTest, WebcamOnlyStreamsAndSnapshots) {
+  GuardConfig config = Config(policy::Role::kAdmin);
+  config.kind = TargetKind::kWebcam;
+  HttpGuard guard(config);
+  GuardOutput out;
+  guard.FromClient(Get("/?action=command&command=reset"), &out);
+  EXPECT_TRUE(out.to_target.empty());
+  EXPECT_TRUE(absl::StrContains(out.to_client, "403")) << out.to_client;
+  guard.FromClient(Get("/?action=snapshot"), &out);
+  EXPECT_TRUE(absl::StrContains(out.to_target, "GET /?action=snapshot HTTP/1.1"));
+}
+
+}  // namespace
+}  // namespace bowden::guard

@@ -1,0 +1,150 @@
+// The agent's HTTP guard end to end: curl through `bowden open`, the relay
+// and the agent to an nginx standing in for OctoPrint. Roles decide what
+// passes, the G-code ceiling stops dangerous commands before OctoPrint sees
+// them, and OctoPrint only ever sees the agent's own forwarding headers.
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/harness.h"
+
+namespace bowden::testing {
+namespace {
+
+class GuardE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(web_.File("version")) << "{\"api\":\"0.1\",\"server\":\"1.10.3\"}";
+    nginx_port_ = ClosedPort();
+    std::ofstream(web_.File("nginx.conf"))
+        << "daemon off; master_process off; worker_processes 1;\n"
+        << "pid " << web_.File("nginx.pid") << ";\nerror_log stderr;\n"
+        << "events {}\nhttp {\n"
+        << " log_format seen '$request_method $request_uri xff=$http_x_forwarded_for "
+           "script=$http_x_script_name';\n"
+        << " access_log " << web_.File("access.log") << " seen;\n"
+        << " client_body_temp_path " << web_.path() << ";\n"
+        << " proxy_temp_path " << web_.path() << ";\n"
+        << " fastcgi_temp_path " << web_.path() << ";\n"
+        << " uwsgi_temp_path " << web_.path() << ";\n"
+        << " scgi_temp_path " << web_.path() << ";\n"
+        << " server { listen 127.0.0.1:" << nginx_port_ << ";\n"
+        << "  location = /api/version { default_type application/json; alias "
+        << web_.File("version") << "; }\n"
+        << "  location = /api/printer/command { return 204; }\n"
+        << "  location / { return 404; }\n }\n}\n";
+    nginx_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/sbin/nginx", "-p", web_.path(), "-c",
+                                 web_.File("nginx.conf")},
+        web_.File("nginx"));
+    ASSERT_TRUE(WaitFor([&] {
+      std::string out;
+      return RunToCompletion({"/usr/bin/curl", "-sf", "-o", "/dev/null",
+                              absl::StrCat("http://127.0.0.1:", nginx_port_, "/api/version")},
+                             &out) == 0;
+    })) << nginx_->Stderr();
+
+    std::ofstream(policy_dir_.File("policy.textproto"))
+        << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n"
+        << "grant { user: \"bob\" printers: \"*\" role: \"viewer\" }\n";
+    Farm::Options options;
+    options.relay_extra_flags = {"--policy", policy_dir_.File("policy.textproto")};
+    options.targets = {absl::StrCat("octoprint=127.0.0.1:", nginx_port_)};
+    farm_ = std::make_unique<Farm>(options);
+    farm_->pki().Issue("user", "bob");
+    ASSERT_TRUE(farm_->WaitAttached());
+    alice_port_ = farm_->Open("alice", "prusa-01", "octoprint");
+    bob_port_ = farm_->Open("bob", "prusa-01", "octoprint");
+    ASSERT_NE(alice_port_, 0);
+    ASSERT_NE(bob_port_, 0);
+  }
+
+  // curl through a user's tunnel; returns "STATUS BODY".
+  std::string Curl(int port, const std::string& path, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-s", "--path-as-is", "-w",
+                                     "\n%{http_code}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(absl::StrCat("http://127.0.0.1:", port, path));
+    std::string out;
+    RunToCompletion(argv, &out);
+    size_t newline = out.rfind('\n');
+    return absl::StrCat(out.substr(newline + 1), " ", out.substr(0, newline));
+  }
+  std::string PostJson(int port, const std::string& path, const std::string& json) {
+    return Curl(port, path, {"-X", "POST", "-H", "Content-Type: application/json",
+                             "--data-binary", json});
+  }
+  std::string AccessLog() {
+    std::ifstream in(web_.File("access.log"));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  TempDir web_;
+  TempDir policy_dir_;
+  int nginx_port_ = 0;
+  std::unique_ptr<Process> nginx_;
+  std::unique_ptr<Farm> farm_;
+  int alice_port_ = 0;
+  int bob_port_ = 0;
+};
+
+TEST_F(GuardE2eTest, RolesDecideWhatReachesOctoPrint) {
+  EXPECT_TRUE(absl::StartsWith(Curl(bob_port_, "/api/version"), "200 {\"api\""));
+  std::string denied = PostJson(bob_port_, "/api/printer/command", "{\"command\":\"G28\"}");
+  EXPECT_TRUE(absl::StartsWith(denied, "403 ")) << denied;
+  EXPECT_TRUE(absl::StrContains(denied, "\"rule\":\"octoprint.printer.command\"")) << denied;
+  EXPECT_EQ(PostJson(alice_port_, "/api/printer/command", "{\"command\":\"G28\"}"), "204 ");
+  // Only alice's command reached OctoPrint.
+  std::string log = AccessLog();
+  size_t first = log.find("POST /api/printer/command");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("POST /api/printer/command", first + 1), std::string::npos) << log;
+  EXPECT_TRUE(farm_->agent().WaitForOutput("http bob POST /api/printer/command -> 403 deny"))
+      << farm_->agent().Stderr();
+}
+
+TEST_F(GuardE2eTest, TheGcodeCeilingHoldsEvenForAdmins) {
+  for (const char* body : {"{\"command\":\"M997\"}", "{\"command\":\"m104 s300\"}",
+                           "{\"commands\":[\"G28\",\"M500\"]}",
+                           "{\"command\":\"G28\\nM302 P1\"}",
+                           "{\"command\":\"M104 S{t}\",\"parameters\":{\"t\":400}}"}) {
+    std::string answer = PostJson(alice_port_, "/api/printer/command", body);
+    EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << body << " -> " << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "ceiling")) << answer;
+  }
+  EXPECT_FALSE(absl::StrContains(AccessLog(), "POST")) << AccessLog();
+  // The emergency stop always passes.
+  EXPECT_EQ(PostJson(alice_port_, "/api/printer/command", "{\"command\":\"M112\"}"), "204 ");
+}
+
+TEST_F(GuardE2eTest, EvasionsAreCanonicalisedOrRefused) {
+  for (const char* path : {"//api/printer/command", "/api/./printer/command",
+                           "/api/version/../printer/command", "/api%2Fprinter%2Fcommand",
+                           "/api/%70rinter/command", "/static/../api/system/commands"}) {
+    std::string answer = PostJson(bob_port_, path, "{\"command\":\"G28\"}");
+    EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << path << " -> " << answer;
+  }
+  std::string double_encoded = Curl(bob_port_, "/api/%252e%252e/version");
+  EXPECT_TRUE(absl::StartsWith(double_encoded, "400 ")) << double_encoded;
+  EXPECT_FALSE(absl::StrContains(AccessLog(), "POST")) << AccessLog();
+}
+
+TEST_F(GuardE2eTest, OctoPrintSeesOnlyTheAgentsForwardingHeaders) {
+  EXPECT_TRUE(absl::StartsWith(
+      Curl(bob_port_, "/api/version",
+           {"-H", "X-Forwarded-For: 127.0.0.1", "-H", "X_Script_Name: /evil", "-H",
+            "X-Script-Name: /evil2", "-H", "Remote-User: admin"}),
+      "200 "));
+  std::string log = AccessLog();
+  EXPECT_TRUE(absl::StrContains(log, "GET /api/version xff=100.")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "127.0.0.1")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "evil")) << log;
+}
+
+}  // namespace
+}  // namespace bowden::testing
