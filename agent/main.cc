@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
 ABSL_FLAG(std::string, cert, "", "agent certificate (PEM); its name is the printer id");
 ABSL_FLAG(std::string, key, "", "agent private key (PEM)");
 ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
+ABSL_FLAG(std::string, state_dir, "",
+          "keeps audit events here (events.db) until the relay has them; "
+          "without it they wait in memory");
 ABSL_FLAG(double, max_hotend_c, 0, "hot-end target cap, degrees C (default 280)");
 ABSL_FLAG(double, max_bed_c, 0, "bed target cap, degrees C (default 120)");
 ABSL_FLAG(double, max_chamber_c, 0, "chamber target cap, degrees C (default 70)");
@@ -61,6 +64,7 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   Override(config.mutable_cert(), FLAGS_cert);
   Override(config.mutable_key(), FLAGS_key);
   Override(config.mutable_ca(), FLAGS_ca);
+  Override(config.mutable_state_dir(), FLAGS_state_dir);
   if (!targets.empty()) {
     config.clear_target();
     for (const std::string& t : targets) config.add_target(t);
@@ -172,6 +176,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  absl::StatusOr<std::unique_ptr<bowden::agent::EventQueue>> events =
+      bowden::agent::EventQueue::Open(config->state_dir());
+  if (!events.ok()) return Fail(events.status());
+  if (!(*events)->persistent()) {
+    LOG(WARNING) << "no --state-dir: audit events wait in memory while the relay is away "
+                    "and are lost if the agent restarts";
+  }
+
   absl::StatusOr<std::unique_ptr<bowden::tunnel::EventLoop>> loop =
       bowden::tunnel::EventLoop::Create();
   if (!loop.ok()) return Fail(loop.status());
@@ -179,7 +191,7 @@ int main(int argc, char** argv) {
             << " target(s); dialing out to " << config->relay();
   bowden::agent::RelayLink link(loop->get(), config->relay(),
                                 bowden::transport::MakeRelayChannel(config->relay(), tls),
-                                &*targets, &*safety);
+                                &*targets, &*safety, events->get());
   link.Start();
 
   int signal = 0;

@@ -86,13 +86,15 @@ class RelayLink::AttachCall final
 
 RelayLink::RelayLink(tunnel::EventLoop* loop, std::string relay_address,
                      std::shared_ptr<grpc::Channel> channel,
-                     const TargetList* targets, const LocalSafety* safety)
+                     const TargetList* targets, const LocalSafety* safety,
+                     EventQueue* events)
     : loop_(loop),
       relay_address_(std::move(relay_address)),
       channel_(std::move(channel)),
       stub_(bowden::v1::AgentService::NewStub(channel_)),
       targets_(targets),
       safety_(safety),
+      events_(events),
       backoff_(absl::Milliseconds(500), absl::Seconds(30),
                [gen = std::make_shared<absl::BitGen>()] {
                  return absl::Uniform<double>(*gen, 0.0, 1.0);
@@ -116,13 +118,25 @@ void RelayLink::OnRelayMessage(const RelayMessage& message) {
     backoff_.Reset();
     LOG(INFO) << "relay " << relay_address_ << ": attached as printer '"
               << message.attached().printer_id() << "'";
+    if (events_->size() > 0) {
+      LOG(INFO) << "relay " << relay_address_ << ": delivering " << events_->size()
+                << " queued audit event(s)";
+    }
+    SendAuditBatch();
   } else if (message.has_open_session()) {
     OpenSession(message.open_session());
+  } else if (message.has_audit_ack()) {
+    if (message.audit_ack().batch_id() == audit_in_flight_) {
+      events_->Ack(audit_in_flight_);
+      audit_in_flight_ = 0;
+      SendAuditBatch();
+    }
   }
 }
 
 void RelayLink::OnAttachEnded(const grpc::Status& status) {
   call_ = nullptr;
+  audit_in_flight_ = 0;  // unacknowledged events are sent again next time
   absl::Duration delay = backoff_.Next();
   LOG(WARNING) << "relay " << relay_address_ << ": "
                << (attached_ ? "detached" : "could not attach")
@@ -185,12 +199,8 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     guard::GuardProxy::Start(
         loop_, tunnel::UniqueFd(pair[1]), std::move(socket),
         std::make_unique<guard::HttpGuard>(std::move(config)),
-        [id, user = request.user()](std::vector<guard::GuardEvent> events) {
-          for (const guard::GuardEvent& e : events) {
-            LOG(INFO) << "session " << id << " http " << user << " " << e.method << " "
-                      << e.path << " -> " << e.status << " " << e.verdict << " ["
-                      << e.rule << "]" << (e.reason.empty() ? "" : ": ") << e.reason;
-          }
+        [this, request](std::vector<guard::GuardEvent> events) {
+          RecordGuardEvents(request, events);
         },
         nullptr);
     socket = tunnel::UniqueFd(pair[0]);
@@ -212,6 +222,43 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
                           ? std::string(" (clean)")
                           : absl::StrCat(" (", result.status.error_message(), ")"));
       });
+}
+
+void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
+                                  const std::vector<guard::GuardEvent>& events) {
+  for (const guard::GuardEvent& e : events) {
+    LOG(INFO) << "session " << request.session_id() << " http " << request.user() << " "
+              << e.method << " " << e.path << " -> " << e.status << " " << e.verdict << " ["
+              << e.rule << "]" << (e.reason.empty() ? "" : ": ") << e.reason;
+    bowden::v1::AuditEvent event;
+    event.set_kind("http.request");
+    event.set_actor(request.user());
+    event.set_target(request.target());
+    event.set_session_id(request.session_id());
+    event.set_outcome(e.verdict == "allow" ? "ok" : "denied");
+    event.set_detail(e.reason);
+    auto& fields = *event.mutable_fields();
+    fields["method"] = e.method;
+    fields["path"] = e.path;
+    fields["status"] = absl::StrCat(e.status);
+    fields["verdict"] = e.verdict;
+    fields["rule"] = e.rule;
+    fields["role"] = request.role();
+    events_->Push(event);
+  }
+  SendAuditBatch();
+}
+
+void RelayLink::SendAuditBatch() {
+  if (call_ == nullptr || !attached_ || audit_in_flight_ != 0) return;
+  int64_t last_id = 0;
+  std::vector<bowden::v1::AuditEvent> batch = events_->Peek(200, &last_id);
+  if (batch.empty()) return;
+  AgentMessage message;
+  message.mutable_audit()->set_batch_id(last_id);
+  for (auto& event : batch) *message.mutable_audit()->add_events() = std::move(event);
+  audit_in_flight_ = last_id;
+  call_->Send(std::move(message));
 }
 
 void RelayLink::ReportFailure(const std::string& session_id,

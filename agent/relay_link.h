@@ -6,8 +6,10 @@
 
 #include "absl/status/status.h"
 #include "agent/backoff.h"
+#include "agent/event_queue.h"
 #include "agent/targets.h"
 #include "gcode/checker.h"
+#include "guard/http_guard.h"
 #include "guard/rules.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
@@ -34,9 +36,10 @@ struct LocalSafety {
 // loop thread. The loop, the channel and the targets must outlive the link.
 class RelayLink {
  public:
+  // `events` holds what the guards saw until the relay acknowledges it.
   RelayLink(tunnel::EventLoop* loop, std::string relay_address,
             std::shared_ptr<grpc::Channel> channel, const TargetList* targets,
-            const LocalSafety* safety);
+            const LocalSafety* safety, EventQueue* events);
   ~RelayLink();
 
   void Start();
@@ -49,6 +52,12 @@ class RelayLink {
   void OnAttachEnded(const grpc::Status& status);
   void OpenSession(const bowden::v1::OpenSession& request);
   void ReportFailure(const std::string& session_id, const absl::Status& status);
+  // Queues the guard's events for the relay's audit log and sends them.
+  void RecordGuardEvents(const bowden::v1::OpenSession& request,
+                         const std::vector<guard::GuardEvent>& events);
+  // Sends the next batch of queued events when attached and none is in
+  // flight.
+  void SendAuditBatch();
   // Carries `socket` over a new Carry stream, through an HTTP guard when the
   // target has one.
   void Carry(const bowden::v1::OpenSession& request, const Target& target,
@@ -60,6 +69,8 @@ class RelayLink {
   std::unique_ptr<bowden::v1::AgentService::Stub> stub_;
   const TargetList* const targets_;
   const LocalSafety* const safety_;
+  EventQueue* const events_;
+  int64_t audit_in_flight_ = 0;  // batch id awaiting the relay's ack
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;

@@ -128,8 +128,34 @@ class AttachReactor final : public AttachReactorBase {
                                   failed.message()));
       }
     }
+    if (in_.has_audit()) RecordAgentEvents(in_.audit());
     // Unknown kinds are ignored: newer agents may send more.
     return grpc::Status::OK;
+  }
+
+  // An agent reports what its guard saw. It may only speak for its own
+  // printer and only about HTTP requests and uploads: whatever it claims
+  // otherwise is overwritten or dropped.
+  void RecordAgentEvents(const bowden::v1::AuditBatch& batch) {
+    std::vector<bowden::v1::AuditEvent> events;
+    for (const bowden::v1::AuditEvent& event : batch.events()) {
+      if (event.kind() != "http.request" && event.kind() != "upload") {
+        LOG(WARNING) << "agent " << channel_->printer_id() << " sent an audit event of kind '"
+                     << event.kind() << "'; dropped";
+        continue;
+      }
+      bowden::v1::AuditEvent stored = event;
+      stored.set_printer(channel_->printer_id());
+      (*stored.mutable_fields())["source"] = AgentActor();
+      events.push_back(std::move(stored));
+    }
+    std::shared_ptr<AgentChannel> channel = channel_;
+    int64_t batch_id = batch.batch_id();
+    state_->audit->RecordBatch(std::move(events), [channel, batch_id] {
+      bowden::v1::RelayMessage ack;
+      ack.mutable_audit_ack()->set_batch_id(batch_id);
+      channel->Send(std::move(ack));
+    });
   }
 
   std::string AgentActor() const {

@@ -28,7 +28,24 @@ void AuditSink::Record(bowden::v1::AuditEvent event) {
         return self->queue_.size() < kMaxQueued;
       },
       this));
-  queue_.push_back(std::move(event));
+  queue_.push_back(Entry{std::move(event), nullptr});
+  ++recorded_;
+}
+
+void AuditSink::RecordBatch(std::vector<bowden::v1::AuditEvent> events,
+                            std::function<void()> committed) {
+  if (events.empty()) {
+    if (committed) committed();
+    return;
+  }
+  for (size_t i = 0; i + 1 < events.size(); ++i) Record(std::move(events[i]));
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](AuditSink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+        return self->queue_.size() < kMaxQueued;
+      },
+      this));
+  queue_.push_back(Entry{std::move(events.back()), std::move(committed)});
   ++recorded_;
 }
 
@@ -46,7 +63,7 @@ void AuditSink::Flush() {
 
 void AuditSink::Run() {
   while (true) {
-    bowden::v1::AuditEvent event;
+    Entry entry;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -55,13 +72,15 @@ void AuditSink::Run() {
           },
           this));
       if (queue_.empty()) return;  // stopping, and everything is written
-      event = std::move(queue_.front());
+      entry = std::move(queue_.front());
       queue_.pop_front();
     }
-    absl::StatusOr<int64_t> seq = log_->Append(event);
+    absl::StatusOr<int64_t> seq = log_->Append(entry.event);
     if (!seq.ok()) {
-      LOG(ERROR) << "audit log append failed (" << event.kind() << "): " << seq.status();
+      LOG(ERROR) << "audit log append failed (" << entry.event.kind() << "): " << seq.status();
     }
+    // Only a committed batch is acknowledged; a failed one is resent.
+    if (entry.committed && seq.ok()) entry.committed();
     absl::MutexLock lock(&mu_);
     ++written_;
   }

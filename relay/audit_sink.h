@@ -2,8 +2,10 @@
 #define BOWDEN_RELAY_AUDIT_SINK_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "audit/audit_log.h"
@@ -25,6 +27,11 @@ class AuditSink {
   ~AuditSink();
 
   void Record(bowden::v1::AuditEvent event) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records `events` in order and calls `committed` (on the writer thread)
+  // once all of them are in the log: how the relay acknowledges an agent's
+  // batch only after it is durable.
+  void RecordBatch(std::vector<bowden::v1::AuditEvent> events,
+                   std::function<void()> committed) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits until everything recorded so far is committed (for tests and
   // queries that must see their own writes).
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
@@ -36,7 +43,11 @@ class AuditSink {
 
   std::unique_ptr<audit::AuditLog> log_;
   absl::Mutex mu_;
-  std::deque<bowden::v1::AuditEvent> queue_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    bowden::v1::AuditEvent event;
+    std::function<void()> committed;  // may be empty
+  };
+  std::deque<Entry> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -48,6 +48,7 @@ class GuardE2eTest : public ::testing::Test {
     })) << nginx_->Stderr();
 
     std::ofstream(policy_dir_.File("policy.textproto"))
+        << "admins: \"alice\"\n"
         << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n"
         << "grant { user: \"bob\" printers: \"*\" role: \"viewer\" }\n";
     Farm::Options options;
@@ -106,6 +107,19 @@ TEST_F(GuardE2eTest, RolesDecideWhatReachesOctoPrint) {
   EXPECT_EQ(log.find("POST /api/printer/command", first + 1), std::string::npos) << log;
   EXPECT_TRUE(farm_->agent().WaitForOutput("http bob POST /api/printer/command -> 403 deny"))
       << farm_->agent().Stderr();
+
+  // The agent's guard events reach the relay's audit log.
+  std::vector<std::string> audit = farm_->CliAs("alice");
+  audit.insert(audit.end(), {"audit", "--user", "bob"});
+  std::string out;
+  ASSERT_TRUE(WaitFor([&] {
+    RunToCompletion(audit, &out);
+    return absl::StrContains(out, "rule=octoprint.printer.command");
+  })) << out;
+  EXPECT_TRUE(absl::StrContains(out, "http.request")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "path=/api/version")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "status=403")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "source=spiffe://farm.test/agent/prusa-01")) << out;
 }
 
 TEST_F(GuardE2eTest, TheGcodeCeilingHoldsEvenForAdmins) {

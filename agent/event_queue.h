@@ -1,0 +1,58 @@
+#ifndef BOWDEN_AGENT_EVENT_QUEUE_H_
+#define BOWDEN_AGENT_EVENT_QUEUE_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/audit.pb.h"
+
+namespace bowden::agent {
+
+// Audit events waiting for the relay's acknowledgement. With a directory the
+// queue lives in DIR/events.db (SQLite), so events recorded while the relay
+// is away survive an agent restart; without one it is kept in memory.
+// Bounded: past `max_events` the oldest are dropped, and the event that
+// pushed them out carries fields["dropped_before"] = how many, so the gap is
+// visible in the relay's log.
+//
+// Thread-compatible (the agent uses it from its event loop only).
+class EventQueue {
+ public:
+  static constexpr size_t kDefaultMaxEvents = 100000;
+
+  // `dir` empty: memory only.
+  static absl::StatusOr<std::unique_ptr<EventQueue>> Open(const std::string& dir,
+                                                          size_t max_events = kDefaultMaxEvents);
+  ~EventQueue();
+
+  void Push(const bowden::v1::AuditEvent& event);
+  // Up to `limit` of the oldest events not yet acknowledged; `*last_id` is
+  // the id to acknowledge them with.
+  std::vector<bowden::v1::AuditEvent> Peek(size_t limit, int64_t* last_id);
+  // Forgets every event up to and including `last_id`.
+  void Ack(int64_t last_id);
+  size_t size() const;
+  bool persistent() const { return db_ != nullptr; }
+
+ private:
+  EventQueue(sqlite3* db, size_t max_events);
+  void DropOldest(size_t count);
+
+  sqlite3* db_;  // null: memory only
+  const size_t max_events_;
+  // Memory mode: (id, event).
+  std::deque<std::pair<int64_t, bowden::v1::AuditEvent>> memory_;
+  int64_t next_id_ = 1;
+  size_t count_ = 0;
+  uint64_t dropped_ = 0;  // not yet reported
+};
+
+}  // namespace bowden::agent
+
+#endif  // BOWDEN_AGENT_EVENT_QUEUE_H_
