@@ -140,10 +140,14 @@ echo "printer target 'octoprint' at 127.0.0.1:${TARGET_PORT}"
 
 # ---- relay ------------------------------------------------------------------
 
-say "Starting bowden-relay (alice may reach prusa-*)"
+say "Starting bowden-relay (policy: alice is an admin of prusa-*)"
+cat >"${D}/policy.textproto" <<'POLICY'
+admins: "alice"
+grant { user: "alice" printers: "prusa-*" role: "admin" }
+POLICY
 start relay "${RELAY_BIN}" --listen 127.0.0.1:0 \
   --cert "${PKI}/relay.crt" --key "${PKI}/relay.key" --ca "${PKI}/ca.crt" \
-  --state-dir "${D}/state" --allow 'alice=prusa-*'
+  --state-dir "${D}/state" --policy "${D}/policy.textproto"
 RELAY_PID="${LAST_PID}"
 wait_for 20 "${RELAY_PID}" "the relay" \
   grep -q 'bowden-relay listening on port' "${D}/relay.out" ||
@@ -187,13 +191,21 @@ say "curl -sS ${URL}   (loopback port -> relay -> agent -> stand-in printer)"
 curl -sS --max-time 10 "${URL}" ||
   { show_logs open; show_logs relay; show_logs agent; die "the request did not go through"; }
 
+say "The agent's guard at work: a firmware flash (M997) never reaches the printer, even for an admin"
+echo "curl -X POST ${URL}api/printer/command -d '{\"command\":\"M997\"}'"
+curl -sS --max-time 10 -X POST -H 'Content-Type: application/json' \
+  --data '{"command":"M997"}' "${URL}api/printer/command" || true
+
+say "As alice (a relay admin): bowden audit"
+"${CLI_BIN}" "${USER_FLAGS[@]}" audit || true
+
 cat <<EOF
 
 == The demo is running
 
   stand-in printer   127.0.0.1:${TARGET_PORT}  (python3 http.server, loopback only)
   bowden-agent       printer prusa-01, target octoprint; dialled out to the relay
-  bowden-relay       ${RELAY}, trust domain demo.bowden, policy alice=prusa-*
+  bowden-relay       ${RELAY}, trust domain demo.bowden, policy ${D}/policy.textproto
   bowden open        ${URL}  ->  prusa-01/octoprint, as user alice
 
 Open ${URL} in a browser on this machine, or: curl ${URL}
