@@ -45,6 +45,9 @@ int RunSessions(const CliOptions& options, const std::vector<std::string>& args)
 int RunKill(const CliOptions& options, const std::vector<std::string>& args);
 int RunAudit(const CliOptions& options, const std::vector<std::string>& args);
 int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& args);
+int RunRevoke(const CliOptions& options, const std::vector<std::string>& args);
+int RunUnrevoke(const CliOptions& options, const std::vector<std::string>& args);
+int RunAdminLs(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
 

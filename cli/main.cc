@@ -73,6 +73,16 @@ const std::vector<Command>& Commands() {
        "bowden audit [--printer P] [--user U] [--since 1h] [--json] [--follow]",
        "Show the relay's audit log, oldest first (relay admins only).",
        bowden::cli::RunAudit},
+      {{"revoke"}, "bowden revoke {agent PRINTER-ID | user NAME | serial HEX} [--reason TEXT]",
+       "Revoke an identity (all its certificates) or one certificate (relay admins only); "
+       "its live sessions end at once.",
+       bowden::cli::RunRevoke},
+      {{"unrevoke"}, "bowden unrevoke {agent PRINTER-ID | user NAME | serial HEX}",
+       "Lift a revocation (relay admins only).", bowden::cli::RunUnrevoke},
+      {{"admin", "ls"}, "bowden admin ls",
+       "List the certificates the relay has seen, their expiry, and revocations "
+       "(relay admins only).",
+       bowden::cli::RunAdminLs},
       {{"ca", "init"}, "bowden ca init --dir DIR --trust-domain DOMAIN",
        "Create the farm's certificate authority: DIR/ca.crt and DIR/ca.key.",
        bowden::cli::RunCaInit},

@@ -1,7 +1,12 @@
 #include "identity/peer.h"
 
 #include <grpc/grpc_security_constants.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -40,6 +45,50 @@ absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::AuthContext& auth,
         article(want), PeerKindName(want), " certificate"));
   }
   return id;
+}
+
+namespace {
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+absl::StatusOr<absl::Time> AsTime(const ASN1_TIME* time) {
+  struct tm tm {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
+    return absl::InvalidArgumentError("unreadable certificate time");
+  }
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth) {
+  std::vector<grpc::string_ref> pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError("the peer presented no certificate");
+  }
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(pems[0].data(), static_cast<int>(pems[0].size())));
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return absl::UnauthenticatedError("the peer's certificate cannot be read");
+  PeerCertificate out;
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert.get()), nullptr);
+  char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
+  if (hex != nullptr) out.serial_hex = hex;
+  OPENSSL_free(hex);
+  BN_free(serial);
+  absl::StatusOr<absl::Time> not_before = AsTime(X509_get0_notBefore(cert.get()));
+  absl::StatusOr<absl::Time> not_after = AsTime(X509_get0_notAfter(cert.get()));
+  if (!not_before.ok() || !not_after.ok() || out.serial_hex.empty()) {
+    return absl::UnauthenticatedError("the peer's certificate cannot be read");
+  }
+  out.not_before = *not_before;
+  out.not_after = *not_after;
+  return out;
 }
 
 }  // namespace bowden::identity

@@ -2,6 +2,7 @@
 #define BOWDEN_IDENTITY_PEER_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/security/auth_context.h"
 #include "identity/spiffe_id.h"
 
@@ -14,6 +15,19 @@ namespace bowden::identity {
 absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::AuthContext& auth,
                                           absl::string_view trust_domain,
                                           PeerKind want);
+
+// What the relay needs of a peer's verified leaf certificate besides its
+// identity: the serial (for revocation by serial) and its validity window
+// (a revoked identity may come back only with a certificate issued after the
+// revocation).
+struct PeerCertificate {
+  std::string serial_hex;  // upper-case hex, no leading zeros
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+// Reads the peer's leaf certificate from the call's auth context.
+absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth);
 
 }  // namespace bowden::identity
 

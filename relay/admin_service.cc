@@ -1,5 +1,8 @@
 #include "relay/admin_service.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "relay/call_auth.h"
@@ -119,6 +122,121 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
   response->set_problem(std::string(audit::ProblemName(result.problem)));
   response->set_detail(result.detail);
   response->set_head(result.head);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Revoke(grpc::CallbackServerContext* context,
+                                                   const bowden::v1::RevokeRequest* request,
+                                                   bowden::v1::RevokeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<identity::SpiffeId> admin =
+      AuthoriseAdmin(context, reactor, "revoke certificates");
+  if (!admin.has_value()) return reactor;
+  const std::string& kind = request->kind();
+  std::string subject = request->subject();
+  if (kind == "serial") {
+    subject = absl::AsciiStrToUpper(subject);
+    subject.erase(0, std::min(subject.find_first_not_of('0'), subject.size() - 1));
+  }
+  bool valid_kind = kind == "agent" || kind == "user" || kind == "serial";
+  bool valid_subject =
+      kind == "serial" ? !subject.empty() && subject.find_first_not_of("0123456789ABCDEF") ==
+                                                 std::string::npos
+                       : identity::IsValidName(subject);
+  if (!valid_kind || !valid_subject) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("revoke what? '", kind, " ", subject,
+                     "' is not agent PRINTER-ID, user NAME or serial HEX")));
+    return reactor;
+  }
+  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin->name, "ok");
+  (*event.mutable_fields())["action"] = request->lift() ? "lift-revocation" : "revoke";
+  (*event.mutable_fields())["revoked_kind"] = kind;
+  (*event.mutable_fields())["subject"] = subject;
+  event.set_detail(request->reason());
+  if (request->lift()) {
+    absl::Status lifted = state_->identities->Lift(kind, subject);
+    if (!lifted.ok()) {
+      reactor->Finish(ToGrpcStatus(lifted));
+      return reactor;
+    }
+    state_->audit->Record(std::move(event));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  Revocation revocation{kind, subject, absl::Now(), request->reason(), admin->name};
+  absl::Status stored = state_->identities->Revoke(revocation);
+  if (!stored.ok()) {
+    reactor->Finish(ToGrpcStatus(stored));
+    return reactor;
+  }
+  int cut = CutRevoked(revocation);
+  (*event.mutable_fields())["sessions_cut"] = absl::StrCat(cut);
+  state_->audit->Record(std::move(event));
+  LOG(INFO) << admin->name << " revoked " << kind << " " << subject << "; cut " << cut
+            << " live session(s)";
+  response->set_sessions_cut(cut);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+int AdminServiceImpl::CutRevoked(const Revocation& revocation) {
+  std::string why = absl::StrCat("certificate revoked (", revocation.kind, " ",
+                                 revocation.subject, ")");
+  if (!revocation.reason.empty()) absl::StrAppend(&why, ": ", revocation.reason);
+  // Attachments first, so a revoked agent cannot be handed new sessions.
+  std::vector<std::string> printers;
+  for (const auto& channel : state_->registry.Agents()) {
+    bool covered = (revocation.kind == "agent" && channel->printer_id() == revocation.subject) ||
+                   (revocation.kind == "serial" && channel->serial_hex() == revocation.subject);
+    if (!covered) continue;
+    printers.push_back(channel->printer_id());
+    channel->gate().RequestFinish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why));
+  }
+  int cut = 0;
+  for (const auto& splice : state_->registry.Sessions()) {
+    const SessionInfo& info = splice->info();
+    bool covered =
+        (revocation.kind == "user" && info.user == revocation.subject) ||
+        (revocation.kind == "serial" && info.user_serial == revocation.subject) ||
+        std::find(printers.begin(), printers.end(), info.printer) != printers.end();
+    if (!covered) continue;
+    splice->Kill(revocation.by, why);
+    ++cut;
+  }
+  return cut;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
+    grpc::CallbackServerContext* context, const bowden::v1::ListIdentitiesRequest* /*request*/,
+    bowden::v1::ListIdentitiesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!AuthoriseAdmin(context, reactor, "list identities")) return reactor;
+  std::vector<Revocation> revocations = state_->identities->Revocations();
+  for (const SeenCertificate& seen : state_->identities->Seen()) {
+    bowden::v1::CertificateSeen* out = response->add_certificates();
+    out->set_spiffe_id(seen.spiffe_id);
+    out->set_serial_hex(seen.serial_hex);
+    out->set_not_after_unix(absl::ToUnixSeconds(seen.not_after));
+    out->set_last_seen_unix(absl::ToUnixSeconds(seen.last_seen));
+    absl::StatusOr<identity::SpiffeId> id = identity::ParseSpiffeId(seen.spiffe_id);
+    for (const Revocation& r : revocations) {
+      if ((r.kind == "serial" && r.subject == seen.serial_hex) ||
+          (id.ok() && r.kind == identity::PeerKindName(id->kind) && r.subject == id->name)) {
+        out->set_revoked(true);
+      }
+    }
+  }
+  for (const Revocation& r : revocations) {
+    bowden::v1::RevocationInfo* out = response->add_revocations();
+    out->set_kind(r.kind);
+    out->set_subject(r.subject);
+    out->set_at_unix(absl::ToUnixSeconds(r.at));
+    out->set_reason(r.reason);
+    out->set_by(r.by);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

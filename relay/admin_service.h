@@ -27,6 +27,12 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
                                        const bowden::v1::AuditQuery* request,
                                        bowden::v1::QueryAuditResponse* response) override;
+  grpc::ServerUnaryReactor* Revoke(grpc::CallbackServerContext* context,
+                                   const bowden::v1::RevokeRequest* request,
+                                   bowden::v1::RevokeResponse* response) override;
+  grpc::ServerUnaryReactor* ListIdentities(grpc::CallbackServerContext* context,
+                                           const bowden::v1::ListIdentitiesRequest* request,
+                                           bowden::v1::ListIdentitiesResponse* response) override;
   grpc::ServerUnaryReactor* VerifyAudit(grpc::CallbackServerContext* context,
                                         const bowden::v1::VerifyAuditRequest* request,
                                         bowden::v1::VerifyAuditResponse* response) override;
@@ -36,6 +42,10 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   // (and audits it) and returns nullopt.
   std::optional<identity::SpiffeId> AuthoriseAdmin(grpc::CallbackServerContext* context,
                       grpc::ServerUnaryReactor* reactor, absl::string_view action);
+
+  // Ends every live session and attachment that `revocation` covers; returns
+  // how many sessions it cut.
+  int CutRevoked(const Revocation& revocation);
 
   RelayState* const state_;
 };

@@ -22,11 +22,15 @@ using AttachReactorBase =
 // Thread-safe.
 class AgentChannel {
  public:
-  AgentChannel(std::string printer_id, std::string peer)
-      : printer_id_(std::move(printer_id)), peer_(std::move(peer)) {}
+  AgentChannel(std::string printer_id, std::string peer, std::string serial_hex = "")
+      : printer_id_(std::move(printer_id)),
+        peer_(std::move(peer)),
+        serial_hex_(std::move(serial_hex)) {}
 
   const std::string& printer_id() const { return printer_id_; }
   const std::string& peer() const { return peer_; }
+  // The agent certificate's serial, for revocation by serial.
+  const std::string& serial_hex() const { return serial_hex_; }
 
   void SetTargets(std::vector<std::string> targets) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> targets() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -45,6 +49,7 @@ class AgentChannel {
 
   const std::string printer_id_;
   const std::string peer_;
+  const std::string serial_hex_;
   ReactorGate<AttachReactorBase> gate_;
   mutable absl::Mutex mu_;
   std::vector<std::string> targets_ ABSL_GUARDED_BY(mu_);

@@ -27,10 +27,11 @@ using bowden::v1::RelayMessage;
 // cross-thread writes go through the AgentChannel.
 class AttachReactor final : public AttachReactorBase {
  public:
-  AttachReactor(RelayState* state, std::string printer_id, std::string peer)
+  AttachReactor(RelayState* state, std::string printer_id, std::string peer,
+                std::string serial_hex)
       : state_(state),
-        channel_(std::make_shared<AgentChannel>(std::move(printer_id),
-                                                std::move(peer))) {
+        channel_(std::make_shared<AgentChannel>(std::move(printer_id), std::move(peer),
+                                                std::move(serial_hex))) {
     channel_->gate().Bind(this);
     StartRead(&in_);
   }
@@ -174,16 +175,16 @@ class AttachReactor final : public AttachReactorBase {
 
 grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
+  absl::StatusOr<AuthenticatedPeer> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
   if (!id.ok()) {
     return new FinishedReactor<AgentMessage, RelayMessage>(ToGrpcStatus(id.status()));
   }
-  return new AttachReactor(state_, id->name, context->peer());
+  return new AttachReactor(state_, id->name, context->peer(), id->serial_hex);
 }
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* AgentServiceImpl::Carry(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
+  absl::StatusOr<AuthenticatedPeer> id = AuthenticateCall(context, *state_, identity::PeerKind::kAgent);
   if (!id.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(id.status()));
   std::string session_id = CallMetadata(context, "bowden-session-id");
   std::shared_ptr<Splice> splice = state_->registry.TakePending(session_id, id->name);

@@ -2,16 +2,42 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "identity/peer.h"
 
 namespace bowden::relay {
 
-absl::StatusOr<identity::SpiffeId> AuthenticateCall(grpc::CallbackServerContext* context,
-                                                    RelayState& state,
-                                                    identity::PeerKind want) {
+namespace {
+
+absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
+                                         RelayState& state, identity::PeerKind want) {
   absl::StatusOr<identity::SpiffeId> id =
       identity::AuthenticatePeer(*context->auth_context(), state.trust_domain, want);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<identity::PeerCertificate> cert =
+      identity::PeerCertificateOf(*context->auth_context());
+  if (!cert.ok()) return cert.status();
+  if (std::optional<Revocation> revoked = state.identities->Find(*id, *cert)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate ", cert->serial_hex, " of ", id->ToString(), " is revoked (",
+        revoked->kind, " ", revoked->subject, ", by ", revoked->by,
+        revoked->reason.empty() ? "" : ": ", revoked->reason,
+        "); ask the farm operator for a new certificate"));
+  }
+  state.identities->RecordSeen(*id, *cert);
+  AuthenticatedPeer peer;
+  static_cast<identity::SpiffeId&>(peer) = *id;
+  peer.serial_hex = cert->serial_hex;
+  return peer;
+}
+
+}  // namespace
+
+absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* context,
+                                                   RelayState& state,
+                                                   identity::PeerKind want) {
+  absl::StatusOr<AuthenticatedPeer> id = Verify(context, state, want);
   if (id.ok()) return id;
   std::string actor = context->peer();
   auto claimed = context->auth_context()->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);

@@ -10,12 +10,18 @@
 
 namespace bowden::relay {
 
-// The verified identity of a call's peer, which must be of kind `want`. A
-// refusal is logged and audited (kind "auth", outcome "denied") with the
-// certificate's SPIFFE id when there is one, else the peer address.
-absl::StatusOr<identity::SpiffeId> AuthenticateCall(grpc::CallbackServerContext* context,
-                                                    RelayState& state,
-                                                    identity::PeerKind want);
+// A call's verified peer: its identity and its certificate's serial.
+struct AuthenticatedPeer : identity::SpiffeId {
+  std::string serial_hex;
+};
+
+// The verified identity of a call's peer, which must be of kind `want` and
+// not revoked. A refusal is logged and audited (kind "auth", outcome
+// "denied") with the certificate's SPIFFE id when there is one, else the peer
+// address.
+absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* context,
+                                                   RelayState& state,
+                                                   identity::PeerKind want);
 
 // The value of request metadata `key`, or "".
 std::string CallMetadata(grpc::CallbackServerContext* context, const char* key);

@@ -7,7 +7,7 @@ namespace {
 
 std::shared_ptr<Splice> PendingSession(const std::string& id,
                                        const std::string& printer) {
-  return std::make_shared<Splice>(SessionInfo{id, "alice", printer, "octoprint", "operator"},
+  return std::make_shared<Splice>(SessionInfo{id, "alice", printer, "octoprint", "operator", "01"},
                                   nullptr);
 }
 

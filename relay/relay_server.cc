@@ -18,11 +18,14 @@ RelayServer::RelayServer(std::string trust_domain,
                          std::unique_ptr<policy::PolicySource> policy,
                          std::unique_ptr<PrinterStore> store,
                          std::unique_ptr<AuditSink> audit,
+                         std::unique_ptr<IdentityStore> identities,
                          absl::Duration open_timeout)
     : audit_(std::move(audit)),
       policy_(std::move(policy)),
       store_(std::move(store)),
-      state_{std::move(trust_domain), policy_.get(), {}, store_.get(), audit_.get()},
+      identities_(std::move(identities)),
+      state_{std::move(trust_domain), policy_.get(), {},
+             store_.get(), audit_.get(), identities_.get()},
       agent_service_(&state_),
       user_service_(&state_, open_timeout),
       admin_service_(&state_) {}
@@ -52,9 +55,13 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
                << audit::ProblemName(verified.problem) << ": " << verified.detail
                << "); the relay keeps appending, `bowden audit verify` reports it";
   }
+  absl::StatusOr<std::unique_ptr<IdentityStore>> identities =
+      IdentityStore::Open(options.state_dir);
+  if (!identities.ok()) return identities.status();
   std::unique_ptr<RelayServer> relay(new RelayServer(
       self->trust_domain, std::move(options.policy), std::move(*store),
-      std::make_unique<AuditSink>(*std::move(audit_log)), options.open_timeout));
+      std::make_unique<AuditSink>(*std::move(audit_log)), std::move(*identities),
+      options.open_timeout));
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen->ToString(),

@@ -43,13 +43,14 @@ class RelayServer {
   RelayServer(std::string trust_domain,
               std::unique_ptr<policy::PolicySource> policy,
               std::unique_ptr<PrinterStore> store, std::unique_ptr<AuditSink> audit,
-              absl::Duration open_timeout);
+              std::unique_ptr<IdentityStore> identities, absl::Duration open_timeout);
 
   // Declared first so it is destroyed last: the policy watcher thread
   // records into it until the PolicySource stops.
   std::unique_ptr<AuditSink> audit_;
   std::unique_ptr<policy::PolicySource> policy_;
   std::unique_ptr<PrinterStore> store_;
+  std::unique_ptr<IdentityStore> identities_;
   RelayState state_;
   AgentServiceImpl agent_service_;
   UserServiceImpl user_service_;

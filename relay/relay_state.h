@@ -5,6 +5,7 @@
 
 #include "policy/policy_source.h"
 #include "relay/audit_sink.h"
+#include "relay/identity_store.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
 
@@ -18,6 +19,7 @@ struct RelayState {
   Registry registry;
   PrinterStore* store;
   AuditSink* audit;
+  IdentityStore* identities;
 };
 
 // Builds an audit event; the caller fills in the rest.

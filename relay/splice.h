@@ -22,6 +22,7 @@ struct SessionInfo {
   std::string printer;
   std::string target;
   std::string role;
+  std::string user_serial;  // the user's certificate, for revocation by serial
 };
 
 // Joins a user's Dial stream and an agent's Carry stream into one session and

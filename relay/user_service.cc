@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
     const bowden::v1::ListPrintersRequest* /*request*/,
     bowden::v1::ListPrintersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<identity::SpiffeId> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
+  absl::StatusOr<AuthenticatedPeer> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) {
     reactor->Finish(ToGrpcStatus(user.status()));
     return reactor;
@@ -110,10 +110,11 @@ absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     grpc::CallbackServerContext* context) {
-  absl::StatusOr<identity::SpiffeId> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
+  absl::StatusOr<AuthenticatedPeer> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
   SessionInfo info;
   info.user = user->name;
+  info.user_serial = user->serial_hex;
   info.printer = CallMetadata(context, "bowden-printer");
   info.target = CallMetadata(context, "bowden-target");
   absl::StatusOr<Authorised> authorised =

@@ -1,0 +1,78 @@
+#ifndef BOWDEN_RELAY_IDENTITY_STORE_H_
+#define BOWDEN_RELAY_IDENTITY_STORE_H_
+
+#include <sqlite3.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "identity/peer.h"
+#include "identity/spiffe_id.h"
+
+namespace bowden::relay {
+
+// A revocation. kind "agent" or "user" names an identity: every certificate
+// of it is refused, now and later, until the revocation is lifted (a printer
+// or person that is gone). kind "serial" names one certificate (a lost
+// laptop: issue a new certificate and carry on).
+struct Revocation {
+  std::string kind;     // "agent", "user" or "serial"
+  std::string subject;  // printer id, user name, or upper-case hex serial
+  absl::Time at;
+  std::string reason;
+  std::string by;  // the admin who revoked
+};
+
+// A certificate the relay has seen authenticate.
+struct SeenCertificate {
+  std::string spiffe_id;
+  std::string serial_hex;
+  absl::Time not_after;
+  absl::Time last_seen;
+};
+
+// Revocations and the certificates seen, in STATE_DIR/identities.db (SQLite),
+// with an in-memory copy of the revocations so checking one is a lookup.
+//
+// Thread-safe.
+class IdentityStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<IdentityStore>> Open(const std::string& dir);
+  ~IdentityStore();
+
+  absl::Status Revoke(const Revocation& revocation) ABSL_LOCKS_EXCLUDED(mu_);
+  // NotFound when there is no such revocation.
+  absl::Status Lift(const std::string& kind, const std::string& subject)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The revocation that refuses this peer, if any.
+  std::optional<Revocation> Find(const identity::SpiffeId& id,
+                                 const identity::PeerCertificate& cert) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<Revocation> Revocations() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Remembers that `cert` authenticated as `id` (written at most once a
+  // minute per certificate).
+  void RecordSeen(const identity::SpiffeId& id, const identity::PeerCertificate& cert)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<SeenCertificate> Seen() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  explicit IdentityStore(sqlite3* db) : db_(db) {}
+  static std::string Key(const std::string& kind, const std::string& subject) {
+    return kind + "\n" + subject;
+  }
+
+  sqlite3* const db_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Revocation> revoked_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::Time> last_written_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_IDENTITY_STORE_H_
