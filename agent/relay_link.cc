@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "gcode/stream_scanner.h"
 #include "guard/body_inspector.h"
 #include "guard/guard_proxy.h"
 #include "guard/http_guard.h"
@@ -195,6 +196,10 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     const LocalSafety* safety = safety_;
     config.inspect_body = [safety](guard::Inspect inspect, absl::string_view body) {
       return guard::InspectBody(safety->checker, safety->ceiling, inspect, body);
+    };
+    // Uploaded files go through the same G-code ceiling, line by line.
+    config.new_upload_scanner = [safety] {
+      return std::make_unique<gcode::StreamScanner>(safety->checker);
     };
     guard::GuardProxy::Start(
         loop_, tunnel::UniqueFd(pair[1]), std::move(socket),

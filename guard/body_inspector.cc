@@ -120,8 +120,9 @@ std::string InspectBody(const gcode::Checker& checker, const LocalCeiling& ceili
                         Inspect inspect, absl::string_view body) {
   if (inspect == Inspect::kNone) return "";
   if (inspect == Inspect::kUpload) {
-    return "this agent does not yet scan uploaded G-code files, so uploads through "
-           "the tunnel are refused; upload on the printer's own network";
+    // Uploads are far too large to buffer: HttpGuard streams them through
+    // UploadInspector. A caller that gets here has skipped that.
+    return "an upload must be scanned as it streams, not as one buffered body";
   }
   Struct json;
   google::protobuf::util::JsonParseOptions options;

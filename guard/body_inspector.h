@@ -18,8 +18,9 @@ namespace bowden::guard {
 //  - POST /api/printer/tool|bed|chamber: `target`/`targets` set-points under
 //    the caps, and `offset`/`offsets` only when they do not raise a target.
 // Anything it cannot read as the expected JSON is refused. Uploads
-// (Inspect::kUpload) are refused for now: the agent does not yet scan
-// uploaded G-code files as they stream.
+// (Inspect::kUpload) are not judged here but streamed through
+// UploadInspector by the HTTP guard; InspectBody refuses them, so a caller
+// that buffers an upload by mistake fails closed.
 //
 // Returns "" to allow, or one sentence naming the refused line and command.
 // Thread-safe when `checker` is (it is immutable).

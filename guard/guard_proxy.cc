@@ -86,11 +86,22 @@ void GuardProxy::Read(bool client_side) {
 void GuardProxy::Apply(const GuardOutput& output) {
   target_.out += output.to_target;
   client_.out += output.to_client;
+  if (guard_->abort_target()) AbortTarget();
   std::vector<GuardEvent> events = guard_->TakeEvents();
   if (!events.empty() && on_events_) on_events_(std::move(events));
   if (guard_->close_client()) client_.shut_write = true;
   Flush(target_);
   Flush(client_);
+}
+
+void GuardProxy::AbortTarget() {
+  if (target_aborted_) return;
+  target_aborted_ = true;
+  // A reset, not a FIN: OctoPrint must see the upload fail, not end.
+  loop_->Unwatch(target_.watch);
+  target_.out.clear();
+  tunnel::ResetAndClose(std::move(target_.fd));
+  target_.read_eof = target_.shut_write = target_.write_shut = true;
 }
 
 void GuardProxy::Flush(Side& side) {
@@ -119,6 +130,7 @@ void GuardProxy::Update() {
                target_.write_shut);
   if (done) return Finish();
   for (Side* side : {&client_, &target_}) {
+    if (side == &target_ && target_aborted_) continue;
     Side& other = side == &client_ ? target_ : client_;
     uint32_t events = 0;
     if (!side->read_eof && other.out.size() < kHighWater) events |= EPOLLIN;

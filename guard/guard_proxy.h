@@ -19,7 +19,9 @@ namespace bowden::guard {
 //
 // Each direction buffers at most ~1 MiB before it stops reading its source,
 // so a slow side slows the other down instead of growing memory. Half-closes
-// pass through; an error on either socket closes both.
+// pass through; an error on either socket closes both. When the guard asks
+// (HttpGuard::abort_target(), a refused upload part of which the target
+// holds) the target socket is reset at once, with nothing more sent to it.
 //
 // Thread-safety: lives on the event loop thread; Start() is thread-safe. The
 // object deletes itself when both sockets are closed, after `done` has run.
@@ -49,6 +51,7 @@ class GuardProxy {
   void Read(bool client_side);
   void Apply(const GuardOutput& output);
   void Flush(Side& side);
+  void AbortTarget();
   void Update();
   void Finish();
 
@@ -59,6 +62,7 @@ class GuardProxy {
   Side client_;
   Side target_;
   bool failed_ = false;
+  bool target_aborted_ = false;
   bool finished_ = false;
 };
 

@@ -51,11 +51,15 @@ std::vector<GuardEvent> HttpGuard::TakeEvents() {
 }
 
 void HttpGuard::FromClient(absl::string_view data, GuardOutput* out) {
+  // Beast must not be handed the same bytes again after need_more (it
+  // asserts on a repeated final chunk), so no data means no parse.
+  if (data.empty()) return;
   if (raw_) {
     out->to_target.append(data.data(), data.size());
     return;
   }
-  if (stop_parsing_) return;  // after a refusal nothing more is read
+  // After a refusal or a reset of the target nothing more is read.
+  if (stop_parsing_ || abort_target_) return;
   client_buf_.append(data.data(), data.size());
   ParseClient(out);
 }
@@ -93,6 +97,9 @@ void HttpGuard::ParseClient(GuardOutput* out) {
 
 void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) {
   current_ = GuardEvent{};
+  // Nothing of this request has gone anywhere yet; a refusal below must not
+  // take the place of an earlier request still waiting for its answer.
+  mode_ = Mode::kDiscard;
   current_.method = request_->method;
   absl::Status framing = CheckFraming(*request_, raw_header);
   if (!framing.ok()) {
@@ -117,6 +124,10 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   current_.verdict = "allow";
+  if (decision.inspect == Inspect::kUpload) {
+    StartUpload(*target, out);
+    return;
+  }
   if (decision.inspect != Inspect::kNone) {
     mode_ = Mode::kInspect;
     inspect_ = decision.inspect;
@@ -153,6 +164,9 @@ void HttpGuard::OnRequestBody(absl::string_view raw, GuardOutput* out) {
                out);
       }
       return;
+    case Mode::kUpload:
+      UploadBody(raw, out);
+      return;
     case Mode::kDiscard:
       return;
   }
@@ -178,6 +192,10 @@ void HttpGuard::OnRequestDone(GuardOutput* out) {
     held_head_.clear();
     held_body_.clear();
   }
+  if (mode_ == Mode::kUpload) {
+    FinishUpload(out);
+    if (request_ == nullptr) return;  // refused
+  }
   bool keep_alive = request_->keep_alive();
   bool upgrade = mode_ == Mode::kStream && request_->upgrade();
   request_.reset();
@@ -187,12 +205,15 @@ void HttpGuard::OnRequestDone(GuardOutput* out) {
   if (upgrade) upgrade_pending_ = true;
 }
 
-void HttpGuard::QueueLocal(int status, absl::string_view rule, absl::string_view reason,
-                           GuardEvent event, bool close_after, GuardOutput* out) {
+HttpGuard::Pending HttpGuard::MakeLocal(int status, absl::string_view rule,
+                                        absl::string_view reason, GuardEvent event,
+                                        bool close_after, absl::string_view extra_json) {
   std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
                                   "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
-                                  JsonEscape(reason), "\",\"by\":\"bowden-agent\"}\n");
+                                  JsonEscape(reason), "\"", extra_json,
+                                  ",\"by\":\"bowden-agent\"}\n");
   Pending local;
+  local.id = next_id_++;
   local.local = true;
   local.close_after = close_after;
   local.response = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
@@ -201,16 +222,28 @@ void HttpGuard::QueueLocal(int status, absl::string_view rule, absl::string_view
                                 "\r\n\r\n", body);
   local.event = std::move(event);
   local.event.status = status;
-  pending_.push_back(std::move(local));
+  return local;
+}
+
+void HttpGuard::QueueLocal(int status, absl::string_view rule, absl::string_view reason,
+                           GuardEvent event, bool close_after, GuardOutput* out,
+                           absl::string_view extra_json) {
+  pending_.push_back(MakeLocal(status, rule, reason, std::move(event), close_after, extra_json));
   FlushLocal(out);
 }
 
 void HttpGuard::Refuse(int status, absl::string_view rule, absl::string_view reason,
-                       GuardOutput* out) {
+                       GuardOutput* out, absl::string_view extra_json) {
   GuardEvent event = current_;
   event.verdict = status == 400 ? "bad-request" : "deny";
   event.rule = std::string(rule);
   event.reason = std::string(reason);
+  const bool upload = request_ != nullptr && header_seen_ && mode_ == Mode::kUpload;
+  const bool partial_upload = upload && upload_head_sent_;
+  if (upload && upload_ != nullptr) event.fields = upload_->fields();
+  upload_.reset();
+  upload_held_ = std::string();  // the held tail never goes out
+  upload_head_sent_ = false;
   // A streamed request whose body turns out to be broken was already sent on;
   // the target will never answer half a request, so the refusal takes its
   // place in the queue of answers owed to the client.
@@ -221,7 +254,11 @@ void HttpGuard::Refuse(int status, absl::string_view rule, absl::string_view rea
   stop_parsing_ = true;
   client_buf_.clear();
   request_.reset();
-  QueueLocal(status, rule, reason, event, /*close_after=*/true, out);
+  if (partial_upload) {
+    AbortPartialUpload(status, rule, reason, std::move(event), extra_json, out);
+    return;
+  }
+  QueueLocal(status, rule, reason, event, /*close_after=*/true, out, extra_json);
 }
 
 void HttpGuard::FlushLocal(GuardOutput* out) {
@@ -230,19 +267,22 @@ void HttpGuard::FlushLocal(GuardOutput* out) {
     out->to_client += front.response;
     events_.push_back(front.event);
     if (front.close_after) close_client_ = true;
+    if (front.abort_target) abort_target_ = true;
     pending_.pop_front();
   }
 }
 
 void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
-  if (raw_ || pending_.empty()) {
+  // A reset connection says nothing more; and see FromClient on no data.
+  if (abort_target_ || data.empty()) return;
+  if (raw_ || target_unframed_ || pending_.empty()) {
     // Raw mode, or bytes nobody asked for (e.g. a 408 before the target
     // closes): pass them on as they are.
     out->to_client.append(data.data(), data.size());
     return;
   }
   target_buf_.append(data.data(), data.size());
-  while (!target_buf_.empty() && !pending_.empty() && !raw_) {
+  while (!target_buf_.empty() && !pending_.empty() && !raw_ && !abort_target_) {
     if (response_ == nullptr) {
       response_ = std::make_unique<ResponseParser>();
       response_->eager(true);
@@ -255,8 +295,18 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
     if (ec == http::error::need_more) break;
     if (ec) {
       // The target's framing cannot be followed, so neither can the order
-      // of answers: pass the rest through and end the connection.
-      GoRaw(out);
+      // of answers: pass what it says on as it is and end the connection.
+      // The client's side stays guarded (never raw): nothing more of it is
+      // read, and an upload cut off at the target is reset there.
+      target_unframed_ = true;
+      out->to_client += target_buf_;
+      target_buf_.clear();
+      if (mode_ == Mode::kUpload && request_ != nullptr && upload_head_sent_) {
+        abort_target_ = true;
+      }
+      stop_parsing_ = true;
+      client_buf_.clear();
+      request_.reset();
       close_client_ = true;
       return;
     }
@@ -302,7 +352,7 @@ void HttpGuard::GoRaw(GuardOutput* out) {
 }
 
 void HttpGuard::TargetEof(GuardOutput* out) {
-  if (raw_ || response_ == nullptr || pending_.empty()) return;
+  if (raw_ || abort_target_ || response_ == nullptr || pending_.empty()) return;
   error_code ec;
   response_->put_eof(ec);
   if (!ec && response_->is_done()) {
@@ -314,6 +364,22 @@ void HttpGuard::TargetEof(GuardOutput* out) {
 
 bool HttpGuard::ClientEof() {
   if (raw_) return true;
+  if (mode_ == Mode::kUpload && request_ != nullptr && upload_head_sent_) {
+    // Part of an upload sits at the target and the rest will never come:
+    // reset the target so OctoPrint drops it rather than waits.
+    GuardEvent event = current_;
+    event.verdict = "bad-request";
+    event.reason = "the client closed its side before the upload was complete";
+    if (upload_ != nullptr) event.fields = upload_->fields();
+    events_.push_back(std::move(event));
+    abort_target_ = true;
+    close_client_ = true;
+    stop_parsing_ = true;
+    request_.reset();
+    upload_.reset();
+    upload_held_ = std::string();
+    return false;
+  }
   // A request cut off mid-way is dropped, not forwarded.
   return request_ == nullptr && client_buf_.empty() && held_head_.empty();
 }

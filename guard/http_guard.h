@@ -1,15 +1,20 @@
 #ifndef BOWDEN_GUARD_HTTP_GUARD_H_
 #define BOWDEN_GUARD_HTTP_GUARD_H_
 
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "gcode/stream_scanner.h"
 #include "guard/http_parsers.h"
 #include "guard/rules.h"
+#include "guard/upload_inspector.h"
 #include "policy/policy.h"
 
 namespace bowden::guard {
@@ -22,6 +27,9 @@ struct GuardEvent {
   std::string verdict;  // "allow", "deny" or "bad-request"
   std::string reason;   // why, for denials
   int status = 0;       // the response status the client got
+  // Uploads: the file's name, size, SHA-256 and scan result (see
+  // UploadInspector::fields()).
+  std::map<std::string, std::string> fields;
 };
 
 struct GuardConfig {
@@ -34,6 +42,13 @@ struct GuardConfig {
   std::function<std::string(Inspect, absl::string_view body)> inspect_body;
   // Inspected bodies are buffered whole; larger ones are refused with 413.
   size_t max_inspected_body = 64 * 1024;
+  // A fresh scanner with the agent's G-code ceiling for each uploaded file.
+  // Empty: uploads are refused with 403.
+  std::function<std::unique_ptr<gcode::StreamScanner>()> new_upload_scanner;
+  // The least of an upload held back until it is judged (at least 1).
+  // Holding more than the longest G-code line keeps a refused line itself
+  // from reaching the target; tests and the fuzzer shrink it.
+  size_t upload_hold_bytes = 64 * 1024;
 };
 
 // What the guard wants sent after consuming some bytes.
@@ -41,6 +56,10 @@ struct GuardOutput {
   std::string to_target;
   std::string to_client;
 };
+
+// The text of the 403 for uploads when GuardConfig::new_upload_scanner is
+// empty.
+extern const char kUploadsNotScanned[];
 
 // The agent's HTTP guard for one client connection to an HTTP target: parses
 // each request with Beast (keep-alive, pipelining, Content-Length and chunked
@@ -51,7 +70,24 @@ struct GuardOutput {
 // parses them only to know where each ends, so its own answers to pipelined
 // requests go out in order. After a 101 Switching Protocols both directions
 // pass as bytes. Requests it cannot parse unambiguously get 400 and the
-// connection closes after the responses before them.
+// connection closes after the responses before them. A response whose
+// framing it cannot follow passes on as bytes and ends the connection; the
+// client's bytes never pass unjudged except after a 101.
+//
+// Uploads (Inspect::kUpload) stream through an UploadInspector: the rebuilt
+// head and the raw body go on to the target as they come, except that the
+// newest GuardConfig::upload_hold_bytes to twice that (64 to 128 KiB) are
+// always held back, so the target cannot complete the request before the
+// whole body has been read and every file passed the G-code ceiling. Then
+// the held tail follows. A refused or malformed upload gets 403 (naming the
+// file, line and command) or 400, the client connection closes, and, if
+// any of it reached the target, abort_target() asks for the target
+// connection to be reset so OctoPrint drops the partial upload. A small
+// upload is judged before any of it reaches the target. Expect:
+// 100-continue is answered by the guard, as for other inspected bodies.
+// Memory per connection for an upload: at most 2 * upload_hold_bytes held
+// plus the bytes of one FromClient call, a part header (8 KiB) and one
+// G-code line (Ceiling::max_line_bytes): never the size of the file.
 //
 // A pure byte transformer, with no I/O: GuardProxy drives it.
 // Thread-compatible.
@@ -69,17 +105,24 @@ class HttpGuard {
 
   // True once the client connection should close after `to_client` drains.
   bool close_client() const { return close_client_; }
+  // True once the target connection must be reset at once, without sending
+  // anything more: it holds part of an upload that must not complete.
+  bool abort_target() const { return abort_target_; }
+  // Bytes the guard holds right now (for tests and metrics).
+  size_t buffered_bytes() const;
   // Requests decided since the last call, with their response status.
   std::vector<GuardEvent> TakeEvents();
 
  private:
-  enum class Mode { kStream, kInspect, kDiscard };
+  enum class Mode { kStream, kInspect, kDiscard, kUpload };
   struct Pending {
+    uint64_t id = 0;
     bool local = false;        // answered by the guard, not the target
     std::string response;      // for local entries
     bool close_after = false;  // for local entries
     bool head = false;         // HEAD: the response has no body
     bool upgrade = false;      // asked for a protocol upgrade
+    bool abort_target = false; // reset the target once this goes out
     GuardEvent event;
   };
 
@@ -87,10 +130,25 @@ class HttpGuard {
   void OnRequestHeader(absl::string_view raw_header, GuardOutput* out);
   void OnRequestBody(absl::string_view raw, GuardOutput* out);
   void OnRequestDone(GuardOutput* out);
+  Pending MakeLocal(int status, absl::string_view rule, absl::string_view reason,
+                    GuardEvent event, bool close_after, absl::string_view extra_json);
   void QueueLocal(int status, absl::string_view rule, absl::string_view reason,
-                  GuardEvent event, bool close_after, GuardOutput* out);
+                  GuardEvent event, bool close_after, GuardOutput* out,
+                  absl::string_view extra_json = "");
   void Refuse(int status, absl::string_view rule, absl::string_view reason,
-              GuardOutput* out);
+              GuardOutput* out, absl::string_view extra_json = "");
+  // Uploads (http_guard_upload.cc).
+  void StartUpload(const CanonicalTarget& target, GuardOutput* out);
+  void UploadBody(absl::string_view raw, GuardOutput* out);
+  void FinishUpload(GuardOutput* out);
+  void UploadFailed(const absl::Status& status, GuardOutput* out);
+  // Sends all but the last `keep` held bytes of the upload to the target.
+  void ReleaseUpload(size_t keep, GuardOutput* out);
+  // A refused upload part of which the target holds.
+  void AbortPartialUpload(int status, absl::string_view rule, absl::string_view reason,
+                          GuardEvent event, absl::string_view extra_json,
+                          GuardOutput* out);
+  Pending* FindPending(uint64_t id);
   void CompleteResponse(int status, GuardOutput* out);
   void FlushLocal(GuardOutput* out);
   void GoRaw(GuardOutput* out);
@@ -109,6 +167,13 @@ class HttpGuard {
   GuardEvent current_;
   bool stop_parsing_ = false;     // no further requests on this connection
   bool upgrade_pending_ = false;  // client bytes wait for the 101 (or not)
+  uint64_t next_id_ = 1;          // for Pending::id
+
+  // The upload being read (Mode::kUpload).
+  std::unique_ptr<UploadInspector> upload_;
+  std::string upload_held_;        // not yet sent to the target
+  bool upload_head_sent_ = false;  // some of it reached the target
+  uint64_t upload_id_ = 0;         // its Pending::id once queued
 
   // Target side.
   std::string target_buf_;
@@ -116,7 +181,9 @@ class HttpGuard {
   std::deque<Pending> pending_;  // in request order
 
   bool raw_ = false;
+  bool target_unframed_ = false;  // its answers pass as bytes; the client's don't
   bool close_client_ = false;
+  bool abort_target_ = false;
   std::vector<GuardEvent> events_;
 };
 

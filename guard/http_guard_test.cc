@@ -137,6 +137,33 @@ TEST(HttpGuardTest, SmugglingShapesGet400AndClose) {
   }
 }
 
+TEST(HttpGuardTest, A400WaitsForTheAnswerToAnEarlierPipelinedRequest) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(absl::StrCat(Get("/api/version"), "GET /api/job HTTP/1.1\r\n\r\n"), &out);
+  EXPECT_TRUE(absl::StartsWith(out.to_target, "GET /api/version")) << out.to_target;
+  EXPECT_EQ(out.to_client, "");  // the 400 (no Host) goes after the 200
+  guard.FromTarget(kOk, &out);
+  EXPECT_TRUE(absl::StartsWith(out.to_client, kOk)) << out.to_client;
+  EXPECT_TRUE(absl::StrContains(out.to_client, "400 Bad Request")) << out.to_client;
+  EXPECT_TRUE(guard.close_client());
+}
+
+TEST(HttpGuardTest, NoDataIsNoParse) {
+  // Beast asserts when handed a final chunk again without more bytes.
+  HttpGuard guard(Config(policy::Role::kOperator));
+  GuardOutput out;
+  guard.FromClient("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "0\r\n\n",
+                   &out);
+  guard.FromClient("", &out);
+  guard.FromClient("", &out);
+  guard.FromTarget("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", &out);
+  guard.FromTarget("", &out);
+  guard.FromTarget("", &out);
+  EXPECT_TRUE(absl::StartsWith(out.to_target, "POST /api/job HTTP/1.1\r\n")) << out.to_target;
+}
+
 TEST(HttpGuardTest, ChunkedBodyOfAnAllowedRequestPassesVerbatim) {
   HttpGuard guard(Config(policy::Role::kOperator));
   GuardOutput out;
@@ -183,6 +210,21 @@ TEST(HttpGuardTest, WebsocketUpgradeSwitchesToBytes) {
   out = GuardOutput();
   guard.FromClient("GET /api/system/commands HTTP/1.1\r\n\r\n", &out);
   EXPECT_EQ(out.to_target, "GET /api/system/commands HTTP/1.1\r\n\r\n");  // just bytes now
+}
+
+TEST(HttpGuardTest, AnUnframedAnswerNeverOpensTheClientSide) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(absl::StrCat(Get("/sockjs/websocket",
+                                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"),
+                                Post("/api/system/commands/core/reboot", "{}")),
+                   &out);
+  guard.FromTarget("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+                   &out);
+  EXPECT_TRUE(absl::StrContains(out.to_client, "Content-Length: 2")) << out.to_client;
+  EXPECT_TRUE(guard.close_client());
+  guard.FromClient(Post("/api/system/commands/core/shutdown", "{}"), &out);
+  EXPECT_FALSE(absl::StrContains(out.to_target, "/api/system")) << out.to_target;
 }
 
 TEST(HttpGuardTest, HeadResponsesAndInterimResponsesKeepTheOrder) {

@@ -18,7 +18,7 @@ absl_libs=$(ls /usr/lib/x86_64-linux-gnu/libabsl_*.so | sed 's|.*/lib\(.*\)\.so|
 build() {  # name sources...
   local name="$1"; shift
   clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -I. -I"$gen" \
-    "tests/fuzz/${name}_fuzz.cc" "$@" -o "$out/$name" $absl_libs -lprotobuf
+    "tests/fuzz/${name}_fuzz.cc" "$@" -o "$out/$name" $absl_libs -lprotobuf -lcrypto
 }
 build spiffe_id identity/spiffe_id.cc
 build host_port tunnel/net.cc
@@ -26,9 +26,14 @@ build policy policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc"
 build gcode gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc \
   gcode/stream_scanner.cc
 build canonical_path guard/canonical_path.cc guard/rules.cc policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc"
+build multipart guard/multipart.cc
+build http_guard guard/http_guard.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
+  guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/canonical_path.cc \
+  guard/rules.cc policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc" \
+  gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id host_port policy gcode canonical_path; do
+for name in spiffe_id host_port policy gcode canonical_path multipart http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/
