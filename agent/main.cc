@@ -5,6 +5,7 @@
 //       [--target webcam=127.0.0.1:8080] [--config agent.textproto]
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "agent/relay_link.h"
 #include "agent/targets.h"
+#include "enroll/enroll_client.h"
+#include "enroll/renewer.h"
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
 #include "glog/logging.h"
@@ -35,6 +38,7 @@ ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
 ABSL_FLAG(std::string, state_dir, "",
           "keeps audit events here (events.db) until the relay has them; "
           "without it they wait in memory");
+ABSL_FLAG(std::string, token, "", "enroll: the join token from `bowden token create agent ID`");
 ABSL_FLAG(double, max_hotend_c, 0, "hot-end target cap, degrees C (default 280)");
 ABSL_FLAG(double, max_bed_c, 0, "bed target cap, degrees C (default 120)");
 ABSL_FLAG(double, max_chamber_c, 0, "chamber target cap, degrees C (default 70)");
@@ -118,6 +122,37 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
   return bowden::agent::LocalSafety{*std::move(checker), local};
 }
 
+// bowden-agent enroll --token T --state-dir DIR: a key made here, a
+// certificate for it from the relay, and DIR/agent.textproto to run with.
+int Enroll() {
+  std::string dir = absl::GetFlag(FLAGS_state_dir);
+  if (absl::GetFlag(FLAGS_token).empty() || dir.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "usage: bowden-agent enroll --token TOKEN --state-dir DIR"));
+  }
+  absl::StatusOr<bowden::v1::JoinToken> token =
+      bowden::enroll::DecodeToken(absl::GetFlag(FLAGS_token));
+  if (!token.ok()) return Fail(token.status());
+  absl::StatusOr<bowden::enroll::Enrolled> enrolled = bowden::enroll::EnrollWithToken(*token);
+  if (!enrolled.ok()) return Fail(enrolled.status());
+  absl::StatusOr<bowden::identity::SpiffeId> id =
+      bowden::identity::ParseSpiffeId(enrolled->spiffe_id);
+  if (!id.ok() || id->kind != bowden::identity::PeerKind::kAgent) {
+    return Fail(absl::InvalidArgumentError(
+        "this token is for a user, not a printer: use `bowden login --token` instead"));
+  }
+  absl::Status written = bowden::enroll::WriteIdentity(dir, "agent", *enrolled);
+  if (!written.ok()) return Fail(written);
+  std::string config = absl::StrCat(dir, "/agent.textproto");
+  std::ofstream(config) << "relay: \"" << enrolled->relay_address << "\"\ncert: \"" << dir
+                        << "/agent.crt\"\nkey: \"" << dir << "/agent.key\"\nca: \"" << dir
+                        << "/ca.crt\"\nstate_dir: \"" << dir << "\"\n";
+  std::cout << "Enrolled as " << enrolled->spiffe_id << " (key in " << dir
+            << "/agent.key, 0600). Start the agent with:\n  bowden-agent --config " << config
+            << " --target octoprint=127.0.0.1:5000" << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,12 +171,18 @@ int main(int argc, char** argv) {
       bowden::config::TakeRepeatedFlag(&args, "target");
   bowden::config::DashedFlagNamesToUnderscores(&args);
   int count = static_cast<int>(args.size());
-  absl::ParseCommandLine(count, args.data());
+  std::vector<char*> positional = absl::ParseCommandLine(count, args.data());
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   // Debian's Abseil checks every lock for deadlock cycles, which costs a few
   // percent on the data path; the lock order is fixed by design instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  if (positional.size() > 1 && std::string(positional[1]) == "enroll") return Enroll();
+  if (positional.size() > 1) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "unknown command '", positional[1], "': the only command is `enroll`")));
+  }
 
   absl::StatusOr<AgentConfig> config = LoadConfig(target_flags);
   if (!config.ok()) return Fail(config.status());
@@ -193,6 +234,16 @@ int main(int argc, char** argv) {
                                 bowden::transport::MakeRelayChannel(config->relay(), tls),
                                 &*targets, &*safety, events->get());
   link.Start();
+  // Renews at two thirds of the lifetime; the channel's file watcher picks up
+  // the new certificate for new connections, live sessions stay up.
+  bowden::enroll::CertificateRenewer renewer(
+      config->relay(), tls, [](bool problem, const std::string& message) {
+        if (problem) {
+          LOG(WARNING) << message;
+        } else {
+          LOG(INFO) << message;
+        }
+      });
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

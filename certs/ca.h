@@ -1,15 +1,18 @@
 // The farm's certificate authority: one EC P-256 CA per trust domain, kept in a
 // directory on the admin's machine, minting short-lived leaf certificates whose
-// single URI SAN is the holder's SPIFFE id. See certs/README.md.
+// single URI SAN is the holder's SPIFFE id; and the requester's side of
+// enrollment, where a peer makes its own key and sends only a CSR. See
+// certs/README.md.
 //
 // Every function here is safe to call from several threads and processes at
-// once: each takes an exclusive lock on the CA directory for its duration, and
-// every file is replaced atomically.
+// once: each that reads or writes the CA directory takes an exclusive lock on
+// it for its duration, and every file is replaced atomically.
 
 #ifndef BOWDEN_CERTS_CA_H_
 #define BOWDEN_CERTS_CA_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,6 +21,10 @@
 #include "absl/time/time.h"
 
 namespace bowden::certs {
+
+// Every certificate's notBefore lies this far before its issuance, so peers
+// whose clocks run a little behind accept it.
+inline constexpr absl::Duration kIssueBackdate = absl::Minutes(5);
 
 // What a certificate's holder is. The role fixes the SPIFFE id path and the
 // extended key usage; the relay reads it back from the id, which is how an
@@ -57,7 +64,23 @@ struct IssueOptions {
 // '.' and '-', at most 54 characters so the CN fits X.509's 64); AlreadyExists
 // if DIR/ca.key exists, because replacing a CA silently invalidates every
 // certificate it issued.
+//
+// Also writes DIR/bundle.crt, the trust bundle to hand the relay and peers as
+// `--ca`: the CA now, both CAs during a rotation (RotateCa).
 absl::Status InitCa(const std::string& dir, const std::string& trust_domain);
+
+// Starts a CA rotation: DIR/ca.crt moves to DIR/previous-ca.crt, a new CA of
+// the same trust domain (a distinct subject CN, with the date) replaces
+// DIR/ca.key and DIR/ca.crt, and DIR/bundle.crt holds the new CA then the
+// previous one. Leaves issued by either CA verify against the bundle; from now
+// on only the new CA signs (the old key is gone). FailedPrecondition if there
+// is no CA or a rotation is already under way. See docs/identity.md.
+absl::Status RotateCa(const std::string& dir);
+
+// Ends the overlap: removes DIR/previous-ca.crt and rewrites DIR/bundle.crt
+// with the current CA only, so leaves of the previous CA stop verifying.
+// FailedPrecondition if no rotation is under way.
+absl::Status RetirePreviousCa(const std::string& dir);
 
 // Issues a leaf certificate from the CA in `dir` and writes DIR/<name>.key
 // (PKCS#8 PEM, mode 0600) then DIR/<name>.crt (that one certificate, PEM, mode
@@ -79,6 +102,56 @@ absl::Status InitCa(const std::string& dir, const std::string& trust_domain);
 // called "octo"), so that one never silently replaces the other.
 absl::Status IssueCertificate(const std::string& dir,
                               const IssueOptions& options);
+
+// Issues a leaf for (`role`, `name`) from the CA in `ca_dir` to the public key
+// of `csr_pem`, the CA side of join-token enrollment. The leaf has exactly the
+// profile IssueCertificate gives (serial, validity from now-5min to now+ttl,
+// subject CN `name`, the one URI SAN of `role`, key usages, EKU, key
+// identifiers) and no DNS or IP SANs. The identity comes from the arguments,
+// which the caller takes from the join token: the CSR's subject, SANs and
+// requested extensions are ignored, so a CSR asking to be someone else gains
+// nothing. The CSR's self-signature is checked as proof that the requester
+// holds the private key. Returns the leaf's PEM; writes no files.
+//
+// Errors: InvalidArgument "not a PEM certificate request", "the CSR's
+// signature does not verify", "wrong key type: Bowden certificates use EC
+// P-256 keys, got ...", or a bad name or ttl (as for IssueCertificate);
+// FailedPrecondition if there is no usable CA in `ca_dir`.
+absl::StatusOr<std::string> SignCsr(const std::string& ca_dir,
+                                    absl::string_view csr_pem, Role role,
+                                    const std::string& name,
+                                    absl::Duration ttl);
+
+// Returns the PEM of `ca_dir`/ca.crt (re-encoded: that one certificate only),
+// the trust root handed to enrolling peers. FailedPrecondition if there is no
+// CA or the file is not a certificate.
+absl::StatusOr<std::string> ReadCaCertificate(const std::string& ca_dir);
+
+// Lower-case hex SHA-256 of the DER encoding of the first certificate in
+// `cert_pem`: what `openssl x509 -noout -fingerprint -sha256` prints, without
+// the colons. Join tokens carry the CA's, so a new host can pin the CA without
+// a copied file. InvalidArgument if `cert_pem` holds no PEM certificate.
+absl::StatusOr<std::string> CertificateFingerprint(absl::string_view cert_pem);
+
+// The subject CN of every CSR made below: a placeholder SignCsr never reads.
+inline constexpr absl::string_view kEnrollmentCsrName = "bowden-enrollment";
+
+// A fresh EC P-256 key and a CSR signed with it (subject CN
+// kEnrollmentCsrName, no extensions), as {PKCS#8 key PEM, CSR PEM}, without
+// touching disk: the caller writes the key only once the certificate has
+// arrived, so a failed enrollment leaves nothing half-written. The caller owns
+// the key PEM and should wipe it (OPENSSL_cleanse) once written.
+absl::StatusOr<std::pair<std::string, std::string>> NewKeyAndCsr();
+
+// A CSR for the existing private key `key_pem` (unencrypted PEM), for renewal
+// with the same key. InvalidArgument if it is not such a key, or "wrong key
+// type: ..." if it is not EC P-256 (SignCsr would refuse the CSR anyway).
+absl::StatusOr<std::string> CsrForKey(absl::string_view key_pem);
+
+// Like NewKeyAndCsr, but writes the key to `key_path` (PKCS#8 PEM, mode 0600
+// from creation, fsync'ed, then renamed over any earlier key: enrollment and
+// renewal replace it) and returns only the CSR. The directory must exist.
+absl::StatusOr<std::string> GenerateKeyAndCsr(const std::string& key_path);
 
 }  // namespace bowden::certs
 

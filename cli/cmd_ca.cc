@@ -1,4 +1,4 @@
-// bowden ca init / bowden ca issue: run the farm's certificate authority.
+// bowden ca init / issue / rotate / retire: run the farm's certificate authority.
 
 #include <iostream>
 
@@ -22,7 +22,39 @@ int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!status.ok()) return Fail(status);
   std::cout << "Created the CA for spiffe://" << options.trust_domain << ": "
             << options.dir << "/ca.crt (share it) and " << options.dir
-            << "/ca.key (mode 0600, keep it offline)." << std::endl;
+            << "/ca.key (mode 0600, keep it offline). Give peers and the relay "
+            << options.dir << "/bundle.crt as --ca." << std::endl;
+  return 0;
+}
+
+// ca rotate and ca retire take only --dir.
+int RunCaStep(const CliOptions& options, const std::vector<std::string>& args,
+              const char* name, absl::Status (*step)(const std::string&)) {
+  if (!args.empty() || options.dir.empty()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("usage: bowden ca ", name, " --dir DIR")));
+  }
+  absl::Status status = step(options.dir);
+  if (!status.ok()) return Fail(status);
+  return 0;
+}
+
+int RunCaRotate(const CliOptions& options, const std::vector<std::string>& args) {
+  int failed = RunCaStep(options, args, "rotate", certs::RotateCa);
+  if (failed) return failed;
+  std::cout << "New CA in " << options.dir << "/ca.crt; the previous one is in "
+            << options.dir << "/previous-ca.crt and " << options.dir
+            << "/bundle.crt trusts both. New certificates come from the new CA. Once every "
+               "peer has renewed, re-issue the relay's certificate; once every certificate of "
+               "the previous CA has expired, run `bowden ca retire --dir "
+            << options.dir << "`." << std::endl;
+  return 0;
+}
+
+int RunCaRetire(const CliOptions& options, const std::vector<std::string>& args) {
+  int failed = RunCaStep(options, args, "retire", certs::RetirePreviousCa);
+  if (failed) return failed;
+  std::cout << "Retired the previous CA: " << options.dir
+            << "/bundle.crt now trusts only the current one." << std::endl;
   return 0;
 }
 
@@ -39,14 +71,14 @@ int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args) 
   certs::IssueOptions issue;
   issue.role = *role;
   issue.name = args[1];
-  issue.ttl = options.ttl;
+  issue.ttl = options.ttl > absl::ZeroDuration() ? options.ttl : absl::Hours(24);
   issue.dns = options.dns;
   issue.ips = options.ips;
   absl::Status status = certs::IssueCertificate(options.dir, issue);
   if (!status.ok()) return Fail(status);
   std::cout << "Issued " << (args[0] == "agent" ? "an " : "a ") << args[0]
             << " certificate for '" << args[1]
-            << "' valid for " << absl::FormatDuration(options.ttl) << ": "
+            << "' valid for " << absl::FormatDuration(issue.ttl) << ": "
             << options.dir << "/" << args[1] << ".crt and " << options.dir << "/"
             << args[1] << ".key (mode 0600)." << std::endl;
   return 0;

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/local_forwarder.h"
 #include "cli/relay_session.h"
+#include "enroll/renewer.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
 
@@ -96,6 +97,13 @@ int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<LocalForwarder>> forwarder = LocalForwarder::Create(
       loop->get(), options.listen, *channel, options.relay, printer, options.target);
   if (!forwarder.ok()) return Fail(forwarder.status());
+
+  // A long `open` outlives a 12 h certificate: renew in the background;
+  // connections already open are not touched by the swap.
+  enroll::CertificateRenewer renewer(options.relay, options.tls,
+                                     [](bool problem, const std::string& message) {
+                                       if (problem) std::cerr << "bowden: " << message << std::endl;
+                                     });
 
   std::string url = (*forwarder)->url();
   std::cout << "Forwarding " << url << " -> " << printer << "/" << options.target

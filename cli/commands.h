@@ -28,10 +28,12 @@ struct CliOptions {
   bool json = false;
   bool follow = false;
   std::string head;
+  // login
+  std::string token;
   // ca
   std::string dir;
   std::string trust_domain;
-  absl::Duration ttl = absl::Hours(24);
+  absl::Duration ttl = absl::ZeroDuration();  // 0: the command's default
   std::vector<std::string> dns;
   std::vector<std::string> ips;
 };
@@ -48,8 +50,12 @@ int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& ar
 int RunRevoke(const CliOptions& options, const std::vector<std::string>& args);
 int RunUnrevoke(const CliOptions& options, const std::vector<std::string>& args);
 int RunAdminLs(const CliOptions& options, const std::vector<std::string>& args);
+int RunTokenCreate(const CliOptions& options, const std::vector<std::string>& args);
+int RunLogin(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
+int RunCaRotate(const CliOptions& options, const std::vector<std::string>& args);
+int RunCaRetire(const CliOptions& options, const std::vector<std::string>& args);
 
 }  // namespace bowden::cli
 

@@ -37,7 +37,10 @@ ABSL_FLAG(bool, follow, false, "audit: keep printing new events until Ctrl-C");
 ABSL_FLAG(std::string, head, "", "audit verify: a head anchor kept from an earlier verify");
 ABSL_FLAG(std::string, dir, "", "ca: the CA directory");
 ABSL_FLAG(std::string, trust_domain, "", "ca init: e.g. farm.example");
-ABSL_FLAG(absl::Duration, ttl, absl::Hours(24), "ca issue: certificate lifetime");
+ABSL_FLAG(absl::Duration, ttl, absl::ZeroDuration(),
+          "ca issue: certificate lifetime (default 24h); token create: token lifetime "
+          "(default 1h)");
+ABSL_FLAG(std::string, token, "", "login: the join token from `bowden token create`");
 
 namespace {
 
@@ -83,6 +86,13 @@ const std::vector<Command>& Commands() {
        "List the certificates the relay has seen, their expiry, and revocations "
        "(relay admins only).",
        bowden::cli::RunAdminLs},
+      {{"token", "create"}, "bowden token create {agent PRINTER-ID | user NAME} [--ttl 1h]",
+       "Print a single-use join token for a new printer host or user (relay admins only).",
+       bowden::cli::RunTokenCreate},
+      {{"login"}, "bowden login --token TOKEN [--dir ~/.config/bowden]",
+       "Join a farm: make a key here, get a certificate for it with the token, and write "
+       "cli.textproto so plain `bowden ls` works.",
+       bowden::cli::RunLogin},
       {{"ca", "init"}, "bowden ca init --dir DIR --trust-domain DOMAIN",
        "Create the farm's certificate authority: DIR/ca.crt and DIR/ca.key.",
        bowden::cli::RunCaInit},
@@ -92,6 +102,13 @@ const std::vector<Command>& Commands() {
        "Issue a certificate: DIR/NAME.crt and DIR/NAME.key (0600). An agent's NAME "
        "is its printer id.",
        bowden::cli::RunCaIssue},
+      {{"ca", "rotate"}, "bowden ca rotate --dir DIR",
+       "Start a CA rotation: a new CA signs from now on, DIR/bundle.crt trusts the new and "
+       "the previous CA until `ca retire` (see docs/identity.md).",
+       bowden::cli::RunCaRotate},
+      {{"ca", "retire"}, "bowden ca retire --dir DIR",
+       "End a CA rotation: DIR/bundle.crt trusts only the current CA.",
+       bowden::cli::RunCaRetire},
   };
   return *commands;
 }
@@ -206,6 +223,7 @@ int main(int argc, char** argv) {
   options.json = absl::GetFlag(FLAGS_json);
   options.follow = absl::GetFlag(FLAGS_follow);
   options.head = absl::GetFlag(FLAGS_head);
+  options.token = absl::GetFlag(FLAGS_token);
   options.dir = absl::GetFlag(FLAGS_dir);
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   options.ttl = absl::GetFlag(FLAGS_ttl);

@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "enroll/renewer.h"
 #include "transport/relay_channel.h"
 
 namespace bowden::cli {
@@ -22,7 +24,27 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectAsUser(
         "certificate '", options.tls.cert, "' is for ", self->ToString(),
         "; the CLI needs a user certificate (`bowden ca issue --dir DIR user NAME`)"));
   }
+  RenewIfDue(options);
   return transport::MakeRelayChannel(options.relay, options.tls);
+}
+
+void RenewIfDue(const CliOptions& options) {
+  absl::StatusOr<enroll::Validity> validity = enroll::ReadValidity(options.tls.cert);
+  if (!validity.ok() || absl::Now() < enroll::RenewalTime(*validity, 0)) return;
+  absl::StatusOr<enroll::Renewed> renewed = enroll::RenewOnce(options.relay, options.tls);
+  if (renewed.ok()) {
+    std::cerr << "bowden: renewed your certificate, now valid until "
+              << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", renewed->validity.not_after,
+                                  absl::LocalTimeZone())
+              << std::endl;
+    if (!renewed->warning.empty()) std::cerr << "bowden: " << renewed->warning << std::endl;
+  } else {
+    std::cerr << "bowden: your certificate expires at "
+              << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", validity->not_after,
+                                  absl::LocalTimeZone())
+              << " and could not be renewed (" << renewed.status().message() << ")"
+              << std::endl;
+  }
 }
 
 int Fail(const absl::Status& status) {

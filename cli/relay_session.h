@@ -12,8 +12,14 @@ namespace bowden::cli {
 // Checks that the options name a relay and a usable *user* certificate and
 // returns a channel to the relay. An agent's or the relay's certificate is
 // refused here with a sentence saying which certificate to use.
+// Renews the certificate first (RenewIfDue).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectAsUser(
     const CliOptions& options);
+
+// Renews the user's certificate over mTLS when it is past two thirds of its
+// lifetime, saying so on stderr; a failure is reported and the command goes
+// on with the current certificate while it lasts.
+void RenewIfDue(const CliOptions& options);
 
 // Prints "bowden: <message>" on stderr and returns 1.
 int Fail(const absl::Status& status);

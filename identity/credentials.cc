@@ -18,8 +18,10 @@
 namespace bowden::identity {
 namespace {
 
-// How often the file watcher re-reads the PEM files (rotation latency).
-constexpr unsigned int kRefreshSeconds = 60;
+// How often the file watcher re-reads the PEM files: how soon a renewed
+// certificate or a rotated CA bundle is used for new connections. Reading
+// three small files every few seconds costs nothing measurable.
+constexpr unsigned int kRefreshSeconds = 5;
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -130,6 +132,16 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerOnlyCredentials(const TlsFiles& files) {
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          files.key, files.cert, kRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   return grpc::experimental::TlsServerCredentials(options);
 }
 

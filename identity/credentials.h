@@ -31,6 +31,10 @@ absl::StatusOr<SpiffeId> CheckTlsFiles(const TlsFiles& files);
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
     const TlsFiles& files);
 
+// TLS server credentials that request no client certificate: only for the
+// relay's enrollment listener, where new hosts have no certificate yet.
+std::shared_ptr<grpc::ServerCredentials> MakeServerOnlyCredentials(const TlsFiles& files);
+
 // mTLS channel credentials: presents `files.cert`, verifies the server
 // against `files.ca` and checks the server certificate matches the host name.
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(

@@ -1,11 +1,16 @@
 #include "relay/admin_service.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "certs/ca.h"
 #include "relay/call_auth.h"
+#include "relay/enroll_service.h"
 #include "relay/status_convert.h"
 
 namespace bowden::relay {
@@ -237,6 +242,65 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
     out->set_reason(r.reason);
     out->set_by(r.by);
   }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
+    grpc::CallbackServerContext* context, const bowden::v1::CreateTokenRequest* request,
+    bowden::v1::CreateTokenResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<identity::SpiffeId> admin = AuthoriseAdmin(context, reactor, "create join tokens");
+  if (!admin.has_value()) return reactor;
+  const EnrollmentInfo& enrollment = state_->enrollment;
+  if (enrollment.enroll_address.empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "enrollment is off on this relay: start it with --ca-dir DIR "
+                                 "and --enroll-listen HOST:PORT"));
+    return reactor;
+  }
+  if ((request->kind() != "agent" && request->kind() != "user") ||
+      !identity::IsValidName(request->name())) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("a token is for `agent PRINTER-ID` or `user NAME`, not '", request->kind(),
+                     " ", request->name(), "'")));
+    return reactor;
+  }
+  absl::Duration ttl = request->ttl_seconds() > 0 ? absl::Seconds(request->ttl_seconds())
+                                                  : absl::Hours(1);
+  // The token pins the first certificate of the bundle GetCa will hand out.
+  absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
+  absl::StatusOr<std::string> ca_sha256 =
+      bundle.ok() ? certs::CertificateFingerprint(*bundle) : bundle.status();
+  if (!ca_sha256.ok()) {
+    reactor->Finish(ToGrpcStatus(ca_sha256.status()));
+    return reactor;
+  }
+  unsigned char secret[32];
+  RAND_bytes(secret, sizeof(secret));
+  bowden::v1::JoinToken token;
+  token.set_enroll_address(enrollment.enroll_address);
+  token.set_relay_address(enrollment.relay_address);
+  token.set_ca_sha256(*ca_sha256);
+  token.set_secret(std::string(reinterpret_cast<char*>(secret), sizeof(secret)));
+  absl::Time expires = absl::Now() + ttl;
+  absl::Status stored = state_->identities->AddToken(
+      TokenSecretHash(token.secret()), TokenGrant{request->kind(), request->name(), admin->name},
+      expires);
+  if (!stored.ok()) {
+    reactor->Finish(ToGrpcStatus(stored));
+    return reactor;
+  }
+  std::string encoded;
+  absl::WebSafeBase64Escape(token.SerializeAsString(), &encoded);
+  response->set_token(absl::StrCat("bwj1_", encoded));
+  response->set_expires_unix(absl::ToUnixSeconds(expires));
+  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin->name, "ok");
+  (*event.mutable_fields())["action"] = "create-token";
+  (*event.mutable_fields())["for"] = absl::StrCat(request->kind(), " ", request->name());
+  (*event.mutable_fields())["expires_unix"] = absl::StrCat(absl::ToUnixSeconds(expires));
+  state_->audit->Record(std::move(event));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

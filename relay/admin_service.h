@@ -33,6 +33,9 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   grpc::ServerUnaryReactor* ListIdentities(grpc::CallbackServerContext* context,
                                            const bowden::v1::ListIdentitiesRequest* request,
                                            bowden::v1::ListIdentitiesResponse* response) override;
+  grpc::ServerUnaryReactor* CreateToken(grpc::CallbackServerContext* context,
+                                        const bowden::v1::CreateTokenRequest* request,
+                                        bowden::v1::CreateTokenResponse* response) override;
   grpc::ServerUnaryReactor* VerifyAudit(grpc::CallbackServerContext* context,
                                         const bowden::v1::VerifyAuditRequest* request,
                                         bowden::v1::VerifyAuditResponse* response) override;

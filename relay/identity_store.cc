@@ -60,7 +60,10 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
                    "NOT NULL, at_unix INTEGER NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, "
                    "PRIMARY KEY (kind, subject));"
                    "CREATE TABLE IF NOT EXISTS seen (serial TEXT PRIMARY KEY, spiffe TEXT NOT "
-                   "NULL, not_after_unix INTEGER NOT NULL, last_seen_unix INTEGER NOT NULL);",
+                   "NULL, not_after_unix INTEGER NOT NULL, last_seen_unix INTEGER NOT NULL);"
+                   "CREATE TABLE IF NOT EXISTS tokens (secret_sha256 TEXT PRIMARY KEY, kind TEXT "
+                   "NOT NULL, name TEXT NOT NULL, created_by TEXT NOT NULL, expires_unix "
+                   "INTEGER NOT NULL, used_unix INTEGER);",
                    nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
     sqlite3_free(error);
@@ -157,6 +160,53 @@ std::vector<SeenCertificate> IdentityStore::Seen() const {
                                   absl::FromUnixSeconds(sqlite3_column_int64(stmt.get(), 3))});
   }
   return out;
+}
+
+absl::Status IdentityStore::AddToken(const std::string& secret_sha256,
+                                     const TokenGrant& grant, absl::Time expires) {
+  absl::MutexLock lock(&mu_);
+  Statement stmt = Prepare(db_,
+                           "INSERT INTO tokens (secret_sha256, kind, name, created_by, "
+                           "expires_unix) VALUES (?, ?, ?, ?, ?)");
+  Bind(stmt.get(), 1, secret_sha256);
+  Bind(stmt.get(), 2, grant.kind);
+  Bind(stmt.get(), 3, grant.name);
+  Bind(stmt.get(), 4, grant.created_by);
+  sqlite3_bind_int64(stmt.get(), 5, absl::ToUnixSeconds(expires));
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+    return absl::InternalError(absl::StrCat("cannot store the token: ", sqlite3_errmsg(db_)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TokenGrant> IdentityStore::RedeemToken(const std::string& secret_sha256,
+                                                      absl::Time now, bool consume) {
+  absl::MutexLock lock(&mu_);
+  Statement select = Prepare(
+      db_, "SELECT kind, name, created_by, expires_unix, used_unix FROM tokens WHERE "
+           "secret_sha256 = ?");
+  Bind(select.get(), 1, secret_sha256);
+  if (sqlite3_step(select.get()) != SQLITE_ROW) {
+    return absl::NotFoundError("the join token is not known to this relay");
+  }
+  TokenGrant grant{Text(select.get(), 0), Text(select.get(), 1), Text(select.get(), 2)};
+  if (sqlite3_column_type(select.get(), 4) != SQLITE_NULL) {
+    return absl::FailedPreconditionError(
+        "the join token was already used: ask the farm operator for a new one");
+  }
+  if (absl::FromUnixSeconds(sqlite3_column_int64(select.get(), 3)) < now) {
+    return absl::FailedPreconditionError(
+        "the join token has expired: ask the farm operator for a new one");
+  }
+  if (!consume) return grant;
+  Statement update =
+      Prepare(db_, "UPDATE tokens SET used_unix = ? WHERE secret_sha256 = ? AND used_unix IS NULL");
+  sqlite3_bind_int64(update.get(), 1, absl::ToUnixSeconds(now));
+  Bind(update.get(), 2, secret_sha256);
+  if (sqlite3_step(update.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError("the join token was already used");
+  }
+  return grant;
 }
 
 }  // namespace bowden::relay

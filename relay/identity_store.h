@@ -28,6 +28,13 @@ struct Revocation {
   std::string by;  // the admin who revoked
 };
 
+// What a redeemed join token entitles its holder to.
+struct TokenGrant {
+  std::string kind;  // "agent" or "user"
+  std::string name;
+  std::string created_by;
+};
+
 // A certificate the relay has seen authenticate.
 struct SeenCertificate {
   std::string spiffe_id;
@@ -60,6 +67,15 @@ class IdentityStore {
   void RecordSeen(const identity::SpiffeId& id, const identity::PeerCertificate& cert)
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<SeenCertificate> Seen() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Join tokens, stored by the SHA-256 of their secret only.
+  absl::Status AddToken(const std::string& secret_sha256, const TokenGrant& grant,
+                        absl::Time expires) ABSL_LOCKS_EXCLUDED(mu_);
+  // The token's grant: NotFound for an unknown token, FailedPrecondition for
+  // one already used or expired. With `consume` the token is marked used
+  // (atomically: of two racing redemptions one fails).
+  absl::StatusOr<TokenGrant> RedeemToken(const std::string& secret_sha256, absl::Time now,
+                                         bool consume) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   explicit IdentityStore(sqlite3* db) : db_(db) {}

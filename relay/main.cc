@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -18,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
 #include "glog/logging.h"
@@ -32,6 +34,19 @@ ABSL_FLAG(std::string, key, "", "relay private key (PEM)");
 ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
 ABSL_FLAG(std::string, state_dir, "", "directory for state.db");
 ABSL_FLAG(std::string, policy, "", "Policy textproto: who may reach what");
+ABSL_FLAG(std::string, ca_dir, "",
+          "enrollment: the farm CA directory (ca.crt, ca.key) the relay signs with");
+ABSL_FLAG(std::string, enroll_listen, "",
+          "enrollment: HOST:PORT for hosts without a certificate yet (join tokens)");
+ABSL_FLAG(std::string, agent_cert_ttl, "",
+          "lifetime of the agent certificates the relay signs (enrollment, renewal; "
+          "default 24h)");
+ABSL_FLAG(std::string, user_cert_ttl, "",
+          "lifetime of the user certificates the relay signs (enrollment, renewal; "
+          "default 12h)");
+ABSL_FLAG(std::string, public_host, "",
+          "enrollment: the host name join tokens give for this relay (default: the "
+          "--listen host); needed when --listen is 0.0.0.0 or [::]");
 
 namespace {
 
@@ -55,6 +70,11 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   Override(config.mutable_ca(), FLAGS_ca);
   Override(config.mutable_state_dir(), FLAGS_state_dir);
   Override(config.mutable_policy(), FLAGS_policy);
+  Override(config.mutable_ca_dir(), FLAGS_ca_dir);
+  Override(config.mutable_enroll_listen(), FLAGS_enroll_listen);
+  Override(config.mutable_public_host(), FLAGS_public_host);
+  Override(config.mutable_agent_cert_ttl(), FLAGS_agent_cert_ttl);
+  Override(config.mutable_user_cert_ttl(), FLAGS_user_cert_ttl);
   for (const std::string& allow : allows) config.add_allow(allow);
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},
@@ -129,6 +149,19 @@ int main(int argc, char** argv) {
   options.listen = config->listen();
   options.tls = {config->cert(), config->key(), config->ca()};
   options.state_dir = config->state_dir();
+  options.ca_dir = config->ca_dir();
+  options.enroll_listen = config->enroll_listen();
+  options.public_host = config->public_host();
+  for (auto [name, text, ttl] :
+       {std::tuple<const char*, const std::string*, absl::Duration*>{
+            "agent-cert-ttl", &config->agent_cert_ttl(), &options.agent_cert_ttl},
+        {"user-cert-ttl", &config->user_cert_ttl(), &options.user_cert_ttl}}) {
+    if (text->empty()) continue;
+    if (!absl::ParseDuration(*text, ttl) || *ttl < absl::Seconds(10)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--", name, " '", *text, "' is not a lifetime of at least 10s, e.g. 24h")));
+    }
+  }
   if ((*policy)->Get()->grant_count() == 0) {
     LOG(WARNING) << "the policy grants nothing: every user request will be "
                     "denied (add --allow USER=PRINTER_GLOB or --policy FILE)";
@@ -167,6 +200,10 @@ int main(int argc, char** argv) {
   // Tests and scripts read the chosen port from this line.
   std::cout << "bowden-relay listening on port " << (*relay)->port()
             << " for trust domain " << (*relay)->trust_domain() << std::endl;
+  if ((*relay)->enroll_port() != 0) {
+    std::cout << "bowden-relay enrolling new hosts on port " << (*relay)->enroll_port()
+              << std::endl;
+  }
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

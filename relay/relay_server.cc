@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "grpcpp/server_builder.h"
+#include "certs/ca.h"
 #include "identity/spiffe_id.h"
 #include "tunnel/net.h"
 
@@ -25,10 +26,11 @@ RelayServer::RelayServer(std::string trust_domain,
       store_(std::move(store)),
       identities_(std::move(identities)),
       state_{std::move(trust_domain), policy_.get(), {},
-             store_.get(), audit_.get(), identities_.get()},
+             store_.get(), audit_.get(), identities_.get(), {}, {}},
       agent_service_(&state_),
       user_service_(&state_, open_timeout),
-      admin_service_(&state_) {}
+      admin_service_(&state_),
+      identity_service_(&state_) {}
 
 RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -62,6 +64,8 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       self->trust_domain, std::move(options.policy), std::move(*store),
       std::make_unique<AuditSink>(*std::move(audit_log)), std::move(*identities),
       options.open_timeout));
+  relay->state_.signing = SigningConfig{options.ca_dir, options.tls.ca,
+                                        options.agent_cert_ttl, options.user_cert_ttl};
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen->ToString(),
@@ -70,6 +74,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   builder.RegisterService(&relay->agent_service_);
   builder.RegisterService(&relay->user_service_);
   builder.RegisterService(&relay->admin_service_);
+  builder.RegisterService(&relay->identity_service_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   // Ping idle agents so a vanished one is unregistered within ~20 s, and
   // accept the agents' own keepalive pings.
@@ -85,10 +90,54 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
         "cannot listen on ", options.listen,
         ": the address is in use or not local; pick another --listen"));
   }
+  if (!options.enroll_listen.empty() && options.ca_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "enrollment needs --ca-dir (the CA the relay signs with) as well as --enroll-listen");
+  }
+  if (!options.enroll_listen.empty()) {
+    absl::Status enroll = relay->StartEnrollment(options, *listen);
+    if (!enroll.ok()) return enroll;
+  }
   return relay;
 }
 
+absl::Status RelayServer::StartEnrollment(const RelayOptions& options,
+                                          const tunnel::HostPort& main_listen) {
+  absl::StatusOr<std::string> bundle = ReadTrustBundle(state_.signing);
+  if (!bundle.ok()) return bundle.status();
+  absl::StatusOr<tunnel::HostPort> enroll_listen = tunnel::ParseHostPort(options.enroll_listen);
+  if (!enroll_listen.ok()) return enroll_listen.status();
+  // Tokens name the relay for hosts elsewhere: a wildcard address is no name.
+  std::string public_host = options.public_host;
+  if (public_host.empty()) public_host = main_listen.host;
+  if (public_host == "0.0.0.0" || public_host == "::" || public_host.empty()) {
+    return absl::InvalidArgumentError(
+        "enrollment needs --public-host NAME when --listen is a wildcard address: join "
+        "tokens must say where new hosts find the relay (the name on its certificate)");
+  }
+  enroll_service_ = std::make_unique<EnrollServiceImpl>(&state_);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(enroll_listen->ToString(),
+                           identity::MakeServerOnlyCredentials(options.tls), &enroll_port_);
+  builder.RegisterService(enroll_service_.get());
+  builder.SetMaxReceiveMessageSize(64 * 1024);
+  enroll_server_ = builder.BuildAndStart();
+  if (enroll_server_ == nullptr || enroll_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.enroll_listen,
+                                               " for enrollment; pick another --enroll-listen"));
+  }
+  state_.enrollment.enroll_address =
+      tunnel::HostPort{public_host, static_cast<uint16_t>(enroll_port_)}.ToString();
+  state_.enrollment.relay_address =
+      tunnel::HostPort{public_host, static_cast<uint16_t>(port_)}.ToString();
+  return absl::OkStatus();
+}
+
 void RelayServer::Shutdown(absl::Duration grace) {
+  if (enroll_server_ != nullptr) {
+    enroll_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    enroll_server_.reset();
+  }
   if (server_ == nullptr) return;
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_.reset();

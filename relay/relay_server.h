@@ -9,8 +9,11 @@
 #include "grpcpp/server.h"
 #include "identity/credentials.h"
 #include "policy/policy_source.h"
+#include "tunnel/net.h"
 #include "relay/admin_service.h"
 #include "relay/agent_service.h"
+#include "relay/enroll_service.h"
+#include "relay/identity_service.h"
 #include "relay/relay_state.h"
 #include "relay/user_service.h"
 
@@ -22,6 +25,15 @@ struct RelayOptions {
   std::string state_dir;
   std::unique_ptr<policy::PolicySource> policy;
   absl::Duration open_timeout = absl::Seconds(15);
+  // Enrollment (both or neither): the CA directory the relay signs with, and
+  // the listener for hosts that have no certificate yet.
+  std::string ca_dir;
+  std::string enroll_listen;
+  // The host name tokens give for both listeners; empty: the --listen host.
+  std::string public_host;
+  // Lifetimes of the certificates the relay signs (enrollment and renewal).
+  absl::Duration agent_cert_ttl = absl::Hours(24);
+  absl::Duration user_cert_ttl = absl::Hours(12);
 };
 
 // The running relay: one gRPC server (TLS 1.2+, client certificates required)
@@ -34,6 +46,7 @@ class RelayServer {
   ~RelayServer();
 
   int port() const { return port_; }
+  int enroll_port() const { return enroll_port_; }
   AuditSink& audit() { return *audit_; }
   const std::string& trust_domain() const { return state_.trust_domain; }
   // Stops accepting, cancels live calls after `grace`, and returns.
@@ -55,8 +68,15 @@ class RelayServer {
   AgentServiceImpl agent_service_;
   UserServiceImpl user_service_;
   AdminServiceImpl admin_service_;
+  IdentityServiceImpl identity_service_;
+  absl::Status StartEnrollment(const RelayOptions& options,
+                               const tunnel::HostPort& main_listen);
+
+  std::unique_ptr<EnrollServiceImpl> enroll_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> enroll_server_;
   int port_ = 0;
+  int enroll_port_ = 0;
 };
 
 }  // namespace bowden::relay

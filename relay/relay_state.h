@@ -8,8 +8,16 @@
 #include "relay/identity_store.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
+#include "relay/signing.h"
 
 namespace bowden::relay {
+
+// Where new hosts enroll, for the join tokens the relay hands out. Empty
+// `enroll_address` means enrollment is off (no --enroll-listen).
+struct EnrollmentInfo {
+  std::string enroll_address;
+  std::string relay_address;
+};
 
 // What the relay's services share. `trust_domain` is fixed for the process;
 // `policy`, `registry` and `store` are thread-safe.
@@ -20,6 +28,8 @@ struct RelayState {
   PrinterStore* store;
   AuditSink* audit;
   IdentityStore* identities;
+  EnrollmentInfo enrollment;  // set once at start-up
+  SigningConfig signing;      // set once at start-up
 };
 
 // Builds an audit event; the caller fills in the rest.

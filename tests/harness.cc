@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -295,10 +296,30 @@ grpc::Status DialOnce(const std::string& relay_address, const identity::TlsFiles
 Farm::Farm(Options options) : options_(std::move(options)) {
   pki_ = std::make_unique<Pki>(dir_.File("pki"), "farm.test");
   pki_->Issue("relay", "relay", {"--ip", "127.0.0.1", "--dns", "localhost"});
-  pki_->Issue("agent", options_.printer);
+  if (options_.agent_cert_ttl.empty()) {
+    pki_->Issue("agent", options_.printer);
+  } else {
+    pki_->Issue("agent", options_.printer, {"--ttl", options_.agent_cert_ttl});
+  }
   pki_->Issue("user", "alice");
+  if (options_.agent_keeps_own_files) {
+    identity::TlsFiles from = pki_->Files(options_.printer);
+    identity::TlsFiles to = agent_files();
+    mkdir(dir_.File("agent-files").c_str(), 0700);
+    for (auto [src, dst] : {std::pair{from.cert, to.cert}, {from.key, to.key}, {from.ca, to.ca}}) {
+      std::ifstream in(src, std::ios::binary);
+      std::ofstream(dst, std::ios::binary) << in.rdbuf();
+    }
+    chmod(to.key.c_str(), 0600);
+  }
   StartRelay();
   StartAgent(options_.printer);
+}
+
+identity::TlsFiles Farm::agent_files() const {
+  if (!options_.agent_keeps_own_files) return pki_->Files(options_.printer);
+  return {dir_.File("agent-files/agent.crt"), dir_.File("agent-files/agent.key"),
+          dir_.File("agent-files/ca.crt")};
 }
 
 Farm::~Farm() = default;
@@ -310,9 +331,16 @@ void Farm::StartRelay() {
   identity::TlsFiles tls = pki_->Files("relay");
   std::vector<std::string> argv = {
       BinaryPath("relay/bowden-relay"), "--listen", relay_address(), "--cert", tls.cert,
-      "--key", tls.key, "--ca", tls.ca, "--state-dir", dir_.File("state")};
+      "--key", tls.key, "--ca",
+      options_.relay_trusts_bundle ? absl::StrCat(pki_->dir(), "/bundle.crt") : tls.ca,
+      "--state-dir", dir_.File("state")};
   argv.insert(argv.end(), options_.relay_extra_flags.begin(),
               options_.relay_extra_flags.end());
+  if (options_.enrollment) {
+    argv.insert(argv.end(), {"--ca-dir", pki_->dir(), "--enroll-listen", "127.0.0.1:0"});
+  } else if (options_.relay_signs) {
+    argv.insert(argv.end(), {"--ca-dir", pki_->dir()});
+  }
   relay_ = std::make_unique<Process>(argv, dir_.File("relay"));
   ASSERT_TRUE(relay_->WaitForOutput("bowden-relay listening on port"))
       << relay_->Stderr();
@@ -325,7 +353,8 @@ void Farm::StartRelay() {
 }
 
 void Farm::StartAgent(const std::string& cert_name) {
-  identity::TlsFiles tls = pki_->Files(cert_name);
+  identity::TlsFiles tls =
+      cert_name == options_.printer ? agent_files() : pki_->Files(cert_name);
   std::vector<std::string> argv = {BinaryPath("agent/bowden-agent"), "--relay",
                                    relay_address(), "--cert", tls.cert, "--key",
                                    tls.key, "--ca", tls.ca};

@@ -139,6 +139,18 @@ class Farm {
     std::vector<std::string> relay_extra_flags;  // e.g. {"--allow", "alice=*"}
     std::string printer = "prusa-01";
     std::vector<std::string> targets;  // NAME=127.0.0.1:PORT
+    // Run the relay with --ca-dir (the farm's PKI) and --enroll-listen.
+    bool enrollment = false;
+    // Run the relay with --ca-dir only: it signs renewals.
+    bool relay_signs = false;
+    // The relay trusts pki/bundle.crt instead of pki/ca.crt (CA rotation).
+    bool relay_trusts_bundle = false;
+    // `--ttl` for the agent's certificate ("" = the CLI's default).
+    std::string agent_cert_ttl;
+    // The agent gets its own copies of its certificate, key and CA under
+    // dir()/agent-files, as on a real printer host, so what renewal writes
+    // there cannot touch the farm's PKI directory.
+    bool agent_keeps_own_files = false;
   };
   explicit Farm(Options options);
   ~Farm();
@@ -149,6 +161,8 @@ class Farm {
   std::string relay_address() const;
   Process& relay() { return *relay_; }
   Process& agent() { return *agent_; }
+  // The files the agent runs with.
+  identity::TlsFiles agent_files() const;
 
   // (Re)starts the relay on relay_port() (0 the first time) and waits until
   // it listens.

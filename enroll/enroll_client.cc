@@ -1,0 +1,123 @@
+#include "enroll/enroll_client.h"
+
+#include <chrono>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "certs/ca.h"
+#include "certs/pem_files.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "proto/tunnel.grpc.pb.h"
+
+namespace bowden::enroll {
+namespace {
+
+constexpr absl::string_view kPrefix = "bwj1_";
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+}
+
+// TLS that does not verify the server: only for fetching the CA, which is
+// then checked against the token's pin before anything depends on it.
+std::shared_ptr<grpc::ChannelCredentials> UnverifiedTls() {
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_verify_server_certs(false);
+  options.set_check_call_host(false);
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+  return grpc::experimental::TlsCredentials(options);
+}
+
+// TLS that verifies the server against `ca_pem` (no client certificate).
+std::shared_ptr<grpc::ChannelCredentials> VerifiedTls(const std::string& ca_pem) {
+  auto provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(ca_pem);
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  options.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(options);
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
+  absl::StatusOr<certs::StagedFile> file = certs::StagedFile::Create(path, data, mode);
+  if (!file.ok()) return file.status();
+  return file->Commit(certs::Overwrite::kReplace);
+}
+
+}  // namespace
+
+absl::StatusOr<bowden::v1::JoinToken> DecodeToken(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  std::string raw;
+  bowden::v1::JoinToken token;
+  if (!absl::StartsWith(text, kPrefix) ||
+      !absl::WebSafeBase64Unescape(text.substr(kPrefix.size()), &raw) ||
+      !token.ParseFromString(raw) || token.enroll_address().empty() ||
+      token.ca_sha256().size() != 64 || token.secret().size() < 16) {
+    return absl::InvalidArgumentError(
+        "this is not a Bowden join token (they start with bwj1_): copy the whole token "
+        "from `bowden token create`");
+  }
+  return token;
+}
+
+absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
+  // 1. The CA, accepted only if it is the one the token pins.
+  auto insecure = bowden::v1::EnrollService::NewStub(
+      grpc::CreateChannel(token.enroll_address(), UnverifiedTls()));
+  grpc::ClientContext ca_context;
+  SetDeadline(&ca_context);
+  bowden::v1::GetCaResponse ca;
+  grpc::Status status = insecure->GetCa(&ca_context, {}, &ca);
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot reach the relay's enrollment port ",
+                                               token.enroll_address(), ": ",
+                                               status.error_message()));
+  }
+  absl::StatusOr<std::string> fingerprint = certs::CertificateFingerprint(ca.ca_pem());
+  if (!fingerprint.ok() || *fingerprint != token.ca_sha256()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the relay at ", token.enroll_address(),
+        " presented a CA that does not match the token's fingerprint: this is not your "
+        "farm's relay, or the token is for another farm"));
+  }
+  // 2. A key of our own, and a certificate for it over verified TLS.
+  absl::StatusOr<std::pair<std::string, std::string>> key_and_csr = certs::NewKeyAndCsr();
+  if (!key_and_csr.ok()) return key_and_csr.status();
+  auto verified = bowden::v1::EnrollService::NewStub(
+      grpc::CreateChannel(token.enroll_address(), VerifiedTls(ca.ca_pem())));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  bowden::v1::EnrollRequest request;
+  request.set_secret(token.secret());
+  request.set_csr_pem(key_and_csr->second);
+  bowden::v1::EnrollResponse response;
+  status = verified->Enroll(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("the relay refused the enrollment: ",
+                                     status.error_message()));
+  }
+  return Enrolled{key_and_csr->first, response.certificate_pem(), response.ca_pem(),
+                  response.spiffe_id(), token.relay_address()};
+}
+
+absl::Status WriteIdentity(const std::string& dir, const std::string& name,
+                           const Enrolled& enrolled) {
+  if (absl::Status made = certs::MakePrivateDirectory(dir); !made.ok()) return made;
+  // The key first: a certificate without its key would be useless.
+  absl::Status status = WriteFile(absl::StrCat(dir, "/", name, ".key"), enrolled.key_pem, 0600);
+  if (status.ok()) {
+    status = WriteFile(absl::StrCat(dir, "/", name, ".crt"), enrolled.certificate_pem, 0644);
+  }
+  if (status.ok()) status = WriteFile(absl::StrCat(dir, "/ca.crt"), enrolled.ca_pem, 0644);
+  return status;
+}
+
+}  // namespace bowden::enroll

@@ -1,0 +1,38 @@
+#ifndef BOWDEN_ENROLL_ENROLL_CLIENT_H_
+#define BOWDEN_ENROLL_ENROLL_CLIENT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/tunnel.pb.h"
+
+namespace bowden::enroll {
+
+// Decodes "bwj1_<base64url>" into its parts; InvalidArgument with a sentence
+// for anything else.
+absl::StatusOr<bowden::v1::JoinToken> DecodeToken(absl::string_view text);
+
+// A new identity, held in memory until it is written.
+struct Enrolled {
+  std::string key_pem;
+  std::string certificate_pem;
+  std::string ca_pem;
+  std::string spiffe_id;
+  std::string relay_address;
+};
+
+// Enrolls with `token`: fetches the relay's CA over TLS and accepts it only
+// if its SHA-256 matches the token's pin, then, over TLS verified against
+// that CA, sends a CSR for a key generated here. The private key never
+// leaves this host. Errors say what went wrong and what to do.
+absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token);
+
+// Writes DIR/NAME.key (0600), DIR/NAME.crt and DIR/ca.crt (DIR is created
+// 0700), replacing earlier files atomically.
+absl::Status WriteIdentity(const std::string& dir, const std::string& name,
+                           const Enrolled& enrolled);
+
+}  // namespace bowden::enroll
+
+#endif  // BOWDEN_ENROLL_ENROLL_CLIENT_H_

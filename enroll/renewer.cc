@@ -1,0 +1,170 @@
+#include "enroll/renewer.h"
+
+#include <openssl/asn1.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "certs/ca.h"
+#include "certs/pem_files.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "transport/relay_channel.h"
+
+namespace bowden::enroll {
+namespace {
+
+constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
+constexpr absl::Duration kMaxRetry = absl::Seconds(30);
+
+absl::Time ToTime(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  return absl::FromTimeT(timegm(&tm));
+}
+
+absl::Status Replace(const std::string& path, absl::string_view pem) {
+  absl::StatusOr<certs::StagedFile> file = certs::StagedFile::Create(path, pem, 0644);
+  if (!file.ok()) return file.status();
+  return file->Commit(certs::Overwrite::kReplace);
+}
+
+}  // namespace
+
+absl::StatusOr<Validity> ReadValidity(const std::string& path) {
+  absl::StatusOr<std::string> pem = certs::ReadPemFile(path, /*owner_only=*/false);
+  if (!pem.ok()) return pem.status();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds no PEM certificate"));
+  }
+  return Validity{ToTime(X509_get0_notBefore(cert.get())),
+                  ToTime(X509_get0_notAfter(cert.get()))};
+}
+
+absl::Time RenewalTime(const Validity& validity, double jitter) {
+  absl::Time issued = std::min(validity.not_before + certs::kIssueBackdate, validity.not_after);
+  absl::Duration lifetime = validity.not_after - issued;
+  jitter = std::clamp(jitter, 0.0, 1.0);
+  return issued + lifetime * 2 / 3 - lifetime * (jitter / 10);
+}
+
+absl::StatusOr<Renewed> RenewOnce(const std::string& relay_address,
+                                  const identity::TlsFiles& files) {
+  absl::StatusOr<std::string> key_pem = certs::ReadPemFile(files.key, /*owner_only=*/true);
+  if (!key_pem.ok()) return key_pem.status();
+  absl::StatusOr<std::string> csr = certs::CsrForKey(*key_pem);
+  OPENSSL_cleanse(key_pem->data(), key_pem->size());
+  if (!csr.ok()) return csr.status();
+
+  auto stub =
+      bowden::v1::IdentityService::NewStub(transport::MakeRelayChannel(relay_address, files));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  bowden::v1::RenewRequest request;
+  request.set_csr_pem(*csr);
+  bowden::v1::RenewResponse response;
+  grpc::Status status = stub->Renew(&context, request, &response);
+  if (!status.ok()) {
+    return absl::UnavailableError(transport::DescribeCallError(status, relay_address));
+  }
+  // The certificate for the key we hold, or nothing: a mismatch would leave
+  // the peer unable to authenticate.
+  absl::Status written = Replace(files.cert, response.certificate_pem());
+  if (!written.ok()) return written;
+  Renewed renewed;
+  absl::StatusOr<std::string> old_bundle = certs::ReadPemFile(files.ca, false);
+  if (!response.ca_pem().empty() && (!old_bundle.ok() || *old_bundle != response.ca_pem())) {
+    absl::Status bundle = Replace(files.ca, response.ca_pem());
+    if (!bundle.ok()) {
+      renewed.warning = absl::StrCat(
+          "renewed, but cannot update the CA bundle '", files.ca, "': ", bundle.message(),
+          "; during a CA rotation give this host the farm's bundle.crt by hand");
+    }
+  }
+  absl::StatusOr<Validity> validity = ReadValidity(files.cert);
+  if (!validity.ok()) return validity.status();
+  renewed.validity = *validity;
+  return renewed;
+}
+
+CertificateRenewer::CertificateRenewer(std::string relay_address, identity::TlsFiles files,
+                                       RenewalReport report)
+    : relay_address_(std::move(relay_address)),
+      files_(std::move(files)),
+      report_(std::move(report)),
+      thread_([this] { Run(); }) {}
+
+CertificateRenewer::~CertificateRenewer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+bool CertificateRenewer::WaitUntil(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(&stopping_), deadline);
+  return !stopping_;
+}
+
+void CertificateRenewer::Run() {
+  absl::BitGen random;
+  absl::Duration retry = kFirstRetry;
+  bool reported_expiry = false;
+  while (true) {
+    absl::StatusOr<Validity> validity = ReadValidity(files_.cert);
+    if (!validity.ok()) {
+      report_(true, absl::StrCat("cannot read the certificate to renew it: ",
+                                 validity.status().message()));
+      if (!WaitUntil(absl::Now() + kMaxRetry)) return;
+      continue;
+    }
+    absl::Time due = RenewalTime(*validity, absl::Uniform(random, 0.0, 1.0));
+    if (absl::Now() < due) {
+      report_(false, absl::StrCat("certificate valid until ",
+                                  absl::FormatTime(validity->not_after), "; renewing at ",
+                                  absl::FormatTime(due)));
+      if (!WaitUntil(due)) return;
+    }
+    absl::StatusOr<Renewed> renewed = RenewOnce(relay_address_, files_);
+    if (renewed.ok()) {
+      report_(false, absl::StrCat("renewed the certificate: valid until ",
+                                  absl::FormatTime(renewed->validity.not_after)));
+      if (!renewed->warning.empty()) report_(true, renewed->warning);
+      retry = kFirstRetry;
+      reported_expiry = false;
+      continue;
+    }
+    absl::Time now = absl::Now();
+    if (now >= validity->not_after) {
+      if (!reported_expiry) {
+        report_(true, absl::StrCat("the certificate ", files_.cert, " expired at ",
+                                   absl::FormatTime(validity->not_after),
+                                   " before it could be renewed (", renewed.status().message(),
+                                   "); the relay will refuse it: get a join token from the "
+                                   "farm operator and enroll again. Still retrying."));
+        reported_expiry = true;
+      }
+    } else {
+      report_(true, absl::StrCat("cannot renew the certificate (valid for ",
+                                 absl::FormatDuration(
+                                     absl::Trunc(validity->not_after - now, absl::Seconds(1))),
+                                 " more): ", renewed.status().message(), "; retrying in ",
+                                 absl::FormatDuration(retry)));
+    }
+    if (!WaitUntil(now + retry)) return;
+    retry = std::min(retry * 2, kMaxRetry);
+  }
+}
+
+}  // namespace bowden::enroll
