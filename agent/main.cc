@@ -133,6 +133,10 @@ int Enroll() {
   absl::StatusOr<bowden::v1::JoinToken> token =
       bowden::enroll::DecodeToken(absl::GetFlag(FLAGS_token));
   if (!token.ok()) return Fail(token.status());
+  if (token->kind() == "user") {
+    return Fail(absl::InvalidArgumentError(
+        "this token is for a user, not a printer: use `bowden login --token` instead"));
+  }
   absl::StatusOr<bowden::enroll::Enrolled> enrolled = bowden::enroll::EnrollWithToken(*token);
   if (!enrolled.ok()) return Fail(enrolled.status());
   absl::StatusOr<bowden::identity::SpiffeId> id =

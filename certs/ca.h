@@ -122,6 +122,15 @@ absl::StatusOr<std::string> SignCsr(const std::string& ca_dir,
                                     const std::string& name,
                                     absl::Duration ttl);
 
+// Refuses a CSR that asks for an identity other than (`name`, `spiffe_id`):
+// a subject CN other than `name` or kEnrollmentCsrName, or any subjectAltName
+// but `spiffe_id`. SignCsr ignores all of these anyway; the relay calls this
+// first so that a request to be someone else is refused and audited instead
+// of quietly signed for the token's identity. PermissionDenied, naming what
+// was asked; InvalidArgument if `csr_pem` is not a CSR.
+absl::Status CheckCsrAsksOnlyFor(absl::string_view csr_pem, absl::string_view name,
+                                 absl::string_view spiffe_id);
+
 // Returns the PEM of `ca_dir`/ca.crt (re-encoded: that one certificate only),
 // the trust root handed to enrolling peers. FailedPrecondition if there is no
 // CA or the file is not a certificate.

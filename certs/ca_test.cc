@@ -420,4 +420,44 @@ TEST_F(CaTest, ConcurrentRenewalsLeaveAMatchingPair) {
 }
 
 }  // namespace
+TEST_F(CaTest, RotationKeepsOldLeavesValidUntilRetired) {
+  Init();
+  EXPECT_EQ(ReadFile(Path("bundle.crt")), ReadFile(Path("ca.crt")));
+  ASSERT_TRUE(IssueCertificate(dir_, Options(Role::kAgent, "old-leaf")).ok());
+  const std::string old_ca_pem = ReadFile(Path("ca.crt"));
+  const std::string old_key_pem = ReadFile(Path("ca.key"));
+  X509Ptr old_ca = ReadCert(Path("ca.crt"));
+
+  ASSERT_TRUE(RotateCa(dir_).ok());
+  EXPECT_EQ(ReadFile(Path("previous-ca.crt")), old_ca_pem);
+  EXPECT_NE(ReadFile(Path("ca.key")), old_key_pem);
+  EXPECT_EQ(Mode(Path("ca.key")), 0600);
+  EXPECT_EQ(ReadFile(Path("bundle.crt")), ReadFile(Path("ca.crt")) + old_ca_pem);
+  X509Ptr new_ca = ReadCert(Path("ca.crt"));
+  ASSERT_TRUE(old_ca && new_ca);
+  // Same trust domain, another subject, and leaves now come from the new CA.
+  EXPECT_THAT(Sans(new_ca.get(), GEN_URI), ElementsAre("spiffe://farm.example"));
+  EXPECT_NE(CommonName(new_ca.get()), CommonName(old_ca.get()));
+  ASSERT_TRUE(IssueCertificate(dir_, Options(Role::kAgent, "new-leaf")).ok());
+  X509Ptr new_leaf = ReadCert(Path("new-leaf.crt"));
+  X509Ptr old_leaf = ReadCert(Path("old-leaf.crt"));
+  EXPECT_EQ(Verify(new_ca.get(), new_leaf.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  EXPECT_NE(Verify(old_ca.get(), new_leaf.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+  EXPECT_EQ(Verify(old_ca.get(), old_leaf.get(), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+
+  absl::Status again = RotateCa(dir_);
+  EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.message(), HasSubstr("bowden ca retire"));
+
+  ASSERT_TRUE(RetirePreviousCa(dir_).ok());
+  EXPECT_FALSE(std::filesystem::exists(Path("previous-ca.crt")));
+  EXPECT_EQ(ReadFile(Path("bundle.crt")), ReadFile(Path("ca.crt")));
+  EXPECT_EQ(RetirePreviousCa(dir_).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CaTest, RotationNeedsACa) {
+  EXPECT_EQ(RotateCa(root_ + "/nope").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RetirePreviousCa(root_ + "/nope").code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace bowden::certs

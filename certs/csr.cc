@@ -7,6 +7,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <string>
 #include <utility>
@@ -119,7 +120,10 @@ absl::StatusOr<std::string> CsrPem(EVP_PKEY* key,
   return std::string(BioContents(bio.get()));
 }
 
-absl::StatusOr<EvpPkeyPtr> VerifiedCsrPublicKey(absl::string_view csr_pem) {
+namespace {
+
+// The first PEM CSR in `csr_pem`, parsed but not yet checked.
+absl::StatusOr<X509ReqPtr> ParseCsr(absl::string_view csr_pem) {
   absl::StatusOr<BioPtr> bio = ReadOnlyBio(csr_pem, "the CSR");
   if (!bio.ok()) return bio.status();
   X509ReqPtr req(
@@ -130,6 +134,15 @@ absl::StatusOr<EvpPkeyPtr> VerifiedCsrPublicKey(absl::string_view csr_pem) {
                      "): send the CSR that `bowden login` or `bowden-agent ",
                      "enroll` made"));
   }
+  return req;
+}
+
+}  // namespace
+
+absl::StatusOr<EvpPkeyPtr> VerifiedCsrPublicKey(absl::string_view csr_pem) {
+  absl::StatusOr<X509ReqPtr> parsed = ParseCsr(csr_pem);
+  if (!parsed.ok()) return parsed.status();
+  X509ReqPtr req = *std::move(parsed);
   EvpPkeyPtr key(X509_REQ_get_pubkey(req.get()));
   if (!key) {
     return WrongKeyType(
@@ -145,6 +158,43 @@ absl::StatusOr<EvpPkeyPtr> VerifiedCsrPublicKey(absl::string_view csr_pem) {
   }
   if (absl::Status s = CheckP256Key(key.get()); !s.ok()) return s;
   return key;
+}
+
+absl::Status CheckCsrAsksOnlyFor(absl::string_view csr_pem, absl::string_view name,
+                                 absl::string_view spiffe_id) {
+  absl::StatusOr<X509ReqPtr> parsed = ParseCsr(csr_pem);
+  if (!parsed.ok()) return parsed.status();
+  X509ReqPtr req = *std::move(parsed);
+  const auto refuse = [&](absl::string_view asked) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the CSR asks for ", asked, ", but this certificate is for ", spiffe_id,
+        ": a token or certificate cannot be used for another identity"));
+  };
+  char cn[256] = {};
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  if (subject != nullptr &&
+      X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn)) >= 0 &&
+      cn != kEnrollmentCsrName && cn != name) {
+    return refuse(absl::StrCat("the name '", cn, "'"));
+  }
+  STACK_OF(X509_EXTENSION)* extensions = X509_REQ_get_extensions(req.get());
+  GENERAL_NAMES* names = static_cast<GENERAL_NAMES*>(
+      X509V3_get_d2i(extensions, NID_subject_alt_name, nullptr, nullptr));
+  sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
+  absl::Status status = absl::OkStatus();
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names) && status.ok(); ++i) {
+    const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names, i);
+    if (gen->type != GEN_URI) {
+      status = refuse("a DNS name, IP address or other alternative name");
+      continue;
+    }
+    absl::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(gen->d.ia5)),
+                          ASN1_STRING_length(gen->d.ia5));
+    if (uri != spiffe_id) status = refuse(absl::StrCat("'", uri, "'"));
+  }
+  GENERAL_NAMES_free(names);
+  ERR_clear_error();
+  return status;
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> NewKeyAndCsr() {

@@ -202,6 +202,39 @@ TEST_F(CsrTest, IdentityComesFromTheCallerNeverFromTheCsr) {
   }
 }
 
+TEST_F(CsrTest, ACsrAskingForAnotherIdentityIsRefusedBeforeSigning) {
+  KeyPtr key = GenerateKey(EVP_PKEY_EC, NID_X9_62_prime256v1);
+  ASSERT_TRUE(key);
+  const std::string id = "spiffe://farm.example/user/carol";
+  // What our own clients send, and a CSR that names exactly the identity.
+  absl::StatusOr<std::pair<std::string, std::string>> ours = NewKeyAndCsr();
+  ASSERT_TRUE(ours.ok());
+  EXPECT_TRUE(CheckCsrAsksOnlyFor(ours->second, "carol", id).ok());
+  EXPECT_TRUE(
+      CheckCsrAsksOnlyFor(MakeCsr(key.get(), "carol", {{NID_subject_alt_name, "URI:" + id}}),
+                          "carol", id)
+          .ok());
+  struct Case {
+    std::string csr;
+    std::string asked;
+  };
+  for (const Case& c : std::vector<Case>{
+           {MakeCsr(key.get(), "alice", {}), "'alice'"},
+           {MakeCsr(key.get(), "carol",
+                    {{NID_subject_alt_name, "URI:spiffe://farm.example/user/alice"}}),
+            "spiffe://farm.example/user/alice"},
+           {MakeCsr(key.get(), "carol", {{NID_subject_alt_name, "URI:" + id + ",DNS:x.example"}}),
+            "DNS name"},
+       }) {
+    absl::Status s = CheckCsrAsksOnlyFor(c.csr, "carol", id);
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << c.asked;
+    EXPECT_THAT(s.message(), HasSubstr(c.asked));
+    EXPECT_THAT(s.message(), HasSubstr(id));
+  }
+  EXPECT_EQ(CheckCsrAsksOnlyFor("garbage", "carol", id).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(CsrTest, TamperedCsrIsRefused) {
   absl::StatusOr<std::pair<std::string, std::string>> kc = NewKeyAndCsr();
   ASSERT_TRUE(kc.ok());

@@ -51,6 +51,11 @@ int RunLogin(const CliOptions& options, const std::vector<std::string>& args) {
   }
   absl::StatusOr<bowden::v1::JoinToken> token = enroll::DecodeToken(options.token);
   if (!token.ok()) return Fail(token.status());
+  if (token->kind() == "agent") {
+    return Fail(absl::InvalidArgumentError(
+        "this token is for a printer host: run `bowden-agent enroll --token TOKEN "
+        "--state-dir DIR` there"));
+  }
   absl::StatusOr<enroll::Enrolled> enrolled = enroll::EnrollWithToken(*token);
   if (!enrolled.ok()) return Fail(enrolled.status());
   std::string dir = options.dir;

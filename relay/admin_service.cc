@@ -283,6 +283,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
   token.set_enroll_address(enrollment.enroll_address);
   token.set_relay_address(enrollment.relay_address);
   token.set_ca_sha256(*ca_sha256);
+  token.set_kind(request->kind());
   token.set_secret(std::string(reinterpret_cast<char*>(secret), sizeof(secret)));
   absl::Time expires = absl::Now() + ttl;
   absl::Status stored = state_->identities->AddToken(

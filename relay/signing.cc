@@ -44,6 +44,9 @@ absl::StatusOr<SignedCertificate> SignForPeer(const SigningConfig& config,
       return absl::PermissionDeniedError(
           absl::StrCat(id.ToString(), " cannot get a certificate from the relay"));
   }
+  if (absl::Status s = certs::CheckCsrAsksOnlyFor(csr_pem, id.name, id.ToString()); !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::string> bundle = ReadTrustBundle(config);
   if (!bundle.ok()) return bundle.status();
   absl::Time now = absl::Now();

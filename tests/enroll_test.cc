@@ -143,6 +143,39 @@ TEST_F(EnrollTest, ABadCsrIsRefusedWithoutBurningTheToken) {
   EXPECT_TRUE(absl::StrContains(out, "enrolled with a join token from alice")) << out;
 }
 
+TEST_F(EnrollTest, ACsrAskingForAnotherIdentityIsRefusedAndAudited) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  std::string token = CreateToken("user", "carol");
+  // A CSR made with the real openssl tool, asking to be the admin.
+  std::string out;
+  ASSERT_EQ(RunToCompletion({"/usr/bin/openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                             "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                             farm_->dir().File("evil.key"), "-out", farm_->dir().File("evil.csr"),
+                             "-subj", "/CN=carol", "-addext",
+                             "subjectAltName=URI:spiffe://farm.test/user/alice"},
+                            &out),
+            0)
+      << out;
+  std::ifstream csr(farm_->dir().File("evil.csr"));
+  bowden::v1::EnrollRequest request;
+  request.set_secret(Parse(token).secret());
+  request.set_csr_pem(std::string(std::istreambuf_iterator<char>(csr), {}));
+  auto stub = EnrollStub(Parse(token));
+  grpc::ClientContext context;
+  bowden::v1::EnrollResponse response;
+  grpc::Status status = stub->Enroll(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "spiffe://farm.test/user/alice"))
+      << status.error_message();
+  EXPECT_TRUE(response.certificate_pem().empty());
+  // Not burned: carol's own login still works, and the refusal is audited.
+  EXPECT_EQ(Login(token, farm_->dir().File("carol"), &out), 0) << out;
+  std::vector<std::string> audit = farm_->CliAs("alice");
+  audit.push_back("audit");
+  ASSERT_EQ(RunToCompletion(audit, &out), 0);
+  EXPECT_TRUE(absl::StrContains(out, "the CSR asks for")) << out;
+}
+
 TEST_F(EnrollTest, EnrollmentAttemptsAreRateLimitedPerAddress) {
   ASSERT_TRUE(farm_->WaitAttached());
   std::string token = CreateToken("user", "carol");
@@ -180,6 +213,8 @@ TEST_F(EnrollTest, APrinterHostEnrollsAndAttaches) {
                             &out),
             1);
   EXPECT_TRUE(absl::StrContains(out, "for a user, not a printer")) << out;
+  // Refused before it reached the relay: the token still works for a login.
+  EXPECT_EQ(Login(user_token, farm_->dir().File("dave"), &out), 0) << out;
 
   std::string token = CreateToken("agent", "mk4-07");
   ASSERT_EQ(RunToCompletion({BinaryPath("agent/bowden-agent"), "enroll", "--token", token,

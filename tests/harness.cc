@@ -31,7 +31,6 @@
 extern char** environ;
 
 namespace bowden::testing {
-namespace {
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -39,6 +38,8 @@ std::string ReadFileOrEmpty(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
+
+namespace {
 
 int CountOccurrences(const std::string& haystack, const std::string& needle) {
   int count = 0;

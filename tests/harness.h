@@ -39,6 +39,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole file at `path`, or "" if it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 // Runs `condition` until it returns true or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition,
              absl::Duration timeout = absl::Seconds(20));

@@ -3,6 +3,7 @@
 // a command once its certificate is past two thirds. Lifetimes are seconds
 // here, so the waits below are the lifetimes themselves.
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -80,6 +81,25 @@ TEST(RenewalTest, TheAgentRenewsAndASessionCarriesBytesAcrossTheOldCertificatesE
                                  "octoprint", "after the restart", &echoed);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(echoed, "after the restart");
+}
+
+TEST(RenewalTest, ACertificateThatExpiresWhileTheRelayIsAwayIsReportedAndRetried) {
+  TcpTarget echo(EchoUntilEof);
+  Farm farm(ShortLivedFarm(echo.port()));
+  ASSERT_TRUE(farm.WaitAttached()) << farm.agent().Stderr();
+  farm.relay().Signal(SIGKILL);
+  // Retries while the certificate lasts, then one clear sentence.
+  EXPECT_TRUE(farm.agent().WaitForOutput("cannot renew the certificate (valid for", 1,
+                                         absl::Seconds(20)))
+      << farm.agent().Stderr();
+  ASSERT_TRUE(farm.agent().WaitForOutput("expired at", 1, absl::Seconds(20)))
+      << farm.agent().Stderr();
+  EXPECT_TRUE(farm.agent().WaitForOutput("enroll again. Still retrying.", 1,
+                                         absl::ZeroDuration()));
+  // Said once, not on every retry.
+  std::string log = farm.agent().Stderr();
+  EXPECT_EQ(log.find("expired at"), log.rfind("expired at"));
+  EXPECT_TRUE(farm.agent().running());
 }
 
 TEST(RenewalTest, TheCliRenewsAUserCertificatePastTwoThirdsOfItsLifetime) {
