@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/relay_link.h"
 #include "agent/targets.h"
+#include "guard/forwarding.h"
 #include "enroll/enroll_client.h"
 #include "enroll/renewer.h"
 #include "config/repeated_flag.h"
@@ -47,6 +48,10 @@ ABSL_FLAG(bool, allow_plugin_install, false, "let admins install plugins");
 ABSL_FLAG(bool, allow_user_management, false, "let admins manage OctoPrint users");
 ABSL_FLAG(bool, allow_firmware_flash, false, "let admins flash firmware");
 ABSL_FLAG(bool, allow_gcode_scripts, false, "let admins run OctoPrint G-code scripts");
+ABSL_FLAG(std::string, octoprint_remote_user_header, "",
+          "single sign-on: log each Bowden user in to OctoPrint as the user of the same name "
+          "through this header (OctoPrint's accessControl.remoteUserHeader, e.g. REMOTE_USER; "
+          "needs trustRemoteUser)");
 
 namespace {
 
@@ -69,6 +74,7 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   Override(config.mutable_key(), FLAGS_key);
   Override(config.mutable_ca(), FLAGS_ca);
   Override(config.mutable_state_dir(), FLAGS_state_dir);
+  Override(config.mutable_octoprint_remote_user_header(), FLAGS_octoprint_remote_user_header);
   if (!targets.empty()) {
     config.clear_target();
     for (const std::string& t : targets) config.add_target(t);
@@ -119,7 +125,20 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
   local.allow_user_management = config.allow_user_management();
   local.allow_firmware_flash = config.allow_firmware_flash();
   local.allow_gcode_scripts = config.allow_gcode_scripts();
-  return bowden::agent::LocalSafety{*std::move(checker), local};
+  std::string remote_user_header;
+  if (!config.octoprint_remote_user_header().empty()) {
+    absl::StatusOr<std::string> header =
+        bowden::guard::RemoteUserHeaderName(config.octoprint_remote_user_header());
+    if (!header.ok()) return header.status();
+    remote_user_header = *header;
+    LOG(WARNING) << "single sign-on is on: OctoPrint logs every session in as the OctoPrint "
+                    "user named like its Bowden user (header "
+                 << remote_user_header
+                 << "); OctoPrint must have trustRemoteUser on and be reachable only from this "
+                    "host, and it no longer asks for the password again before sensitive "
+                    "actions";
+  }
+  return bowden::agent::LocalSafety{*std::move(checker), local, remote_user_header};
 }
 
 // bowden-agent enroll --token T --state-dir DIR: a key made here, a

@@ -193,6 +193,7 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     if (request.role().empty()) config.role = policy::Role::kViewer;
     config.user = request.user();
     config.ceiling = safety_->ceiling;
+    config.remote_user_header = safety_->remote_user_header;
     const LocalSafety* safety = safety_;
     config.inspect_body = [safety](guard::Inspect inspect, absl::string_view body) {
       return guard::InspectBody(safety->checker, safety->ceiling, inspect, body);

@@ -22,6 +22,8 @@ namespace bowden::agent {
 struct LocalSafety {
   gcode::Checker checker;
   guard::LocalCeiling ceiling;
+  // Single sign-on header for OctoPrint targets (GuardConfig), or "".
+  std::string remote_user_header;
 };
 
 // The agent's attachment to one relay: keeps one Attach control stream open,

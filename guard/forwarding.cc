@@ -80,8 +80,32 @@ std::string ForwardedForAddress(absl::string_view user) {
   return absl::StrFormat("100.%d.%d.%d", second, third, fourth);
 }
 
+absl::StatusOr<std::string> RemoteUserHeaderName(absl::string_view setting) {
+  std::string name;
+  bool upper = true;
+  for (char c : setting) {
+    if (c == '_' || c == '-') {
+      name += '-';
+      upper = true;
+    } else if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
+      name += upper ? absl::ascii_toupper(c) : absl::ascii_tolower(c);
+      upper = false;
+    } else {
+      name.clear();
+      break;
+    }
+  }
+  if (name.empty() || name.front() == '-' || name.back() == '-') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", setting, "' is not a header name: use OctoPrint's accessControl.remoteUserHeader, "
+        "e.g. REMOTE_USER"));
+  }
+  return name;
+}
+
 std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarget& target,
-                               absl::string_view forwarded_for, bool drop_expect) {
+                               const ProxyIdentity& proxy, bool drop_expect) {
+  const std::string sso_header = Lower(proxy.remote_user_header);
   // The canonical target, so the backend routes on exactly what was judged.
   std::string head = absl::StrCat(request.method, " ", OriginForm(target));
   absl::StrAppend(&head, request.version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
@@ -89,13 +113,17 @@ std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarg
   for (const auto& [name, value] : request.fields) {
     if (name.find('_') != std::string::npos || IsProxyOwnedHeader(name)) continue;
     std::string lower = Lower(name);
+    if (!sso_header.empty() && lower == sso_header) continue;
     if (drop_expect && lower == "expect") continue;
     if (lower == "host") host = value;
     absl::StrAppend(&head, name, ": ", value, "\r\n");
   }
-  absl::StrAppend(&head, "X-Forwarded-For: ", forwarded_for, "\r\n",
+  absl::StrAppend(&head, "X-Forwarded-For: ", proxy.forwarded_for, "\r\n",
                   "X-Forwarded-Proto: http\r\n");
   if (!host.empty()) absl::StrAppend(&head, "X-Forwarded-Host: ", host, "\r\n");
+  if (!proxy.remote_user_header.empty() && !proxy.remote_user.empty()) {
+    absl::StrAppend(&head, proxy.remote_user_header, ": ", proxy.remote_user, "\r\n");
+  }
   absl::StrAppend(&head, "\r\n");
   return head;
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "guard/canonical_path.h"
 #include "guard/http_parsers.h"
@@ -30,14 +31,30 @@ bool IsProxyOwnedHeader(absl::string_view name);
 // each user gets their own login rate-limit bucket.
 std::string ForwardedForAddress(absl::string_view user);
 
+// Who the agent, as OctoPrint's proxy, says a request comes from.
+struct ProxyIdentity {
+  std::string forwarded_for;  // ForwardedForAddress(user)
+  // Single sign-on: OctoPrint's accessControl.remoteUserHeader (e.g.
+  // "Remote-User") and the user to log in; both empty when it is off.
+  std::string remote_user_header;
+  std::string remote_user;
+};
+
 // The request head to send to the target: the canonical target, the client's
-// fields minus proxy-owned ones and any with '_' in the name (which backends
-// may merge with their '-' twins), plus the agent's own X-Forwarded-For,
-// X-Forwarded-Proto and X-Forwarded-Host. `drop_expect` removes
+// fields minus proxy-owned ones (and the single sign-on header) and any with
+// '_' in the name (which backends may merge with their '-' twins), plus the
+// agent's own X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and, with
+// single sign-on, the remote-user header. `drop_expect` removes
 // Expect: 100-continue when the guard answers it itself.
 std::string BuildForwardedHead(const RequestParser& request,
                                const CanonicalTarget& target,
-                               absl::string_view forwarded_for, bool drop_expect);
+                               const ProxyIdentity& proxy, bool drop_expect);
+
+// The header name to send for OctoPrint's `remoteUserHeader` setting:
+// OctoPrint reads it through WSGI, where REMOTE_USER, Remote_User and
+// Remote-User are one key, and the guard never sends '_'. InvalidArgument for
+// anything that is not an HTTP token.
+absl::StatusOr<std::string> RemoteUserHeaderName(absl::string_view setting);
 
 // Escapes `text` for a JSON string literal.
 std::string JsonEscape(absl::string_view text);

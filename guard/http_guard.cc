@@ -42,7 +42,10 @@ bool HasToken(const RequestParser& request, absl::string_view name,
 }  // namespace
 
 HttpGuard::HttpGuard(GuardConfig config)
-    : config_(std::move(config)), forwarded_for_(ForwardedForAddress(config_.user)) {}
+    : config_(std::move(config)),
+      proxy_{ForwardedForAddress(config_.user),
+             config_.kind == TargetKind::kOctoPrint ? config_.remote_user_header : "",
+             config_.kind == TargetKind::kOctoPrint ? config_.user : ""} {}
 
 std::vector<GuardEvent> HttpGuard::TakeEvents() {
   std::vector<GuardEvent> events;
@@ -132,7 +135,7 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     mode_ = Mode::kInspect;
     inspect_ = decision.inspect;
     request_->keep_body = true;
-    held_head_ = BuildForwardedHead(*request_, *target, forwarded_for_, /*drop_expect=*/true);
+    held_head_ = BuildForwardedHead(*request_, *target, proxy_, /*drop_expect=*/true);
     held_body_.clear();
     // The client may wait for 100 Continue before sending the body the
     // guard needs; answer it here when nothing else is owed to the client.
@@ -142,7 +145,7 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   mode_ = Mode::kStream;
-  out->to_target += BuildForwardedHead(*request_, *target, forwarded_for_, false);
+  out->to_target += BuildForwardedHead(*request_, *target, proxy_, false);
   Pending forwarded;
   forwarded.head = request_->method == "HEAD";
   forwarded.upgrade = request_->upgrade();

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "gcode/stream_scanner.h"
+#include "guard/forwarding.h"
 #include "guard/http_parsers.h"
 #include "guard/rules.h"
 #include "guard/upload_inspector.h"
@@ -49,6 +50,11 @@ struct GuardConfig {
   // Holding more than the longest G-code line keeps a refused line itself
   // from reaching the target; tests and the fuzzer shrink it.
   size_t upload_hold_bytes = 64 * 1024;
+  // Single sign-on (OctoPrint targets only): send `user` in this header
+  // (RemoteUserHeaderName of OctoPrint's remoteUserHeader), so OctoPrint
+  // with trustRemoteUser logs the session in as the OctoPrint user of the
+  // same name. Empty: off, and clients can never set it either way.
+  std::string remote_user_header;
 };
 
 // What the guard wants sent after consuming some bytes.
@@ -154,7 +160,7 @@ class HttpGuard {
   void GoRaw(GuardOutput* out);
 
   GuardConfig config_;
-  std::string forwarded_for_;
+  ProxyIdentity proxy_;
 
   // Client side.
   std::string client_buf_;

@@ -75,6 +75,50 @@ TEST(HttpGuardTest, PerUserForwardedForIsOutsideLocalNetworks) {
   EXPECT_LE(second, 127);
 }
 
+TEST(HttpGuardTest, SingleSignOnSendsTheSessionsUserAndNeverTheClients) {
+  GuardConfig config = Config(policy::Role::kViewer);
+  config.remote_user_header = "Remote-User";
+  HttpGuard guard(config);
+  GuardOutput out;
+  guard.FromClient(Get("/api/version", "Remote-User: admin\r\nREMOTE-USER: root\r\n"), &out);
+  EXPECT_TRUE(absl::StrContains(out.to_target, "\r\nRemote-User: alice\r\n")) << out.to_target;
+  EXPECT_FALSE(absl::StrContains(out.to_target, "admin")) << out.to_target;
+  EXPECT_FALSE(absl::StrContains(out.to_target, "root")) << out.to_target;
+
+  // A custom header name is stripped from clients too, in any spelling.
+  config.remote_user_header = "X-Bowden-User";
+  HttpGuard custom(config);
+  GuardOutput custom_out;
+  custom.FromClient(Get("/api/version", "x-bowden-user: admin\r\nX_Bowden_User: root\r\n"),
+                    &custom_out);
+  EXPECT_TRUE(absl::StrContains(custom_out.to_target, "\r\nX-Bowden-User: alice\r\n"))
+      << custom_out.to_target;
+  EXPECT_FALSE(absl::StrContains(custom_out.to_target, "admin"));
+  EXPECT_FALSE(absl::StrContains(custom_out.to_target, "root"));
+
+  // Off by default, and never on webcam targets.
+  HttpGuard off(Config(policy::Role::kViewer));
+  GuardOutput off_out;
+  off.FromClient(Get("/api/version"), &off_out);
+  EXPECT_FALSE(absl::StrContains(off_out.to_target, "alice")) << off_out.to_target;
+  GuardConfig webcam = Config(policy::Role::kViewer);
+  webcam.kind = TargetKind::kWebcam;
+  webcam.remote_user_header = "Remote-User";
+  HttpGuard cam(webcam);
+  GuardOutput cam_out;
+  cam.FromClient(Get("/?action=snapshot"), &cam_out);
+  EXPECT_FALSE(absl::StrContains(cam_out.to_target, "Remote-User")) << cam_out.to_target;
+}
+
+TEST(HttpGuardTest, RemoteUserHeaderNamesFollowOctoPrintsSetting) {
+  EXPECT_EQ(*RemoteUserHeaderName("REMOTE_USER"), "Remote-User");
+  EXPECT_EQ(*RemoteUserHeaderName("x-remote-user"), "X-Remote-User");
+  EXPECT_EQ(*RemoteUserHeaderName("X_Bowden_User"), "X-Bowden-User");
+  for (const char* bad : {"", "Remote User", "Remote-User:", "_x", "x-", "Ré"}) {
+    EXPECT_FALSE(RemoteUserHeaderName(bad).ok()) << bad;
+  }
+}
+
 TEST(HttpGuardTest, DeniedPipelinedRequestIsAnsweredInOrderAndTheConnectionStaysUsable) {
   HttpGuard guard(Config(policy::Role::kViewer));
   GuardOutput out;

@@ -67,7 +67,7 @@ void HttpGuard::StartUpload(const CanonicalTarget& target, GuardOutput* out) {
   // The head is held with the body: a small upload is judged before the
   // target sees any of it. The guard answers 100 Continue itself (when no
   // other answer is owed first) so the client sends the body it must see.
-  upload_held_ = BuildForwardedHead(*request_, target, forwarded_for_, /*drop_expect=*/true);
+  upload_held_ = BuildForwardedHead(*request_, target, proxy_, /*drop_expect=*/true);
   bool expect = false;
   for (const auto& [name, value] : request_->fields) {
     if (absl::EqualsIgnoreCase(name, "expect") &&

@@ -25,7 +25,8 @@ class GuardE2eTest : public ::testing::Test {
         << "pid " << web_.File("nginx.pid") << ";\nerror_log stderr;\n"
         << "events {}\nhttp {\n"
         << " log_format seen '$request_method $request_uri xff=$http_x_forwarded_for "
-           "script=$http_x_script_name status=$status length=$request_length';\n"
+           "script=$http_x_script_name ru=$http_remote_user status=$status "
+           "length=$request_length';\n"
         << " client_max_body_size 100m;\n"
         << " access_log " << web_.File("access.log") << " seen;\n"
         << " client_body_temp_path " << web_.path() << ";\n"
@@ -63,6 +64,7 @@ class GuardE2eTest : public ::testing::Test {
     Farm::Options options;
     options.relay_extra_flags = {"--policy", policy_dir_.File("policy.textproto")};
     options.targets = {absl::StrCat("octoprint=127.0.0.1:", nginx_port_)};
+    options.agent_extra_flags = AgentFlags();
     farm_ = std::make_unique<Farm>(options);
     farm_->pki().Issue("user", "bob");
     farm_->pki().Issue("user", "carol");
@@ -74,6 +76,8 @@ class GuardE2eTest : public ::testing::Test {
     ASSERT_NE(bob_port_, 0);
     ASSERT_NE(carol_port_, 0);
   }
+
+  virtual std::vector<std::string> AgentFlags() const { return {}; }
 
   // curl through a user's tunnel; returns "STATUS BODY".
   std::string Curl(int port, const std::string& path, std::vector<std::string> extra = {}) {
@@ -237,5 +241,26 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_TRUE(absl::StrContains(answer, "octoprint.files.upload")) << answer;
   EXPECT_EQ(Count(AccessLog(), "POST /stored"), 1) << AccessLog();
 }
+// With single sign-on the agent names the session's user to OctoPrint, and
+// no client can name anyone else.
+class GuardSsoE2eTest : public GuardE2eTest {
+ protected:
+  std::vector<std::string> AgentFlags() const override {
+    return {"--octoprint-remote-user-header", "REMOTE_USER"};
+  }
+};
+
+TEST_F(GuardSsoE2eTest, OctoPrintSeesEachSessionsOwnUser) {
+  EXPECT_EQ(Curl(bob_port_, "/api/version", {"-H", "Remote-User: alice"}).substr(0, 3), "200");
+  EXPECT_EQ(Curl(alice_port_, "/api/version", {"-H", "Remote_User: root"}).substr(0, 3), "200");
+  EXPECT_TRUE(WaitFor([&] { return Count(AccessLog(), "GET /api/version") >= 2; }));
+  std::string log = AccessLog();
+  EXPECT_TRUE(absl::StrContains(log, "ru=bob ")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "ru=alice ")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "ru=root")) << log;
+  EXPECT_EQ(Count(log, "ru=alice "), 1) << log;
+  EXPECT_TRUE(farm_->agent().WaitForOutput("single sign-on is on"));
+}
+
 }  // namespace
 }  // namespace bowden::testing

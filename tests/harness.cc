@@ -363,6 +363,7 @@ void Farm::StartAgent(const std::string& cert_name) {
     argv.push_back("--target");
     argv.push_back(target);
   }
+  argv.insert(argv.end(), options_.agent_extra_flags.begin(), options_.agent_extra_flags.end());
   agent_ = std::make_unique<Process>(argv, dir_.File("agent"));
 }
 

@@ -154,6 +154,7 @@ class Farm {
     // dir()/agent-files, as on a real printer host, so what renewal writes
     // there cannot touch the farm's PKI directory.
     bool agent_keeps_own_files = false;
+    std::vector<std::string> agent_extra_flags;
   };
   explicit Farm(Options options);
   ~Farm();
