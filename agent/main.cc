@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -19,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "agent/relay_link.h"
+#include "agent/octoprint_probe.h"
 #include "agent/targets.h"
 #include "guard/forwarding.h"
 #include "enroll/enroll_client.h"
@@ -221,9 +223,30 @@ int main(int argc, char** argv) {
                       "use guard=octoprint or guard=webcam for HTTP services";
     }
   }
-  LOG(WARNING) << "make sure OctoPrint's autologinLocal is off: the agent connects "
-                  "from 127.0.0.1 (it sends a non-local X-Forwarded-For, but a "
-                  "misconfigured trustedProxies list could still let sessions look local)";
+  // Whom OctoPrint logs in without credentials, checked in the background so
+  // a slow or stopped OctoPrint does not delay the agent.
+  for (const auto& [name, target] : *targets) {
+    if (target.guard != bowden::agent::GuardKind::kOctoPrint) continue;
+    std::thread([name = name, target = target] {
+      absl::StatusOr<bowden::agent::LoginProbe> probe =
+          bowden::agent::ProbeOctoPrintLogin(target.address, absl::Seconds(5));
+      if (!probe.ok()) {
+        LOG(WARNING) << "could not check OctoPrint's login settings on target '" << name
+                     << "' (" << probe.status().message()
+                     << "): make sure its autologinLocal is off, the agent connects from "
+                        "127.0.0.1";
+        return;
+      }
+      std::vector<std::string> risks = bowden::agent::LoginRisks(*probe);
+      for (const std::string& risk : risks) {
+        LOG(ERROR) << "target '" << name << "': " << risk;
+      }
+      if (risks.empty()) {
+        LOG(INFO) << "target '" << name
+                  << "': OctoPrint logs nobody in without credentials (autologinLocal is off)";
+      }
+    }).detach();
+  }
 
   bowden::identity::TlsFiles tls{config->cert(), config->key(), config->ca()};
   absl::StatusOr<bowden::identity::SpiffeId> self = bowden::identity::CheckTlsFiles(tls);

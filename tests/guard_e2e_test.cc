@@ -38,6 +38,11 @@ class GuardE2eTest : public ::testing::Test {
         << "  location = /api/version { default_type application/json; alias "
         << web_.File("version") << "; }\n"
         << "  location = /api/printer/command { return 204; }\n"
+        // Like OctoPrint with autologinLocal on: a local request without a
+        // forwarded address is logged in as "pi".
+        << "  location = /api/currentuser { default_type application/json;\n"
+        << "   if ($http_x_forwarded_for = \"\") { return 200 '{\"name\":\"pi\"}'; }\n"
+        << "   return 200 '{\"name\":null,\"groups\":[\"guests\"]}'; }\n"
         // Like OctoPrint, answer an upload only once all of it has arrived:
         // proxying reads the whole body before /stored sees the request.
         << "  location = /api/files/local { proxy_pass http://127.0.0.1:" << nginx_port_
@@ -241,6 +246,16 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_TRUE(absl::StrContains(answer, "octoprint.files.upload")) << answer;
   EXPECT_EQ(Count(AccessLog(), "POST /stored"), 1) << AccessLog();
 }
+TEST_F(GuardE2eTest, TheAgentChecksWhomOctoPrintLogsInWithoutCredentials) {
+  // The probe saw autologinLocal for local programs, and that a request
+  // forwarded with the guard's X-Forwarded-For stays anonymous.
+  EXPECT_TRUE(farm_->agent().WaitForOutput(
+      "OctoPrint's autologinLocal is on: any program on this host is logged in as 'pi'"))
+      << farm_->agent().Stderr();
+  EXPECT_FALSE(absl::StrContains(farm_->agent().Stderr(), "every remote session would act"));
+  EXPECT_EQ(Count(AccessLog(), "GET /api/currentuser"), 2) << AccessLog();
+}
+
 // With single sign-on the agent names the session's user to OctoPrint, and
 // no client can name anyone else.
 class GuardSsoE2eTest : public GuardE2eTest {
