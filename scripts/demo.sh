@@ -112,8 +112,8 @@ say "Minting a throw-away CA for trust domain demo.bowden in ${D}/pki"
 PKI="${D}/pki"
 "${CLI_BIN}" ca init --dir "${PKI}" --trust-domain demo.bowden
 "${CLI_BIN}" ca issue --dir "${PKI}" relay relay --ip 127.0.0.1 --dns localhost
-"${CLI_BIN}" ca issue --dir "${PKI}" agent prusa-01
 "${CLI_BIN}" ca issue --dir "${PKI}" user alice
+# The printer gets no certificate here: it enrolls with a join token below.
 
 # ---- the stand-in printer ---------------------------------------------------
 
@@ -140,14 +140,15 @@ echo "printer target 'octoprint' at 127.0.0.1:${TARGET_PORT}"
 
 # ---- relay ------------------------------------------------------------------
 
-say "Starting bowden-relay (policy: alice is an admin of prusa-*)"
+say "Starting bowden-relay (policy: alice is an admin of prusa-*; it signs with the demo CA)"
 cat >"${D}/policy.textproto" <<'POLICY'
 admins: "alice"
 grant { user: "alice" printers: "prusa-*" role: "admin" }
 POLICY
 start relay "${RELAY_BIN}" --listen 127.0.0.1:0 \
-  --cert "${PKI}/relay.crt" --key "${PKI}/relay.key" --ca "${PKI}/ca.crt" \
-  --state-dir "${D}/state" --policy "${D}/policy.textproto"
+  --cert "${PKI}/relay.crt" --key "${PKI}/relay.key" --ca "${PKI}/bundle.crt" \
+  --state-dir "${D}/state" --policy "${D}/policy.textproto" \
+  --ca-dir "${PKI}" --enroll-listen 127.0.0.1:0
 RELAY_PID="${LAST_PID}"
 wait_for 20 "${RELAY_PID}" "the relay" \
   grep -q 'bowden-relay listening on port' "${D}/relay.out" ||
@@ -159,9 +160,20 @@ cat "${D}/relay.out"
 
 # ---- agent ------------------------------------------------------------------
 
+USER_FLAGS=(--relay "${RELAY}" --cert "${PKI}/alice.crt" --key "${PKI}/alice.key"
+  --ca "${PKI}/ca.crt")
+
+say "As alice (a relay admin): bowden token create agent prusa-01"
+TOKEN="$("${CLI_BIN}" "${USER_FLAGS[@]}" token create agent prusa-01 --ttl 10m)" ||
+  { show_logs relay; die "could not create a join token"; }
+echo "${TOKEN:0:24}...   (single use, valid 10 minutes)"
+
+say "On the printer host: bowden-agent enroll (its key is made there and never leaves it)"
+"${AGENT_BIN}" enroll --token "${TOKEN}" --state-dir "${D}/printer-host" ||
+  { show_logs relay; die "the agent could not enroll"; }
+
 say "Starting bowden-agent for printer prusa-01 (it dials out to the relay)"
-start agent "${AGENT_BIN}" --relay "${RELAY}" \
-  --cert "${PKI}/prusa-01.crt" --key "${PKI}/prusa-01.key" --ca "${PKI}/ca.crt" \
+start agent "${AGENT_BIN}" --config "${D}/printer-host/agent.textproto" \
   --target "octoprint=127.0.0.1:${TARGET_PORT}"
 AGENT_PID="${LAST_PID}"
 wait_for 20 "${AGENT_PID}" "the agent to attach" \
@@ -170,9 +182,6 @@ wait_for 20 "${AGENT_PID}" "the agent to attach" \
 grep -m 1 "attached as printer" "${D}/agent.log"
 
 # ---- the user's side --------------------------------------------------------
-
-USER_FLAGS=(--relay "${RELAY}" --cert "${PKI}/alice.crt" --key "${PKI}/alice.key"
-  --ca "${PKI}/ca.crt")
 
 say "As alice: bowden ls"
 "${CLI_BIN}" "${USER_FLAGS[@]}" ls
