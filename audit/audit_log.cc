@@ -142,27 +142,55 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
       new AuditLog(path, *writer, *reader, std::move(options)));
 }
 
+namespace {
+
+// An event's columns, escaped, before it has a seq, a time and a hash; owns
+// the bytes RowContent views.
+struct PendingRow {
+  explicit PendingRow(const AuditEvent& event)
+      : kind(EscapeInvalidUtf8(event.kind())),
+        actor(EscapeInvalidUtf8(event.actor())),
+        printer(EscapeInvalidUtf8(event.printer())),
+        target(EscapeInvalidUtf8(event.target())),
+        session_id(EscapeInvalidUtf8(event.session_id())),
+        outcome(EscapeInvalidUtf8(event.outcome())),
+        detail(EscapeInvalidUtf8(event.detail())) {
+    std::map<std::string, std::string> escaped;
+    for (const auto& [key, value] : event.fields()) {
+      escaped[EscapeInvalidUtf8(key)] = EscapeInvalidUtf8(value);
+    }
+    fields = EncodeFields(escaped);
+  }
+  RowContent View(int64_t seq, int64_t time_unix_micros) const {
+    return RowContent{seq,    time_unix_micros, kind,   actor, printer,
+                      target, session_id,       outcome, detail, fields};
+  }
+
+  std::string kind, actor, printer, target, session_id, outcome, detail, fields;
+};
+
+}  // namespace
+
 absl::StatusOr<int64_t> AuditLog::Append(const AuditEvent& event) {
-  if (event.kind().empty()) {
-    return absl::InvalidArgumentError("audit event has no kind");
+  return AppendBatch({event});
+}
+
+absl::StatusOr<int64_t> AuditLog::AppendBatch(const std::vector<AuditEvent>& events) {
+  if (events.empty()) return absl::InvalidArgumentError("no audit events to append");
+  std::vector<PendingRow> rows;
+  rows.reserve(events.size());
+  for (const AuditEvent& event : events) {
+    if (event.kind().empty()) {
+      return absl::InvalidArgumentError("audit event has no kind");
+    }
+    rows.emplace_back(event);
   }
-  std::map<std::string, std::string> fields;
-  for (const auto& [key, value] : event.fields()) {
-    fields[EscapeInvalidUtf8(key)] = EscapeInvalidUtf8(value);
-  }
-  std::string blob = EncodeFields(fields);
-  std::string kind = EscapeInvalidUtf8(event.kind());
-  std::string actor = EscapeInvalidUtf8(event.actor());
-  std::string printer = EscapeInvalidUtf8(event.printer());
-  std::string target = EscapeInvalidUtf8(event.target());
-  std::string session_id = EscapeInvalidUtf8(event.session_id());
-  std::string outcome = EscapeInvalidUtf8(event.outcome());
-  std::string detail = EscapeInvalidUtf8(event.detail());
 
   absl::MutexLock lock(&write_mu_);
   // IMMEDIATE takes the write lock before reading the tail, so the seq and
-  // prev_hash read here are still the tail when this row commits, even if
-  // another process writes the same file.
+  // prev_hash read here are still the tail when these rows commit, even if
+  // another process writes the same file. One transaction, so one fsync,
+  // for the whole batch.
   if (absl::Status s = Exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) return s;
   auto fail = [this](absl::Status status) {
     sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -175,23 +203,12 @@ absl::StatusOr<int64_t> AuditLog::Append(const AuditEvent& event) {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     return fail(SqlError(writer_, "read tail"));
   }
-  RowContent row;
-  row.seq = rc == SQLITE_ROW ? sqlite3_column_int64(tail->get(), 0) + 1 : 1;
+  int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(tail->get(), 0) + 1 : 1;
   // A tampered tail still chains: the new row commits to what is stored,
   // and Verify reports the damage where it is.
   std::string prev_hash =
       rc == SQLITE_ROW ? std::string(Column(tail->get(), 1)) : GenesisHash();
   tail->reset();  // finalize: the read is done
-  row.time_unix_micros = absl::ToUnixMicros(options_.clock());
-  row.kind = kind;
-  row.actor = actor;
-  row.printer = printer;
-  row.target = target;
-  row.session_id = session_id;
-  row.outcome = outcome;
-  row.detail = detail;
-  row.fields = blob;
-  std::string hash = ChainHash(prev_hash, row);
 
   absl::StatusOr<Statement> insert =
       Prepare(writer_, absl::StrCat("INSERT INTO audit_log (", kRowColumns,
@@ -199,24 +216,30 @@ absl::StatusOr<int64_t> AuditLog::Append(const AuditEvent& event) {
                                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   if (!insert.ok()) return fail(insert.status());
   sqlite3_stmt* s = insert->get();
-  sqlite3_bind_int64(s, 1, row.seq);
-  sqlite3_bind_int64(s, 2, row.time_unix_micros);
-  int i = 3;
-  for (absl::string_view text : {row.kind, row.actor, row.printer, row.target,
-                                 row.session_id, row.outcome, row.detail}) {
-    Bind(s, i++, text);
+  for (const PendingRow& pending : rows) {
+    RowContent row = pending.View(seq++, absl::ToUnixMicros(options_.clock()));
+    std::string hash = ChainHash(prev_hash, row);
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, row.seq);
+    sqlite3_bind_int64(s, 2, row.time_unix_micros);
+    int i = 3;
+    for (absl::string_view text : {row.kind, row.actor, row.printer, row.target,
+                                   row.session_id, row.outcome, row.detail}) {
+      Bind(s, i++, text);
+    }
+    for (absl::string_view bytes :
+         {row.fields, absl::string_view(prev_hash), absl::string_view(hash)}) {
+      sqlite3_bind_blob(s, i++, bytes.empty() ? "" : bytes.data(),
+                        static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE) return fail(SqlError(writer_, "insert"));
+    prev_hash = std::move(hash);
   }
-  for (absl::string_view bytes :
-       {row.fields, absl::string_view(prev_hash), absl::string_view(hash)}) {
-    sqlite3_bind_blob(s, i++, bytes.empty() ? "" : bytes.data(),
-                      static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  }
-  if (sqlite3_step(s) != SQLITE_DONE) return fail(SqlError(writer_, "insert"));
   insert->reset();  // finalize before COMMIT
   if (sqlite3_exec(writer_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail(SqlError(writer_, "commit"));
   }
-  return row.seq;
+  return seq - 1;
 }
 
 absl::StatusOr<std::vector<AuditEvent>> AuditLog::Query(

@@ -85,6 +85,11 @@ class AuditLog {
   // their request out of the log.
   absl::StatusOr<int64_t> Append(const bowden::v1::AuditEvent& event)
       ABSL_LOCKS_EXCLUDED(write_mu_);
+  // Appends `events` in order in one transaction (one fsync for all): all of
+  // them commit or none does. Returns the last one's seq. Errors as for
+  // Append; InvalidArgumentError, and nothing written, if any has no kind.
+  absl::StatusOr<int64_t> AppendBatch(const std::vector<bowden::v1::AuditEvent>& events)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Events matching `query`, oldest first (see AuditQuery). DataLossError if
   // a matching row's fields blob is corrupt.

@@ -153,6 +153,32 @@ TEST_F(AuditLogTest, EventWithoutKindIsRefused) {
   EXPECT_EQ(log_->HeadAnchor().value_or(""), "0:" + std::string(64, '0'));
 }
 
+TEST_F(AuditLogTest, ABatchCommitsInOrderAndChainsLikeSingleAppends) {
+  ASSERT_EQ(log_->Append(Event("auth", "alice", "")).value_or(-1), 1);
+  std::vector<AuditEvent> batch = {Event("http.request", "alice", "prusa-01"),
+                                   Event("http.request", "bob", "prusa-01"),
+                                   Event("denial", "bob", "prusa-01")};
+  ASSERT_EQ(log_->AppendBatch(batch).value_or(-1), 4);
+  ASSERT_EQ(log_->Append(Event("session.close", "alice", "prusa-01")).value_or(-1), 5);
+  absl::StatusOr<std::vector<AuditEvent>> got = log_->Query(AuditQuery());
+  EXPECT_EQ(Seqs(got), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(got->at(2).actor(), "bob");
+  EXPECT_EQ(got->at(3).kind(), "denial");
+  // Each row still has its own clock reading.
+  EXPECT_EQ(got->at(3).time_unix_micros() - got->at(1).time_unix_micros(), 2000000);
+  VerifyResult result = log_->Verify();
+  EXPECT_TRUE(result.ok()) << result.detail;
+  EXPECT_EQ(result.rows_checked, 5);
+}
+
+TEST_F(AuditLogTest, ABatchWithABadEventWritesNothing) {
+  std::vector<AuditEvent> batch = {Event("http.request", "alice", "prusa-01"), AuditEvent()};
+  EXPECT_EQ(log_->AppendBatch(batch).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log_->AppendBatch({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Seqs(log_->Query(AuditQuery())).empty());
+  EXPECT_EQ(log_->Append(Event("auth", "alice", "")).value_or(-1), 1);
+}
+
 TEST_F(AuditLogTest, InvalidUtf8IsEscapedNotRefused) {
   AuditEvent event = Event("http.request", "mallory", "prusa-01");
   event.set_detail("GET /\xff\xfe/x");

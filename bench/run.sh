@@ -6,6 +6,9 @@
 #   (b) Bowden       curl/wrk ─► bowden open ══TLS══► bowden-relay ◄══TLS══ bowden-agent ─► nginx
 #   (c) ssh -R       curl/wrk ─► sshd (forwarded port) ══SSH══ ssh -N -R ─► nginx
 #   (c') the same with TCP_NODELAY: ssh -tt -R ... sleep (a control, see below)
+#   (b') Bowden with the agent's HTTP guard (guard=octoprint) on the same
+#        nginx, files under /static/: what parsing, judging and auditing every
+#        request costs (reported in a table of its own)
 #
 # For each path it measures
 #   1. 100 MiB download throughput: curl, median of 5 runs (MiB/s);
@@ -270,6 +273,8 @@ http {
   server {
     listen 127.0.0.1:${NGINX_PORT};
     root ${T}/www;
+    # The same files where the OctoPrint guard lets a viewer GET them.
+    location /static/ { alias ${T}/www/; }
   }
 }
 EOF
@@ -304,7 +309,8 @@ RELAY_PORT="$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "${T}/relay.out" 
 say "Starting bowden-agent (printer prusa-01, target octoprint = nginx)"
 start agent "${AGENT_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
   --cert "${PKI}/prusa-01.crt" --key "${PKI}/prusa-01.key" --ca "${PKI}/ca.crt" \
-  --target "octoprint=127.0.0.1:${NGINX_PORT},guard=none"
+  --target "octoprint=127.0.0.1:${NGINX_PORT},guard=none" \
+  --target "guarded=127.0.0.1:${NGINX_PORT},guard=octoprint"
 AGENT_PID="${LAST_PID}"
 wait_for 20 "${AGENT_PID}" "the agent to attach" \
   grep -q 'attached as printer' "${T}/agent.err" ||
@@ -322,6 +328,19 @@ BOWDEN_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/open.out" | head -n 
 wait_for 20 "${OPEN_PID}" "a first request through Bowden" \
   http_ok "http://127.0.0.1:${BOWDEN_PORT}/small.txt" ||
   { show_logs open relay agent; die "no request went through Bowden"; }
+
+say "Starting bowden open prusa-01 --target guarded (the HTTP guard in the path)"
+start gopen "${CLI_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
+  --cert "${PKI}/alice.crt" --key "${PKI}/alice.key" --ca "${PKI}/ca.crt" \
+  open prusa-01 --target guarded --no-browser --listen 127.0.0.1:0
+GOPEN_PID="${LAST_PID}"
+wait_for 20 "${GOPEN_PID}" "the guarded bowden open to print its URL" \
+  grep -Eq 'Forwarding http://127\.0\.0\.1:[0-9]+/' "${T}/gopen.out" ||
+  { show_logs gopen; die "bowden open --target guarded did not start"; }
+GUARDED_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/gopen.out" | head -n 1 | sed 's/.*:\([0-9]*\)\//\1/')"
+wait_for 20 "${GOPEN_PID}" "a first request through the guard" \
+  http_ok "http://127.0.0.1:${GUARDED_PORT}/static/small.txt" ||
+  { show_logs gopen relay agent; die "no request went through the guard"; }
 
 # ---- (c) OpenSSH reverse tunnel -------------------------------------------
 
@@ -398,14 +417,16 @@ wait_for 20 "${SSHND_PID}" "the ssh -tt -R forward" \
 declare -A URL TUNNEL_PIDS
 URL[direct]="http://127.0.0.1:${NGINX_PORT}"
 URL[bowden]="http://127.0.0.1:${BOWDEN_PORT}"
+URL[guarded]="http://127.0.0.1:${GUARDED_PORT}/static"
 URL[ssh]="http://127.0.0.1:${SSH_FWD_PORT}"
 URL[sshnd]="http://127.0.0.1:${SSHND_FWD_PORT}"
 TUNNEL_PIDS[direct]=""
 TUNNEL_PIDS[bowden]="${RELAY_PID} ${AGENT_PID} ${OPEN_PID}"
+TUNNEL_PIDS[guarded]="${RELAY_PID} ${AGENT_PID} ${GOPEN_PID}"
 # sshd's figure covers both sessions; the idle one costs next to nothing.
 TUNNEL_PIDS[ssh]="${SSHD_PID} ${SSH_PID}"
 TUNNEL_PIDS[sshnd]="${SSHD_PID} ${SSHND_PID}"
-readonly PATHS=(direct bowden ssh sshnd)
+readonly PATHS=(direct bowden guarded ssh sshnd)
 declare -A R  # results, keyed "path.metric"
 NOTES=()
 
@@ -552,6 +573,11 @@ row() {  # row LABEL KEY [goal]
     "${b}" "${s}" "${n}" "$(ratio "${b}" "${s}")" "$(ratio "${b}" "${n}")" "${g}"
 }
 
+guard_row() {  # guard_row LABEL KEY
+  local b="${R[bowden.$2]}" g="${R[guarded.$2]}"
+  printf '| %s | %s | %s | %s |\n' "$1" "${b}" "${g}" "$(ratio "${g}" "${b}")"
+}
+
 report() {
   cat <<EOF
 ## Bowden benchmark results
@@ -593,6 +619,24 @@ connections are curl's time_total (connect, request, full response) of one fresh
 ssh + sshd and its session processes (ssh -R) during that phase; it excludes curl, wrk and nginx.
 Ratios are Bowden's figure divided by ssh's: above 1 is better for Bowden in the
 throughput and requests/s rows, worse in the latency, setup-time and CPU rows.
+
+### The HTTP guard's cost
+
+The same Bowden tunnel to the same nginx, once as raw bytes (guard=none, the table
+above) and once through the agent's OctoPrint guard (guard=octoprint, files under
+/static/): every request parsed, its path canonicalised, judged against the role,
+its head rebuilt, and its verdict sent to the relay's hash-chained audit log.
+
+| metric | Bowden, guard=none | Bowden, guard=octoprint | guarded / raw |
+|---|---:|---:|---:|
+$(guard_row "${BIG_MIB} MiB download, median of ${DOWNLOADS} (MiB/s)" dl)
+$(guard_row "wrk -t1 -c1: requests/s" c1_rps)
+$(guard_row "wrk -t1 -c1: p50 latency (ms)" c1_p50)
+$(guard_row "wrk -t2 -c50: requests/s" c50_rps)
+$(guard_row "wrk -t2 -c50: p50 latency (ms)" c50_p50)
+$(guard_row "wrk -t2 -c50: p99 latency (ms)" c50_p99)
+$(guard_row "new connection + GET, median of ${CONNECTS} (ms)" conn_p50)
+$(guard_row "tunnel CPU per request, wrk -c50 (CPU-µs)" rq_cpu)
 
 EOF
   if ((${#NOTES[@]} > 0)); then
