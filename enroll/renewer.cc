@@ -2,12 +2,17 @@
 
 #include <openssl/asn1.h>
 #include <openssl/pem.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,6 +33,11 @@ absl::Time ToTime(const ASN1_TIME* t) {
   return absl::FromTimeT(timegm(&tm));
 }
 
+std::string ReadFileOrEmpty(const std::string& path) {
+  absl::StatusOr<std::string> pem = certs::ReadPemFile(path, /*owner_only=*/false);
+  return pem.ok() ? *pem : "";
+}
+
 absl::Status Replace(const std::string& path, absl::string_view pem) {
   absl::StatusOr<certs::StagedFile> file = certs::StagedFile::Create(path, pem, 0644);
   if (!file.ok()) return file.status();
@@ -35,6 +45,63 @@ absl::Status Replace(const std::string& path, absl::string_view pem) {
 }
 
 }  // namespace
+
+absl::Status CheckRenewedCertificate(const std::string& cert_pem, const std::string& bundle_pem,
+                          const std::string& key_pem, const std::string& old_cert_pem) {
+  auto parse_cert = [](const std::string& pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+    return std::unique_ptr<X509, decltype(&X509_free)>(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  };
+  auto uris = [](X509* cert) {
+    std::vector<std::string> out;
+    auto* names = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+      if (name->type != GEN_URI) continue;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.ia5)),
+                       ASN1_STRING_length(name->d.ia5));
+    }
+    GENERAL_NAMES_free(names);
+    return out;
+  };
+  auto cert = parse_cert(cert_pem);
+  auto old_cert = parse_cert(old_cert_pem);
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  absl::Status refused = absl::OkStatus();
+  if (cert == nullptr || key == nullptr || X509_check_private_key(cert.get(), key.get()) != 1) {
+    refused = absl::DataLossError("the relay sent a certificate that is not for this host's key");
+  } else if (old_cert == nullptr || uris(cert.get()) != uris(old_cert.get())) {
+    refused = absl::DataLossError("the relay sent a certificate for another identity");
+  } else {
+    std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(),
+                                                                  X509_STORE_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bundle(
+        BIO_new_mem_buf(bundle_pem.data(), static_cast<int>(bundle_pem.size())), BIO_free);
+    while (X509* ca = PEM_read_bio_X509(bundle.get(), nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(store.get(), ca);
+      X509_free(ca);
+    }
+    std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                        X509_STORE_CTX_free);
+    if (X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1 ||
+        X509_verify_cert(ctx.get()) != 1) {
+      refused = absl::DataLossError(
+          "the relay sent a certificate that its own CA bundle does not verify");
+    }
+  }
+  ERR_clear_error();
+  if (!refused.ok()) {
+    return absl::Status(refused.code(),
+                        absl::StrCat(refused.message(), "; kept the current certificate"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Validity> ReadValidity(const std::string& path) {
   absl::StatusOr<std::string> pem = certs::ReadPemFile(path, /*owner_only=*/false);
@@ -61,9 +128,11 @@ absl::StatusOr<Renewed> RenewOnce(const std::string& relay_address,
                                   const identity::TlsFiles& files) {
   absl::StatusOr<std::string> key_pem = certs::ReadPemFile(files.key, /*owner_only=*/true);
   if (!key_pem.ok()) return key_pem.status();
+  absl::Cleanup wipe = [&key_pem] { OPENSSL_cleanse(key_pem->data(), key_pem->size()); };
   absl::StatusOr<std::string> csr = certs::CsrForKey(*key_pem);
-  OPENSSL_cleanse(key_pem->data(), key_pem->size());
   if (!csr.ok()) return csr.status();
+  absl::StatusOr<std::string> old_cert = certs::ReadPemFile(files.cert, false);
+  if (!old_cert.ok()) return old_cert.status();
 
   auto stub =
       bowden::v1::IdentityService::NewStub(transport::MakeRelayChannel(relay_address, files));
@@ -78,6 +147,11 @@ absl::StatusOr<Renewed> RenewOnce(const std::string& relay_address,
   }
   // The certificate for the key we hold, or nothing: a mismatch would leave
   // the peer unable to authenticate.
+  const std::string& bundle_pem =
+      response.ca_pem().empty() ? ReadFileOrEmpty(files.ca) : response.ca_pem();
+  absl::Status checked =
+      CheckRenewedCertificate(response.certificate_pem(), bundle_pem, *key_pem, *old_cert);
+  if (!checked.ok()) return checked;
   absl::Status written = Replace(files.cert, response.certificate_pem());
   if (!written.ok()) return written;
   Renewed renewed;

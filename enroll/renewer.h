@@ -40,6 +40,15 @@ struct Renewed {
 absl::StatusOr<Renewed> RenewOnce(const std::string& relay_address,
                                   const identity::TlsFiles& files);
 
+// Checks a renewed certificate before it replaces the current one: it must
+// be for the key this host holds (`key_pem`), carry the same identity as
+// `old_cert_pem`, and verify against `bundle_pem`, the CA bundle the host
+// will trust next. DataLossError naming the problem otherwise; a relay that
+// sent anything else would lock the host out.
+absl::Status CheckRenewedCertificate(const std::string& cert_pem, const std::string& bundle_pem,
+                                     const std::string& key_pem,
+                                     const std::string& old_cert_pem);
+
 // How the renewer reports: `problem` is false for progress (scheduled,
 // renewed) and true for what someone should look at.
 using RenewalReport = std::function<void(bool problem, const std::string& message)>;
