@@ -109,5 +109,34 @@ TEST(ConfigFileTest, MissingRequiredSettingsAreNamed) {
   EXPECT_TRUE(absl::StrContains(out, "--cert is required")) << out;
 }
 
+TEST(ConfigFileTest, BadSigningSettingsAreRefusedWithWhatToDo) {
+  TempDir dir;
+  Pki pki(dir.File("pki"), "farm.test");
+  pki.Issue("relay", "relay", {"--ip", "127.0.0.1"});
+  identity::TlsFiles tls = pki.Files("relay");
+  std::vector<std::string> relay = {BinaryPath("relay/bowden-relay"), "--cert", tls.cert,
+                                    "--key", tls.key, "--ca", tls.ca, "--state-dir",
+                                    dir.File("state")};
+  auto run = [&](std::vector<std::string> extra, std::string* out) {
+    std::vector<std::string> argv = relay;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunToCompletion(argv, out);
+  };
+  std::string out;
+  // Tokens must name a reachable address, not a wildcard.
+  EXPECT_EQ(run({"--listen", "0.0.0.0:0", "--ca-dir", pki.dir(), "--enroll-listen",
+                 "127.0.0.1:0"},
+                &out),
+            1);
+  EXPECT_TRUE(absl::StrContains(out, "needs --public-host NAME")) << out;
+  EXPECT_EQ(run({"--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0"}, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "needs --ca-dir")) << out;
+  EXPECT_EQ(run({"--listen", "127.0.0.1:0", "--agent-cert-ttl", "3s"}, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "--agent-cert-ttl '3s' is not a lifetime of at least 10s"))
+      << out;
+  EXPECT_EQ(run({"--listen", "127.0.0.1:0", "--user-cert-ttl", "soon"}, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "--user-cert-ttl 'soon'")) << out;
+}
+
 }  // namespace
 }  // namespace bowden::testing
