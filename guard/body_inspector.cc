@@ -114,6 +114,19 @@ std::string InspectHeater(const gcode::Checker& checker, Inspect inspect,
   return "";
 }
 
+// POST /api/connection from an operator: connect and disconnect, but not
+// `save` (stores port, baud rate and profile as the defaults) or
+// `autoconnect`, which write OctoPrint's settings.
+std::string InspectConnection(const Struct& json) {
+  for (const char* field : {"save", "autoconnect"}) {
+    if (json.fields().contains(field)) {
+      return absl::StrCat("\"", field,
+                          "\" writes OctoPrint's connection settings, which needs role admin");
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string InspectBody(const gcode::Checker& checker, const LocalCeiling& ceiling,
@@ -130,6 +143,7 @@ std::string InspectBody(const gcode::Checker& checker, const LocalCeiling& ceili
     return "the body is not a JSON object";
   }
   if (inspect == Inspect::kPrinterCommand) return InspectCommand(checker, ceiling, json);
+  if (inspect == Inspect::kConnection) return InspectConnection(json);
   return InspectHeater(checker, inspect, json);
 }
 

@@ -52,6 +52,20 @@ TEST_F(BodyInspectorTest, HeaterSetPoints) {
             "");
 }
 
+TEST_F(BodyInspectorTest, ConnectsPassButSavingConnectionSettingsDoesNot) {
+  EXPECT_EQ(Inspect(Inspect::kConnection,
+                    R"({"command":"connect","port":"/dev/ttyACM0","baudrate":115200})"),
+            "");
+  EXPECT_EQ(Inspect(Inspect::kConnection, R"({"command":"disconnect"})"), "");
+  for (const char* body : {R"({"command":"connect","save":true})",
+                           R"({"command":"connect","save":false})",
+                           R"({"command":"connect","autoconnect":true})"}) {
+    std::string refused = Inspect(Inspect::kConnection, body);
+    EXPECT_TRUE(absl::StrContains(refused, "needs role admin")) << body << ": " << refused;
+  }
+  EXPECT_NE(Inspect(Inspect::kConnection, "command=connect&save=true"), "");
+}
+
 TEST_F(BodyInspectorTest, UploadsAreNotJudgedAsBufferedBodies) {
   // HttpGuard streams them through UploadInspector; here they fail closed.
   EXPECT_TRUE(absl::StrContains(Inspect(Inspect::kUpload, "--x\r\n"), "as it streams"));

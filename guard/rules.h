@@ -39,6 +39,7 @@ enum class Inspect {
   kBedTarget,       // POST /api/printer/bed: target -> M140
   kChamberTarget,   // POST /api/printer/chamber: target -> M141
   kUpload,          // multipart upload: scan the G-code file as it streams
+  kConnection,      // POST /api/connection below admin: no `save`/`autoconnect`
 };
 
 absl::string_view InspectName(Inspect inspect);

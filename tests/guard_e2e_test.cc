@@ -38,6 +38,7 @@ class GuardE2eTest : public ::testing::Test {
         << "  location = /api/version { default_type application/json; alias "
         << web_.File("version") << "; }\n"
         << "  location = /api/printer/command { return 204; }\n"
+        << "  location = /api/connection { return 204; }\n"
         // Like OctoPrint with autologinLocal on: a local request without a
         // forwarded address is logged in as "pi".
         << "  location = /api/currentuser { default_type application/json;\n"
@@ -161,6 +162,18 @@ TEST_F(GuardE2eTest, RolesDecideWhatReachesOctoPrint) {
   EXPECT_TRUE(absl::StrContains(out, "path=/api/version")) << out;
   EXPECT_TRUE(absl::StrContains(out, "status=403")) << out;
   EXPECT_TRUE(absl::StrContains(out, "source=spiffe://farm.test/agent/prusa-01")) << out;
+}
+
+TEST_F(GuardE2eTest, OnlyAdminsSaveConnectionSettings) {
+  const std::string save = R"({"command":"connect","port":"/dev/ttyACM0","save":true})";
+  std::string operator_save = PostJson(carol_port_, "/api/connection", save);
+  EXPECT_EQ(operator_save.substr(0, 3), "403") << operator_save;
+  EXPECT_TRUE(absl::StrContains(operator_save, "needs role admin")) << operator_save;
+  EXPECT_EQ(PostJson(carol_port_, "/api/connection", R"({"command":"connect"})").substr(0, 3),
+            "204");
+  EXPECT_EQ(PostJson(alice_port_, "/api/connection", save).substr(0, 3), "204");
+  EXPECT_TRUE(WaitFor([&] { return Count(AccessLog(), "POST /api/connection") == 2; }))
+      << AccessLog();
 }
 
 TEST_F(GuardE2eTest, TheGcodeCeilingHoldsEvenForAdmins) {
