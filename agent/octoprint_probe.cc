@@ -63,15 +63,25 @@ absl::StatusOr<std::string> CurrentUser(const tunnel::SocketAddress& address,
     if (!WaitFd(fd.get(), POLLIN, deadline)) return absl::UnavailableError("no answer in time");
     auto space = buffer.prepare(16 * 1024);
     ssize_t n = recv(fd.get(), space.data(), space.size(), 0);
-    if (n <= 0) return absl::UnavailableError("OctoPrint closed the connection early");
+    if (n == 0) {
+      // A body that ends with the connection ends here.
+      boost::beast::error_code ec;
+      parser.put_eof(ec);
+      if (ec || !parser.is_done()) {
+        return absl::UnavailableError("OctoPrint closed the connection early");
+      }
+      break;
+    }
+    if (n < 0) return absl::UnavailableError("OctoPrint closed the connection early");
     buffer.commit(n);
     // put() stops after the header; call it again for the body it holds.
     while (buffer.size() > 0 && !parser.is_done()) {
       boost::beast::error_code ec;
       size_t used = parser.put(buffer.data(), ec);
       buffer.consume(used);
-      if (ec == http::error::need_more || used == 0) break;
+      if (ec == http::error::need_more) break;
       if (ec) return absl::UnavailableError("the answer is not HTTP");
+      if (used == 0) break;
     }
   }
   google::protobuf::Struct json;

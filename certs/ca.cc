@@ -294,13 +294,14 @@ absl::StatusOr<std::pair<EvpPkeyPtr, X509Ptr>> MintCa(const std::string& trust_d
   return std::make_pair(*std::move(key), *std::move(cert));
 }
 
-// Rewrites DIR/bundle.crt from DIR/ca.crt and, if present, DIR/previous-ca.crt.
-// Call with the directory lock held.
-absl::Status WriteBundle(const std::string& dir) {
+// Rewrites DIR/bundle.crt from DIR/ca.crt and, with `with_previous` and if
+// present, DIR/previous-ca.crt. Call with the directory lock held.
+absl::Status WriteBundle(const std::string& dir, bool with_previous = true) {
   absl::StatusOr<std::string> bundle = ReadPemFile(JoinPath(dir, kCaCertFile), false);
   if (!bundle.ok()) return bundle.status();
   absl::StatusOr<std::string> previous =
-      ReadPemFile(JoinPath(dir, kPreviousCaFile), false);
+      with_previous ? ReadPemFile(JoinPath(dir, kPreviousCaFile), false)
+                    : absl::NotFoundError("not wanted");
   if (previous.ok()) {
     absl::StrAppend(&*bundle, *previous);
   } else if (!absl::IsNotFound(previous.status())) {
@@ -346,7 +347,8 @@ absl::Status InitCa(const std::string& dir, const std::string& trust_domain) {
 absl::Status RotateCa(const std::string& dir) {
   ERR_clear_error();
   absl::StatusOr<DirectoryLock> lock = DirectoryLock::Acquire(dir);
-  if (!lock.ok()) return NoCaError(dir);
+  if (absl::IsNotFound(lock.status())) return NoCaError(dir);
+  if (!lock.ok()) return lock.status();
   absl::StatusOr<LoadedCa> current = LoadCa(dir);
   if (!current.ok()) return current.status();
   const std::string previous_path = JoinPath(dir, kPreviousCaFile);
@@ -381,17 +383,21 @@ absl::Status RotateCa(const std::string& dir) {
 
 absl::Status RetirePreviousCa(const std::string& dir) {
   absl::StatusOr<DirectoryLock> lock = DirectoryLock::Acquire(dir);
-  if (!lock.ok()) return NoCaError(dir);
+  if (absl::IsNotFound(lock.status())) return NoCaError(dir);
+  if (!lock.ok()) return lock.status();
   const std::string previous_path = JoinPath(dir, kPreviousCaFile);
   if (!PathExists(previous_path)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "no rotation is under way in ", dir, ": there is no previous CA to retire"));
   }
+  // The bundle first: if that fails, the rotation is still under way and
+  // `ca retire` can simply be run again.
+  if (absl::Status s = WriteBundle(dir, /*with_previous=*/false); !s.ok()) return s;
   if (unlink(previous_path.c_str()) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot remove ", previous_path, ": ", strerror(errno)));
   }
-  return WriteBundle(dir);
+  return absl::OkStatus();
 }
 
 absl::Status IssueCertificate(const std::string& dir,

@@ -142,6 +142,13 @@ absl::StatusOr<std::string> ReadCaCertificate(const std::string& ca_dir);
 // a copied file. InvalidArgument if `cert_pem` holds no PEM certificate.
 absl::StatusOr<std::string> CertificateFingerprint(absl::string_view cert_pem);
 
+// Lower-case hex SHA-256 over the DER encodings of every certificate in
+// `bundle_pem`, concatenated in order: the pin a join token carries, so that
+// every CA the enrolling host will trust is pinned, not just the first. For
+// a one-CA bundle it equals CertificateFingerprint. InvalidArgument if the
+// bundle holds no certificate.
+absl::StatusOr<std::string> BundleFingerprint(absl::string_view bundle_pem);
+
 // The subject CN of every CSR made below: a placeholder SignCsr never reads.
 inline constexpr absl::string_view kEnrollmentCsrName = "bowden-enrollment";
 

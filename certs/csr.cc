@@ -262,4 +262,31 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view cert_pem) {
       absl::string_view(reinterpret_cast<const char*>(md), md_len));
 }
 
+absl::StatusOr<std::string> BundleFingerprint(absl::string_view bundle_pem) {
+  ERR_clear_error();
+  absl::StatusOr<BioPtr> bio = ReadOnlyBio(bundle_pem, "the CA bundle");
+  if (!bio.ok()) return bio.status();
+  std::string ders;
+  while (true) {
+    X509Ptr cert(PEM_read_bio_X509(bio->get(), nullptr, NoPassphrase, nullptr));
+    if (!cert) break;
+    const int len = i2d_X509(cert.get(), nullptr);
+    if (len <= 0) return OpenSslError("encoding a certificate of the bundle");
+    std::string der(static_cast<size_t>(len), '\0');
+    unsigned char* out = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_X509(cert.get(), &out) != len) return OpenSslError("encoding a certificate");
+    ders += der;
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  if (ders.empty()) {
+    return absl::InvalidArgumentError("not a PEM certificate bundle (no certificate in it)");
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(ders.data(), ders.size(), md, &md_len, EVP_sha256(), nullptr) != 1) {
+    return OpenSslError("hashing the CA bundle");
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), md_len));
+}
+
 }  // namespace bowden::certs

@@ -409,6 +409,17 @@ TEST_F(CsrTest, FingerprintIsTheSha256OfTheDer) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadCaCertificate(root_ + "/nope").status().code(),
             absl::StatusCode::kFailedPrecondition);
+
+  // A bundle's pin covers every certificate, in order; one CA alone gives
+  // the plain fingerprint.
+  EXPECT_EQ(*BundleFingerprint(file_pem), expected);
+  absl::StatusOr<std::string> two = BundleFingerprint(file_pem + *leaf);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_THAT(*two, MatchesRegex("[0-9a-f]{64}"));
+  EXPECT_NE(*two, expected);
+  EXPECT_NE(*BundleFingerprint(*leaf + file_pem), *two);
+  EXPECT_EQ(*BundleFingerprint(file_pem + *leaf), *two);
+  EXPECT_EQ(BundleFingerprint("junk").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "enroll/enroll_client.h"
 
 #include <chrono>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/ascii.h"
@@ -44,12 +46,6 @@ std::shared_ptr<grpc::ChannelCredentials> VerifiedTls(const std::string& ca_pem)
   return grpc::experimental::TlsCredentials(options);
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
-  absl::StatusOr<certs::StagedFile> file = certs::StagedFile::Create(path, data, mode);
-  if (!file.ok()) return file.status();
-  return file->Commit(certs::Overwrite::kReplace);
-}
-
 }  // namespace
 
 absl::StatusOr<bowden::v1::JoinToken> DecodeToken(absl::string_view text) {
@@ -80,12 +76,15 @@ absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
                                                token.enroll_address(), ": ",
                                                status.error_message()));
   }
-  absl::StatusOr<std::string> fingerprint = certs::CertificateFingerprint(ca.ca_pem());
+  // The pin covers every certificate of the bundle, since all of them are
+  // trusted below and written to ca.crt.
+  absl::StatusOr<std::string> fingerprint = certs::BundleFingerprint(ca.ca_pem());
   if (!fingerprint.ok() || *fingerprint != token.ca_sha256()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the relay at ", token.enroll_address(),
         " presented a CA that does not match the token's fingerprint: this is not your "
-        "farm's relay, or the token is for another farm"));
+        "farm's relay, the token is for another farm, or the farm's CA was rotated after "
+        "the token was made (ask for a new token)"));
   }
   // 2. A key of our own, and a certificate for it over verified TLS.
   absl::StatusOr<std::pair<std::string, std::string>> key_and_csr = certs::NewKeyAndCsr();
@@ -111,13 +110,24 @@ absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
 absl::Status WriteIdentity(const std::string& dir, const std::string& name,
                            const Enrolled& enrolled) {
   if (absl::Status made = certs::MakePrivateDirectory(dir); !made.ok()) return made;
-  // The key first: a certificate without its key would be useless.
-  absl::Status status = WriteFile(absl::StrCat(dir, "/", name, ".key"), enrolled.key_pem, 0600);
-  if (status.ok()) {
-    status = WriteFile(absl::StrCat(dir, "/", name, ".crt"), enrolled.certificate_pem, 0644);
+  // All three staged before any is committed, so a full disk cannot leave a
+  // new key beside an old certificate; then the key first, since a
+  // certificate without its key would be useless.
+  std::vector<certs::StagedFile> staged;
+  for (auto [file, data, mode] :
+       {std::tuple<std::string, const std::string*, mode_t>{name + ".key", &enrolled.key_pem,
+                                                            0600},
+        {name + ".crt", &enrolled.certificate_pem, 0644},
+        {"ca.crt", &enrolled.ca_pem, 0644}}) {
+    absl::StatusOr<certs::StagedFile> one =
+        certs::StagedFile::Create(absl::StrCat(dir, "/", file), *data, mode);
+    if (!one.ok()) return one.status();
+    staged.push_back(*std::move(one));
   }
-  if (status.ok()) status = WriteFile(absl::StrCat(dir, "/ca.crt"), enrolled.ca_pem, 0644);
-  return status;
+  for (certs::StagedFile& file : staged) {
+    if (absl::Status s = file.Commit(certs::Overwrite::kReplace); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bowden::enroll

@@ -269,16 +269,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
   }
   absl::Duration ttl = request->ttl_seconds() > 0 ? absl::Seconds(request->ttl_seconds())
                                                   : absl::Hours(1);
-  // The token pins the first certificate of the bundle GetCa will hand out.
+  // The token pins every certificate of the bundle GetCa will hand out (a
+  // rotation changes the bundle, so tokens made before it stop working).
   absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
   absl::StatusOr<std::string> ca_sha256 =
-      bundle.ok() ? certs::CertificateFingerprint(*bundle) : bundle.status();
+      bundle.ok() ? certs::BundleFingerprint(*bundle) : bundle.status();
   if (!ca_sha256.ok()) {
     reactor->Finish(ToGrpcStatus(ca_sha256.status()));
     return reactor;
   }
   unsigned char secret[32];
-  RAND_bytes(secret, sizeof(secret));
+  if (RAND_bytes(secret, sizeof(secret)) != 1) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                                 "the relay could not generate a random token secret"));
+    return reactor;
+  }
   bowden::v1::JoinToken token;
   token.set_enroll_address(enrollment.enroll_address);
   token.set_relay_address(enrollment.relay_address);

@@ -28,7 +28,7 @@ void AuditSink::Record(bowden::v1::AuditEvent event) {
         return self->queue_.size() < kMaxQueued;
       },
       this));
-  queue_.push_back(Entry{std::move(event), nullptr});
+  queue_.push_back(Entry{std::move(event), nullptr, nullptr});
   ++recorded_;
 }
 
@@ -38,15 +38,19 @@ void AuditSink::RecordBatch(std::vector<bowden::v1::AuditEvent> events,
     if (committed) committed();
     return;
   }
-  for (size_t i = 0; i + 1 < events.size(); ++i) Record(std::move(events[i]));
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](AuditSink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-        return self->queue_.size() < kMaxQueued;
-      },
-      this));
-  queue_.push_back(Entry{std::move(events.back()), std::move(committed)});
-  ++recorded_;
+  auto failed = std::make_shared<bool>(false);
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](AuditSink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+          return self->queue_.size() < kMaxQueued;
+        },
+        this));
+    const bool last = i + 1 == events.size();
+    queue_.push_back(
+        Entry{std::move(events[i]), last ? std::move(committed) : nullptr, failed});
+    ++recorded_;
+  }
 }
 
 void AuditSink::Flush() {
@@ -84,23 +88,21 @@ void AuditSink::Run() {
     events.reserve(batch.size());
     for (const Entry& entry : batch) events.push_back(entry.event);
     absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
-    if (seq.ok()) {
-      for (Entry& entry : batch) {
-        if (entry.committed) entry.committed();
-      }
-    } else {
+    if (!seq.ok()) {
       // One at a time, so one bad event cannot keep the others out; each
-      // failure is logged, and only a committed agent batch is acknowledged
-      // (a failed one is resent).
+      // failure is logged and marks its agent batch as not acknowledged.
       for (Entry& entry : batch) {
         absl::StatusOr<int64_t> one = log_->Append(entry.event);
-        if (!one.ok()) {
-          LOG(ERROR) << "audit log append failed (" << entry.event.kind() << "): "
-                     << one.status();
-        } else if (entry.committed) {
-          entry.committed();
-        }
+        if (one.ok()) continue;
+        LOG(ERROR) << "audit log append failed (" << entry.event.kind() << "): "
+                   << one.status();
+        if (entry.batch_failed) *entry.batch_failed = true;
       }
+    }
+    // Only an agent batch all of whose events are in the log is
+    // acknowledged; the agent resends the others.
+    for (Entry& entry : batch) {
+      if (entry.committed && !(entry.batch_failed && *entry.batch_failed)) entry.committed();
     }
     absl::MutexLock lock(&mu_);
     written_ += batch.size();

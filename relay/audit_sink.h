@@ -45,7 +45,10 @@ class AuditSink {
   absl::Mutex mu_;
   struct Entry {
     bowden::v1::AuditEvent event;
-    std::function<void()> committed;  // may be empty
+    std::function<void()> committed;  // may be empty; only on a batch's last entry
+    // Shared by the entries of one RecordBatch: set when any of them could
+    // not be written, so the batch is not acknowledged (and is resent).
+    std::shared_ptr<bool> batch_failed;
   };
   std::deque<Entry> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
