@@ -115,7 +115,9 @@ absl::StatusOr<SpiffeId> CheckTlsFiles(const TlsFiles& files) {
   }
   if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) <= 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "certificate '", files.cert, "' has expired: issue a new one"));
+        "certificate '", files.cert, "' has expired, so the relay will refuse it: get a "
+        "join token from the farm operator and run `bowden login --token` (users) or "
+        "`bowden-agent enroll --token` (printers), or issue a new one with `bowden ca issue`"));
   }
   absl::StatusOr<std::string> uri = SingleUriSan(cert.get(), files.cert);
   if (!uri.ok()) return uri.status();

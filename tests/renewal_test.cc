@@ -86,6 +86,7 @@ TEST(RenewalTest, TheAgentRenewsAndASessionCarriesBytesAcrossTheOldCertificatesE
 TEST(RenewalTest, ACertificateThatExpiresWhileTheRelayIsAwayIsReportedAndRetried) {
   TcpTarget echo(EchoUntilEof);
   Farm farm(ShortLivedFarm(echo.port()));
+  farm.pki().Issue("user", "carol", {"--ttl", "12s"});
   ASSERT_TRUE(farm.WaitAttached()) << farm.agent().Stderr();
   farm.relay().Signal(SIGKILL);
   // Retries while the certificate lasts, then one clear sentence.
@@ -100,6 +101,17 @@ TEST(RenewalTest, ACertificateThatExpiresWhileTheRelayIsAwayIsReportedAndRetried
   std::string log = farm.agent().Stderr();
   EXPECT_EQ(log.find("expired at"), log.rfind("expired at"));
   EXPECT_TRUE(farm.agent().running());
+
+  // A user whose certificate ran out meanwhile is told how to get a new one.
+  absl::StatusOr<enroll::Validity> carol = enroll::ReadValidity(farm.pki().Files("carol").cert);
+  ASSERT_TRUE(carol.ok()) << carol.status();
+  ASSERT_TRUE(WaitFor([&] { return absl::Now() > carol->not_after; }, absl::Seconds(15)));
+  std::vector<std::string> ls = farm.CliAs("carol");
+  ls.push_back("ls");
+  std::string out;
+  EXPECT_EQ(RunToCompletion(ls, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "has expired, so the relay will refuse it")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "bowden login --token")) << out;
 }
 
 TEST(RenewalTest, TheCliRenewsAUserCertificatePastTwoThirdsOfItsLifetime) {
