@@ -9,7 +9,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 
 namespace bowden::identity {
@@ -66,13 +69,11 @@ absl::StatusOr<absl::Time> AsTime(const ASN1_TIME* time) {
 
 }  // namespace
 
-absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth) {
-  std::vector<grpc::string_ref> pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-  if (pems.size() != 1) {
-    return absl::UnauthenticatedError("the peer presented no certificate");
-  }
+namespace {
+
+absl::StatusOr<PeerCertificate> ParsePeerCertificate(const grpc::string_ref& pem) {
   std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(pems[0].data(), static_cast<int>(pems[0].size())));
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return absl::UnauthenticatedError("the peer's certificate cannot be read");
   PeerCertificate out;
@@ -89,6 +90,33 @@ absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth)
   out.not_before = *not_before;
   out.not_after = *not_after;
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth) {
+  std::vector<grpc::string_ref> pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError("the peer presented no certificate");
+  }
+  // OpenSSL 3 parses a certificate slowly (provider and decoder look-ups under
+  // global locks: ~0.7 ms per session in a profile), and a relay sees the
+  // same few certificates on every call, so parse each one once.
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* parsed ABSL_GUARDED_BY(mu) =
+      new absl::flat_hash_map<std::string, PeerCertificate>();
+  std::string key(pems[0].data(), pems[0].size());
+  {
+    absl::MutexLock lock(&mu);
+    auto it = parsed->find(key);
+    if (it != parsed->end()) return it->second;
+  }
+  absl::StatusOr<PeerCertificate> cert = ParsePeerCertificate(pems[0]);
+  if (!cert.ok()) return cert;
+  absl::MutexLock lock(&mu);
+  if (parsed->size() >= 4096) parsed->clear();  // bounded, whatever peers send
+  parsed->emplace(std::move(key), *cert);
+  return cert;
 }
 
 }  // namespace bowden::identity
