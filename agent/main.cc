@@ -5,7 +5,6 @@
 //       [--target webcam=127.0.0.1:8080] [--config agent.textproto]
 
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -169,9 +168,13 @@ int Enroll() {
   absl::Status written = bowden::enroll::WriteIdentity(dir, "agent", *enrolled);
   if (!written.ok()) return Fail(written);
   std::string config = absl::StrCat(dir, "/agent.textproto");
-  std::ofstream(config) << "relay: \"" << enrolled->relay_address << "\"\ncert: \"" << dir
-                        << "/agent.crt\"\nkey: \"" << dir << "/agent.key\"\nca: \"" << dir
-                        << "/ca.crt\"\nstate_dir: \"" << dir << "\"\n";
+  absl::Status configured = bowden::enroll::WriteConfig(
+      config, {{"relay", enrolled->relay_address},
+               {"cert", absl::StrCat(dir, "/agent.crt")},
+               {"key", absl::StrCat(dir, "/agent.key")},
+               {"ca", absl::StrCat(dir, "/ca.crt")},
+               {"state_dir", dir}});
+  if (!configured.ok()) return Fail(configured);
   std::cout << "Enrolled as " << enrolled->spiffe_id << " (key in " << dir
             << "/agent.key, 0600). Start the agent with:\n  bowden-agent --config " << config
             << " --target octoprint=127.0.0.1:5000" << std::endl;

@@ -316,31 +316,32 @@ wait_for 20 "${AGENT_PID}" "the agent to attach" \
   grep -q 'attached as printer' "${T}/agent.err" ||
   { show_logs agent relay; die "the agent did not attach"; }
 
-say "Starting bowden open prusa-01"
-start open "${CLI_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
-  --cert "${PKI}/alice.crt" --key "${PKI}/alice.key" --ca "${PKI}/ca.crt" \
-  open prusa-01 --no-browser --listen 127.0.0.1:0
-OPEN_PID="${LAST_PID}"
-wait_for 20 "${OPEN_PID}" "bowden open to print its URL" \
-  grep -Eq 'Forwarding http://127\.0\.0\.1:[0-9]+/' "${T}/open.out" ||
-  { show_logs open; die "bowden open did not start"; }
-BOWDEN_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/open.out" | head -n 1 | sed 's/.*:\([0-9]*\)\//\1/')"
-wait_for 20 "${OPEN_PID}" "a first request through Bowden" \
-  http_ok "http://127.0.0.1:${BOWDEN_PORT}/small.txt" ||
-  { show_logs open relay agent; die "no request went through Bowden"; }
+# open_tunnel NAME TARGET FIRST_PATH: starts `bowden open prusa-01 --target
+# TARGET` as process NAME, waits for its URL and a first answer for FIRST_PATH;
+# sets OPENED_PID and OPENED_PORT.
+open_tunnel() {
+  local name="$1" target="$2" first="$3"
+  say "Starting bowden open prusa-01 --target ${target}"
+  start "${name}" "${CLI_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
+    --cert "${PKI}/alice.crt" --key "${PKI}/alice.key" --ca "${PKI}/ca.crt" \
+    open prusa-01 --target "${target}" --no-browser --listen 127.0.0.1:0
+  OPENED_PID="${LAST_PID}"
+  wait_for 20 "${OPENED_PID}" "bowden open --target ${target} to print its URL" \
+    grep -Eq 'Forwarding http://127\.0\.0\.1:[0-9]+/' "${T}/${name}.out" ||
+    { show_logs "${name}"; die "bowden open --target ${target} did not start"; }
+  OPENED_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/${name}.out" | head -n 1 | sed 's/.*:\([0-9]*\)\//\1/')"
+  wait_for 20 "${OPENED_PID}" "a first request through --target ${target}" \
+    http_ok "http://127.0.0.1:${OPENED_PORT}${first}" ||
+    { show_logs "${name}" relay agent; die "no request went through --target ${target}"; }
+}
 
-say "Starting bowden open prusa-01 --target guarded (the HTTP guard in the path)"
-start gopen "${CLI_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
-  --cert "${PKI}/alice.crt" --key "${PKI}/alice.key" --ca "${PKI}/ca.crt" \
-  open prusa-01 --target guarded --no-browser --listen 127.0.0.1:0
-GOPEN_PID="${LAST_PID}"
-wait_for 20 "${GOPEN_PID}" "the guarded bowden open to print its URL" \
-  grep -Eq 'Forwarding http://127\.0\.0\.1:[0-9]+/' "${T}/gopen.out" ||
-  { show_logs gopen; die "bowden open --target guarded did not start"; }
-GUARDED_PORT="$(grep -Eo 'http://127\.0\.0\.1:[0-9]+/' "${T}/gopen.out" | head -n 1 | sed 's/.*:\([0-9]*\)\//\1/')"
-wait_for 20 "${GOPEN_PID}" "a first request through the guard" \
-  http_ok "http://127.0.0.1:${GUARDED_PORT}/static/small.txt" ||
-  { show_logs gopen relay agent; die "no request went through the guard"; }
+open_tunnel open octoprint /small.txt
+OPEN_PID="${OPENED_PID}"
+BOWDEN_PORT="${OPENED_PORT}"
+# The HTTP guard in the path: the same files where a viewer may GET them.
+open_tunnel gopen guarded /static/small.txt
+GOPEN_PID="${OPENED_PID}"
+GUARDED_PORT="${OPENED_PORT}"
 
 # ---- (c) OpenSSH reverse tunnel -------------------------------------------
 

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -69,9 +68,12 @@ int RunLogin(const CliOptions& options, const std::vector<std::string>& args) {
   absl::Status written = enroll::WriteIdentity(dir, "user", *enrolled);
   if (!written.ok()) return Fail(written);
   std::string config_path = absl::StrCat(dir, "/cli.textproto");
-  std::ofstream(config_path) << "relay: \"" << enrolled->relay_address << "\"\ncert: \"" << dir
-                             << "/user.crt\"\nkey: \"" << dir << "/user.key\"\nca: \"" << dir
-                             << "/ca.crt\"\n";
+  absl::Status configured = enroll::WriteConfig(config_path,
+                                                {{"relay", enrolled->relay_address},
+                                                 {"cert", absl::StrCat(dir, "/user.crt")},
+                                                 {"key", absl::StrCat(dir, "/user.key")},
+                                                 {"ca", absl::StrCat(dir, "/ca.crt")}});
+  if (!configured.ok()) return Fail(configured);
   std::cout << "Logged in as " << enrolled->spiffe_id << ". Your key stays in " << dir
             << "/user.key (0600); settings are in " << config_path << "." << std::endl;
   return 0;

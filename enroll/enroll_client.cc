@@ -130,4 +130,15 @@ absl::Status WriteIdentity(const std::string& dir, const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status WriteConfig(const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string text;
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&text, name, ": \"", absl::CEscape(value), "\"\n");
+  }
+  absl::StatusOr<certs::StagedFile> file = certs::StagedFile::Create(path, text, 0644);
+  if (!file.ok()) return file.status();
+  return file->Commit(certs::Overwrite::kReplace);
+}
+
 }  // namespace bowden::enroll

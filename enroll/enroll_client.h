@@ -2,6 +2,8 @@
 #define BOWDEN_ENROLL_ENROLL_CLIENT_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +34,11 @@ absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token);
 // 0700), replacing earlier files atomically.
 absl::Status WriteIdentity(const std::string& dir, const std::string& name,
                            const Enrolled& enrolled);
+
+// Writes a textproto config of string `fields` (name, value) to `path`
+// atomically (mode 0644), for `--config` or ~/.config/bowden/cli.textproto.
+absl::Status WriteConfig(const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& fields);
 
 }  // namespace bowden::enroll
 

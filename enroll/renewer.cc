@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "certs/ca.h"
 #include "certs/pem_files.h"
+#include "identity/peer.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
 
@@ -26,12 +27,6 @@ namespace {
 
 constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
 constexpr absl::Duration kMaxRetry = absl::Seconds(30);
-
-absl::Time ToTime(const ASN1_TIME* t) {
-  struct tm tm {};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
-  return absl::FromTimeT(timegm(&tm));
-}
 
 std::string ReadFileOrEmpty(const std::string& path) {
   absl::StatusOr<std::string> pem = certs::ReadPemFile(path, /*owner_only=*/false);
@@ -109,15 +104,11 @@ absl::Status CheckRenewedCertificate(const std::string& cert_pem, const std::str
 absl::StatusOr<Validity> ReadValidity(const std::string& path) {
   absl::StatusOr<std::string> pem = certs::ReadPemFile(path, /*owner_only=*/false);
   if (!pem.ok()) return pem.status();
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds no PEM certificate"));
+  absl::StatusOr<identity::PeerCertificate> cert = identity::ParseCertificatePem(*pem);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", cert.status().message()));
   }
-  return Validity{ToTime(X509_get0_notBefore(cert.get())),
-                  ToTime(X509_get0_notAfter(cert.get()))};
+  return Validity{cert->not_before, cert->not_after};
 }
 
 absl::Time RenewalTime(const Validity& validity, double jitter) {

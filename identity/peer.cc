@@ -69,13 +69,11 @@ absl::StatusOr<absl::Time> AsTime(const ASN1_TIME* time) {
 
 }  // namespace
 
-namespace {
-
-absl::StatusOr<PeerCertificate> ParsePeerCertificate(const grpc::string_ref& pem) {
+absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem) {
   std::unique_ptr<BIO, BioFree> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return absl::UnauthenticatedError("the peer's certificate cannot be read");
+  if (!cert) return absl::InvalidArgumentError("not a readable PEM certificate");
   PeerCertificate out;
   BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert.get()), nullptr);
   char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
@@ -85,14 +83,12 @@ absl::StatusOr<PeerCertificate> ParsePeerCertificate(const grpc::string_ref& pem
   absl::StatusOr<absl::Time> not_before = AsTime(X509_get0_notBefore(cert.get()));
   absl::StatusOr<absl::Time> not_after = AsTime(X509_get0_notAfter(cert.get()));
   if (!not_before.ok() || !not_after.ok() || out.serial_hex.empty()) {
-    return absl::UnauthenticatedError("the peer's certificate cannot be read");
+    return absl::InvalidArgumentError("a certificate without a readable serial or validity");
   }
   out.not_before = *not_before;
   out.not_after = *not_after;
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth) {
   std::vector<grpc::string_ref> pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
@@ -111,8 +107,12 @@ absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth)
     auto it = parsed->find(key);
     if (it != parsed->end()) return it->second;
   }
-  absl::StatusOr<PeerCertificate> cert = ParsePeerCertificate(pems[0]);
-  if (!cert.ok()) return cert;
+  absl::StatusOr<PeerCertificate> cert =
+      ParseCertificatePem(absl::string_view(pems[0].data(), pems[0].size()));
+  if (!cert.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the peer's certificate cannot be read (", cert.status().message(), ")"));
+  }
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 4096) parsed->clear();  // bounded, whatever peers send
   parsed->emplace(std::move(key), *cert);

@@ -26,6 +26,10 @@ struct PeerCertificate {
   absl::Time not_after;
 };
 
+// The serial and validity of the first certificate in `pem`; InvalidArgument
+// if there is none or it cannot be read.
+absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem);
+
 // Reads the peer's leaf certificate from the call's auth context. Each
 // distinct certificate is parsed once per process and remembered (at most a
 // few thousand). Thread-safe.

@@ -86,17 +86,16 @@ void AuditSink::Run() {
     }
     std::vector<bowden::v1::AuditEvent> events;
     events.reserve(batch.size());
-    for (const Entry& entry : batch) events.push_back(entry.event);
+    for (Entry& entry : batch) events.push_back(std::move(entry.event));
     absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
     if (!seq.ok()) {
       // One at a time, so one bad event cannot keep the others out; each
       // failure is logged and marks its agent batch as not acknowledged.
-      for (Entry& entry : batch) {
-        absl::StatusOr<int64_t> one = log_->Append(entry.event);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        absl::StatusOr<int64_t> one = log_->Append(events[i]);
         if (one.ok()) continue;
-        LOG(ERROR) << "audit log append failed (" << entry.event.kind() << "): "
-                   << one.status();
-        if (entry.batch_failed) *entry.batch_failed = true;
+        LOG(ERROR) << "audit log append failed (" << events[i].kind() << "): " << one.status();
+        if (batch[i].batch_failed) *batch[i].batch_failed = true;
       }
     }
     // Only an agent batch all of whose events are in the log is

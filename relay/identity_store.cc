@@ -187,7 +187,9 @@ absl::StatusOr<TokenGrant> IdentityStore::RedeemToken(const std::string& secret_
            "secret_sha256 = ?");
   Bind(select.get(), 1, secret_sha256);
   if (sqlite3_step(select.get()) != SQLITE_ROW) {
-    return absl::NotFoundError("the join token is not known to this relay");
+    return absl::NotFoundError(
+        "the join token is not known to this relay: copy the whole token, or ask the farm "
+        "operator for a new one");
   }
   TokenGrant grant{Text(select.get(), 0), Text(select.get(), 1), Text(select.get(), 2)};
   if (sqlite3_column_type(select.get(), 4) != SQLITE_NULL) {
