@@ -72,9 +72,10 @@ absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
   bowden::v1::GetCaResponse ca;
   grpc::Status status = insecure->GetCa(&ca_context, {}, &ca);
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot reach the relay's enrollment port ",
-                                               token.enroll_address(), ": ",
-                                               status.error_message()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach the relay's enrollment port ", token.enroll_address(), " (",
+        status.error_message(), "): check that this host can reach it and that the relay runs "
+        "with --enroll-listen; the token stays valid until it expires"));
   }
   // The pin covers every certificate of the bundle, since all of them are
   // trusted below and written to ca.crt.

@@ -96,7 +96,9 @@ absl::Status CheckRenewedCertificate(const std::string& cert_pem, const std::str
   ERR_clear_error();
   if (!refused.ok()) {
     return absl::Status(refused.code(),
-                        absl::StrCat(refused.message(), "; kept the current certificate"));
+                        absl::StrCat(refused.message(),
+                                     "; kept the current certificate. The relay may be "
+                                     "misconfigured or not the farm's: tell the operator"));
   }
   return absl::OkStatus();
 }
