@@ -31,6 +31,7 @@
 #include "proto/config.pb.h"
 #include "transport/relay_channel.h"
 #include "tunnel/event_loop.h"
+#include "tunnel/malloc_tuning.h"
 
 ABSL_FLAG(std::string, config, "", "AgentConfig textproto; flags override it");
 ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
@@ -184,6 +185,7 @@ int Enroll() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bowden::tunnel::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
       "--target NAME=HOST:PORT ... [--config F]");

@@ -18,6 +18,7 @@
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
 #include "proto/config.pb.h"
+#include "tunnel/malloc_tuning.h"
 
 ABSL_FLAG(std::string, config, "",
           "CliConfig textproto (default ~/.config/bowden/cli.textproto)");
@@ -180,6 +181,7 @@ bool LoadConnection(CliOptions* options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bowden::tunnel::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage("bowden COMMAND [flags]; run `bowden --help`");
   std::vector<char*> args(argv, argv + argc);
   // Debian's Abseil checks every lock for deadlock cycles, which costs a few

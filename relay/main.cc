@@ -26,6 +26,7 @@
 #include "policy/policy_source.h"
 #include "proto/config.pb.h"
 #include "relay/relay_server.h"
+#include "tunnel/malloc_tuning.h"
 
 ABSL_FLAG(std::string, config, "", "RelayConfig textproto; flags override it");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to listen on (port 0 picks one)");
@@ -110,6 +111,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bowden::tunnel::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
       "bowden-relay --listen HOST:PORT --cert F --key F --ca F --state-dir DIR "
       "[--policy F] [--allow USER=PRINTER_GLOB ...] [--config F]");
