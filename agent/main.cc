@@ -30,6 +30,7 @@
 #include "identity/credentials.h"
 #include "proto/config.pb.h"
 #include "transport/relay_channel.h"
+#include "tunnel/completion_thread.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/malloc_tuning.h"
 
@@ -281,7 +282,9 @@ int main(int argc, char** argv) {
   if (!loop.ok()) return Fail(loop.status());
   LOG(INFO) << "printer '" << self->name << "' serving " << targets->size()
             << " target(s); dialing out to " << config->relay();
-  bowden::agent::RelayLink link(loop->get(), config->relay(),
+  // The only thread that polls for the agent's streams (see CompletionThread).
+  bowden::tunnel::CompletionThread calls;
+  bowden::agent::RelayLink link(loop->get(), &calls, config->relay(),
                                 bowden::transport::MakeRelayChannel(config->relay(), tls),
                                 &*targets, &*safety, events->get());
   link.Start();

@@ -20,17 +20,18 @@ namespace bowden::agent {
 namespace {
 
 using bowden::v1::AgentMessage;
+using bowden::v1::AgentService;
 using bowden::v1::RelayMessage;
 
 constexpr absl::Duration kTargetConnectTimeout = absl::Seconds(5);
 
 }  // namespace
 
-// One Attach call. gRPC reactions post to the loop; all state is on the loop
-// thread. A hold keeps gRPC from ending the call while the loop may still
-// write to it; it is released once the read side has ended.
+// One Attach call. Reactions (on the completion thread) post to the loop; all
+// state is on the loop thread. A hold keeps the call from ending while the
+// loop may still write to it; it is released once the read side has ended.
 class RelayLink::AttachCall final
-    : public grpc::ClientBidiReactor<AgentMessage, RelayMessage> {
+    : public tunnel::CqBidiReactor<AgentMessage, RelayMessage> {
  public:
   AttachCall(RelayLink* link, const TargetList& targets) : link_(link) {
     AgentMessage hello;
@@ -38,7 +39,11 @@ class RelayLink::AttachCall final
       hello.mutable_hello()->add_targets(name);
     }
     hello.mutable_hello()->set_version("bowden-agent/1");
-    link_->stub_->async()->Attach(&context_, this);
+    AgentService::Stub* stub = link_->stub_.get();
+    BindCall(link_->calls_, &context_,
+             [stub](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
+               return stub->PrepareAsyncAttach(context, cq);
+             });
     AddHold();
     StartRead(&in_);
     Send(std::move(hello));
@@ -85,11 +90,13 @@ class RelayLink::AttachCall final
   bool closing_ = false;
 };
 
-RelayLink::RelayLink(tunnel::EventLoop* loop, std::string relay_address,
+RelayLink::RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+                     std::string relay_address,
                      std::shared_ptr<grpc::Channel> channel,
                      const TargetList* targets, const LocalSafety* safety,
                      EventQueue* events)
     : loop_(loop),
+      calls_(calls),
       relay_address_(std::move(relay_address)),
       channel_(std::move(channel)),
       stub_(bowden::v1::AgentService::NewStub(channel_)),
@@ -213,11 +220,11 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
   }
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("bowden-session-id", id);
-  bowden::v1::AgentService::Stub* stub = stub_.get();
+  AgentService::Stub* stub = stub_.get();
   tunnel::SocketPump::Start(
-      loop_, std::move(socket), std::move(context),
-      [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
-        stub->async()->Carry(ctx, reactor);
+      loop_, calls_, std::move(socket), std::move(context),
+      [stub](grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return stub->PrepareAsyncCarry(ctx, cq);
       },
       [id](const tunnel::PumpResult& result) {
         // The pump's "up" is this socket toward the relay: the printer's

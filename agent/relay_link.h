@@ -13,6 +13,7 @@
 #include "guard/rules.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
+#include "tunnel/completion_thread.h"
 #include "tunnel/event_loop.h"
 
 namespace bowden::agent {
@@ -35,11 +36,13 @@ struct LocalSafety {
 // connecting ...
 //
 // Thread-safety: Start() is thread-safe; everything else runs on the event
-// loop thread. The loop, the channel and the targets must outlive the link.
+// loop thread. The loop, the completion thread (which drives the link's
+// streams), the channel and the targets must outlive the link.
 class RelayLink {
  public:
   // `events` holds what the guards saw until the relay acknowledges it.
-  RelayLink(tunnel::EventLoop* loop, std::string relay_address,
+  RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+            std::string relay_address,
             std::shared_ptr<grpc::Channel> channel, const TargetList* targets,
             const LocalSafety* safety, EventQueue* events);
   ~RelayLink();
@@ -66,6 +69,7 @@ class RelayLink {
              tunnel::UniqueFd socket);
 
   tunnel::EventLoop* const loop_;
+  tunnel::CompletionThread* const calls_;
   const std::string relay_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<bowden::v1::AgentService::Stub> stub_;

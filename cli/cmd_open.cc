@@ -15,6 +15,7 @@
 #include "enroll/renewer.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
+#include "tunnel/completion_thread.h"
 
 extern char** environ;
 
@@ -94,8 +95,11 @@ int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
 
   absl::StatusOr<std::unique_ptr<tunnel::EventLoop>> loop = tunnel::EventLoop::Create();
   if (!loop.ok()) return Fail(loop.status());
+  // The only thread that polls for the tunnel's streams (see
+  // CompletionThread).
+  tunnel::CompletionThread calls;
   absl::StatusOr<std::unique_ptr<LocalForwarder>> forwarder = LocalForwarder::Create(
-      loop->get(), options.listen, *channel, options.relay, printer, options.target);
+      loop->get(), &calls, options.listen, *channel, options.relay, printer, options.target);
   if (!forwarder.ok()) return Fail(forwarder.status());
 
   // A long `open` outlives a 12 h certificate: renew in the background;

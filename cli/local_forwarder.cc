@@ -28,7 +28,7 @@ bool IsLoopback(const tunnel::SocketAddress& address) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
-    tunnel::EventLoop* loop, const std::string& listen,
+    tunnel::EventLoop* loop, tunnel::CompletionThread* calls, const std::string& listen,
     std::shared_ptr<grpc::Channel> channel, std::string relay_address,
     std::string printer, std::string target) {
   absl::StatusOr<tunnel::HostPort> hp = tunnel::ParseHostPort(listen);
@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   if (!port.ok()) return port.status();
   tunnel::HostPort bound{hp->host, *port};
   std::unique_ptr<LocalForwarder> forwarder(new LocalForwarder(
-      loop, *std::move(listener), bound, std::move(channel),
+      loop, calls, *std::move(listener), bound, std::move(channel),
       std::move(relay_address), std::move(printer), std::move(target)));
   LocalForwarder* self = forwarder.get();
   loop->Post([self] {
@@ -56,12 +56,14 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   return forwarder;
 }
 
-LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
+LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+                               tunnel::UniqueFd listener,
                                tunnel::HostPort bound,
                                std::shared_ptr<grpc::Channel> channel,
                                std::string relay_address, std::string printer,
                                std::string target)
     : loop_(loop),
+      calls_(calls),
       listener_(std::move(listener)),
       bound_(std::move(bound)),
       stub_(bowden::v1::UserService::NewStub(channel)),
@@ -91,9 +93,9 @@ void LocalForwarder::Forward(tunnel::UniqueFd socket) {
   context->AddMetadata("bowden-target", target_);
   bowden::v1::UserService::Stub* stub = stub_.get();
   tunnel::SocketPump::Start(
-      loop_, std::move(socket), std::move(context),
-      [stub](grpc::ClientContext* ctx, tunnel::SocketPump::Reactor* reactor) {
-        stub->async()->Dial(ctx, reactor);
+      loop_, calls_, std::move(socket), std::move(context),
+      [stub](grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return stub->PrepareAsyncDial(ctx, cq);
       },
       [number, relay = relay_address_](const tunnel::PumpResult& result) {
         if (result.status.ok() ||

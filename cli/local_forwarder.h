@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
+#include "tunnel/completion_thread.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/net.h"
 
@@ -18,13 +19,14 @@ namespace bowden::cli {
 // Dial stream to `printer`/`target` through the relay.
 //
 // Thread-safety: Create(), port() and url() are thread-safe; connection handling
-// runs on the event loop thread. The loop must outlive the forwarder.
+// runs on the event loop thread. The loop and the completion thread must
+// outlive the forwarder.
 class LocalForwarder {
  public:
   // Binds `listen`, which must be a loopback address so the printer is never
   // exposed to the user's own network.
   static absl::StatusOr<std::unique_ptr<LocalForwarder>> Create(
-      tunnel::EventLoop* loop, const std::string& listen,
+      tunnel::EventLoop* loop, tunnel::CompletionThread* calls, const std::string& listen,
       std::shared_ptr<grpc::Channel> channel, std::string relay_address,
       std::string printer, std::string target);
 
@@ -33,7 +35,8 @@ class LocalForwarder {
   std::string url() const;
 
  private:
-  LocalForwarder(tunnel::EventLoop* loop, tunnel::UniqueFd listener,
+  LocalForwarder(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+                 tunnel::UniqueFd listener,
                  tunnel::HostPort bound, std::shared_ptr<grpc::Channel> channel,
                  std::string relay_address, std::string printer,
                  std::string target);
@@ -41,6 +44,7 @@ class LocalForwarder {
   void Forward(tunnel::UniqueFd socket);
 
   tunnel::EventLoop* const loop_;
+  tunnel::CompletionThread* const calls_;
   tunnel::UniqueFd listener_;
   const tunnel::HostPort bound_;
   std::unique_ptr<bowden::v1::UserService::Stub> stub_;

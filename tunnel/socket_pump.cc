@@ -15,12 +15,12 @@ constexpr size_t kChunkBytes = 512 * 1024;
 
 }  // namespace
 
-void SocketPump::Start(EventLoop* loop, UniqueFd socket,
+void SocketPump::Start(EventLoop* loop, CompletionThread* calls, UniqueFd socket,
                        std::unique_ptr<grpc::ClientContext> context,
-                       StartRpc start_rpc, DoneCallback done) {
+                       Reactor::Prepare prepare, DoneCallback done) {
   auto* pump = new SocketPump(loop, std::move(socket), std::move(context),
                               std::move(done));
-  loop->Post([pump, start_rpc = std::move(start_rpc)] { pump->Begin(start_rpc); });
+  loop->Post([pump, calls, prepare = std::move(prepare)] { pump->Begin(calls, prepare); });
 }
 
 SocketPump::SocketPump(EventLoop* loop, UniqueFd socket,
@@ -32,12 +32,12 @@ SocketPump::SocketPump(EventLoop* loop, UniqueFd socket,
       done_(std::move(done)),
       read_buffer_(new char[kChunkBytes]) {}
 
-void SocketPump::Begin(const StartRpc& start_rpc) {
+void SocketPump::Begin(CompletionThread* calls, const Reactor::Prepare& prepare) {
   SetNoDelay(socket_.get());
   (void)SetNonBlocking(socket_.get());
-  watch_ = loop_->Watch(socket_.get(), EPOLLIN,
+  watch_ = loop_->Watch(socket_.get(), EPOLLIN | EPOLLET,
                         [this](uint32_t events) { OnSocketEvent(events); });
-  start_rpc(context_.get(), this);
+  BindCall(calls, context_.get(), prepare);
   StartRead(&down_);
   StartCall();
 }
@@ -52,30 +52,47 @@ void SocketPump::OnSocketEvent(uint32_t events) {
       MaybeFinish();
     }
   }
-  if (want_socket_read_ && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
-    Io io = ReadSocket();
-    if (io == Io::kFailed) return Abort();
-    if (io == Io::kDone) {
-      want_socket_read_ = false;
-      UpdateInterest();
+  if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+  int state = up_state_.load();
+  while (true) {
+    if (state == kUpIdle) {
+      if (!up_state_.compare_exchange_weak(state, kUpBusy)) continue;
+      if (ReadSocket() == Io::kFailed) Abort();
+      return;
     }
+    if (state != kUpBusy) return;  // already noted, or over
+    if (up_state_.compare_exchange_weak(state, kUpMissedEdge)) return;
   }
 }
 
 SocketPump::Io SocketPump::ReadSocket() {
-  // Reading into a fixed buffer and copying n bytes is cheaper than
-  // resizing the Chunk's string, which zero-fills the whole chunk each time.
-  ssize_t n = recv(socket_.get(), read_buffer_.get(), kChunkBytes, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return Io::kWouldBlock;
-  if (n < 0) return Io::kFailed;
-  up_.set_data(read_buffer_.get(), n);
-  if (n == 0) {
-    up_.set_fin(true);
-    sent_fin_ = true;
+  while (true) {
+    // Reading into a fixed buffer and copying n bytes is cheaper than
+    // resizing the Chunk's string, which zero-fills the whole chunk each
+    // time.
+    ssize_t n = recv(socket_.get(), read_buffer_.get(), kChunkBytes, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      // Give the token back, unless an edge came since the last read: then
+      // the data it announced may already be there.
+      int busy = kUpBusy;
+      if (up_state_.compare_exchange_strong(busy, kUpIdle)) return Io::kWouldBlock;
+      up_state_ = kUpBusy;
+      continue;
+    }
+    if (n < 0) {
+      up_state_ = kUpOver;
+      return Io::kFailed;
+    }
+    up_.set_data(read_buffer_.get(), n);
+    if (n == 0) {
+      up_.set_fin(true);
+      sent_fin_ = true;
+    }
+    bytes_up_ += n;
+    StartWrite(&up_);
+    return Io::kDone;
   }
-  bytes_up_ += n;
-  StartWrite(&up_);
-  return Io::kDone;
 }
 
 SocketPump::Io SocketPump::FlushSocket(bool call_over) {
@@ -96,16 +113,16 @@ SocketPump::Io SocketPump::FlushSocket(bool call_over) {
   return Io::kDone;
 }
 
-void SocketPump::WaitForSocket(bool read, bool write) {
+void SocketPump::WaitForSocketWrite() {
   if (socket_failed_) return;
-  want_socket_read_ = want_socket_read_ || read;
-  want_socket_write_ = want_socket_write_ || write;
+  want_socket_write_ = true;
   UpdateInterest();
 }
 
 void SocketPump::Abort() {
   socket_failed_ = true;
-  want_socket_read_ = false;
+  up_state_ = kUpOver;
+  watching_ = false;
   want_socket_write_ = false;
   UpdateInterest();
   context_->TryCancel();
@@ -113,7 +130,7 @@ void SocketPump::Abort() {
 
 void SocketPump::UpdateInterest() {
   uint32_t events = 0;
-  if (want_socket_read_) events |= EPOLLIN;
+  if (watching_) events = EPOLLIN | EPOLLET;
   if (want_socket_write_) events |= EPOLLOUT;
   loop_->Update(watch_, events);
 }
@@ -128,7 +145,7 @@ void SocketPump::OnReadDone(bool ok) {
     case Io::kDone:
       return;
     case Io::kWouldBlock:
-      loop_->Post([this] { WaitForSocket(false, true); });
+      loop_->Post([this] { WaitForSocketWrite(); });
       return;
     case Io::kFailed:
       loop_->Post([this] { Abort(); });
@@ -141,20 +158,14 @@ void SocketPump::OnWriteDone(bool ok) {
   if (ok && sent_fin_) {
     // The fin is out: half-close the stream so the relay knows this
     // direction is complete without parsing the messages it forwards.
+    up_state_ = kUpOver;
     StartWritesDone();
     return;
   }
   if (!ok || socket_failed_) return;
-  switch (ReadSocket()) {
-    case Io::kDone:
-      return;
-    case Io::kWouldBlock:
-      loop_->Post([this] { WaitForSocket(true, false); });
-      return;
-    case Io::kFailed:
-      loop_->Post([this] { Abort(); });
-      return;
-  }
+  // Whatever edge came while writing, the read below sees its data.
+  up_state_ = kUpBusy;
+  if (ReadSocket() == Io::kFailed) loop_->Post([this] { Abort(); });
 }
 
 void SocketPump::OnDone(const grpc::Status& status) {

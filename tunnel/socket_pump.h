@@ -7,8 +7,10 @@
 #include <memory>
 
 #include "grpcpp/client_context.h"
-#include "grpcpp/support/client_callback.h"
+#include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for Chunk
 #include "proto/tunnel.pb.h"
+#include "tunnel/completion_thread.h"
+#include "tunnel/cq_bidi_reactor.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/unique_fd.h"
 
@@ -31,28 +33,29 @@ struct PumpResult {
 // requested only when the previous one is fully written to the socket.
 //
 // Thread-safety: each direction is owned by one party at a time, like a
-// token: the gRPC reaction that just completed (which then does the socket
-// I/O itself, sparing a thread hop when the socket is ready), or the loop
-// thread while the socket is not ready (EAGAIN) and epoll is waiting for it.
+// token: the reaction that just completed on the completion thread (which
+// then does the socket I/O itself, sparing a thread hop when the socket is
+// ready), or the loop thread while the socket is not ready (EAGAIN) and
+// epoll is waiting for it. The up direction's token is the atomic `up_state_`:
+// the socket is watched edge-triggered all along, and an edge that comes
+// while a Chunk is being written is remembered instead of handled, so
+// handing the token back to the loop needs no wake-up of the loop.
 // Epoll interest, start-up and tear-down belong to the loop thread only. The
 // object deletes itself after `done` has run.
 class SocketPump final
-    : public grpc::ClientBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk> {
+    : public CqBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk> {
  public:
-  using Reactor = grpc::ClientBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
-  // Binds the reactor to a new call, e.g.
-  // `stub->async()->Dial(context, reactor)`. Must not start the call.
-  using StartRpc = std::function<void(grpc::ClientContext*, Reactor*)>;
+  using Reactor = CqBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
   using DoneCallback = std::function<void(const PumpResult&)>;
 
-  // Thread-safe. Pumps `socket` (connected) through the call that `start_rpc`
-  // creates with `context`. `done` runs on the loop thread once the socket is
-  // closed and the call has ended.
-  static void Start(EventLoop* loop, UniqueFd socket,
+  // Thread-safe. Pumps `socket` (connected) through the call that `prepare`
+  // creates with `context` on `calls`. `done` runs on the loop thread once
+  // the socket is closed and the call has ended.
+  static void Start(EventLoop* loop, CompletionThread* calls, UniqueFd socket,
                     std::unique_ptr<grpc::ClientContext> context,
-                    StartRpc start_rpc, DoneCallback done);
+                    Reactor::Prepare prepare, DoneCallback done);
 
-  // gRPC reactions (any gRPC thread): forward to the loop.
+  // Reactions (completion thread).
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
@@ -62,18 +65,26 @@ class SocketPump final
              std::unique_ptr<grpc::ClientContext> context, DoneCallback done);
 
   enum class Io { kDone, kWouldBlock, kFailed };
+  // The up direction (socket -> stream).
+  enum UpState : int {
+    kUpIdle,        // the loop reads on the next edge
+    kUpBusy,        // a Chunk is being read or written
+    kUpMissedEdge,  // kUpBusy, and an edge came meanwhile
+    kUpOver,        // the fin is out, or the socket failed
+  };
 
   // Whoever holds the direction's token.
-  // Reads the socket once and starts writing what arrived (or the fin).
+  // Reads the socket and starts writing what arrived (or the fin); returns
+  // kWouldBlock once the token is back with the loop.
   Io ReadSocket();
   // Writes the rest of `down_`; when all is out, half-closes the socket after
   // a fin or asks for the next Chunk unless the call is over.
   Io FlushSocket(bool call_over);
 
   // Loop thread only.
-  void Begin(const StartRpc& start_rpc);
+  void Begin(CompletionThread* calls, const Reactor::Prepare& prepare);
   void OnSocketEvent(uint32_t events);
-  void WaitForSocket(bool read, bool write);
+  void WaitForSocketWrite();
   void Abort();
   void UpdateInterest();
   void MaybeFinish();
@@ -89,8 +100,9 @@ class SocketPump final
   bowden::v1::Chunk down_;  // stream -> socket
   size_t down_offset_ = 0;
 
+  std::atomic<int> up_state_{kUpIdle};
   // Loop thread only.
-  bool want_socket_read_ = true;
+  bool watching_ = true;
   bool want_socket_write_ = false;
   bool rpc_done_ = false;
   // Up direction's token holder only.
