@@ -63,6 +63,9 @@ class RelayLink {
   // Sends the next batch of queued events when attached and none is in
   // flight.
   void SendAuditBatch();
+  // Sends a batch soon: at once when a whole batch is queued, else after a
+  // short delay that lets events gather.
+  void ScheduleAuditBatch();
   // Carries `socket` over a new Carry stream, through an HTTP guard when the
   // target has one.
   void Carry(const bowden::v1::OpenSession& request, const Target& target,
@@ -77,6 +80,7 @@ class RelayLink {
   const LocalSafety* const safety_;
   EventQueue* const events_;
   int64_t audit_in_flight_ = 0;  // batch id awaiting the relay's ack
+  bool audit_flush_scheduled_ = false;
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;

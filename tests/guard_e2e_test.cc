@@ -6,6 +6,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -99,6 +101,21 @@ class GuardE2eTest : public ::testing::Test {
   std::string PostJson(int port, const std::string& path, const std::string& json) {
     return Curl(port, path, {"-X", "POST", "-H", "Content-Type: application/json",
                              "--data-binary", json});
+  }
+  // Whether the relay's audit log (read by alice, an admin) holds an
+  // http.request event of `user` with all of `fields`, e.g. "\"status\":\"201\"".
+  bool Audited(const std::string& user, const std::vector<std::string>& fields) {
+    std::vector<std::string> argv = farm_->CliAs("alice");
+    argv.insert(argv.end(), {"audit", "--json", "--user", user});
+    std::string out;
+    if (RunToCompletion(argv, &out) != 0) return false;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      bool all = absl::StrContains(line, "\"http.request\"");
+      for (const std::string& field : fields) all = all && absl::StrContains(line, field);
+      if (all) return true;
+    }
+    return false;
   }
   std::string AccessLog() {
     std::ifstream in(web_.File("access.log"));
@@ -231,7 +248,12 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   std::string log = AccessLog();
   EXPECT_EQ(Count(log, "POST /stored"), 1) << log;
   EXPECT_TRUE(absl::StrContains(log, "POST /api/files/local xff=100.")) << log;
-  EXPECT_TRUE(farm_->agent().WaitForOutput("http carol POST /api/files/local -> 201 allow"))
+  // The agent logs only refusals; every request is in the relay's audit log.
+  EXPECT_TRUE(WaitFor([&] {
+    return Audited("carol", {"\"path\":\"/api/files/local\"", "\"status\":\"201\"",
+                             "\"verdict\":\"allow\""});
+  }));
+  EXPECT_FALSE(absl::StrContains(farm_->agent().Stderr(), "-> 201 allow"))
       << farm_->agent().Stderr();
 
   // M997 on line 3: refused with the line, and OctoPrint sees nothing of it.
