@@ -75,9 +75,10 @@ SocketPump::Io SocketPump::ReadSocket() {
     if (n < 0 && errno == EAGAIN) {
       // Give the token back, unless an edge came since the last read: then
       // the data it announced may already be there.
-      int busy = kUpBusy;
-      if (up_state_.compare_exchange_strong(busy, kUpIdle)) return Io::kWouldBlock;
-      up_state_ = kUpBusy;
+      int state = kUpBusy;
+      if (up_state_.compare_exchange_strong(state, kUpIdle)) return Io::kWouldBlock;
+      state = kUpMissedEdge;
+      if (!up_state_.compare_exchange_strong(state, kUpBusy)) return Io::kWouldBlock;  // over
       continue;
     }
     if (n < 0) {
