@@ -69,38 +69,60 @@ absl::StatusOr<std::unique_ptr<EventQueue>> EventQueue::Open(const std::string& 
 EventQueue::EventQueue(sqlite3* db, size_t max_events) : db_(db), max_events_(max_events) {}
 
 EventQueue::~EventQueue() {
-  if (db_ != nullptr) sqlite3_close(db_);
+  if (db_ != nullptr) {
+    Commit();
+    sqlite3_close(db_);
+  }
 }
 
-size_t EventQueue::size() const { return count_; }
+size_t EventQueue::size() const { return count_ + uncommitted_.size(); }
 
-void EventQueue::Push(const bowden::v1::AuditEvent& event) {
-  if (count_ >= max_events_) DropOldest(count_ - max_events_ + 1);
-  bowden::v1::AuditEvent stored = event;
+void EventQueue::Push(bowden::v1::AuditEvent event) {
+  if (size() >= max_events_) {
+    Commit();
+    DropOldest(count_ - max_events_ + 1);
+  }
   if (dropped_ > 0) {
     // Say so in the log itself, attached to the next event that fits.
-    (*stored.mutable_fields())["dropped_before"] = absl::StrCat(dropped_);
+    (*event.mutable_fields())["dropped_before"] = absl::StrCat(dropped_);
     dropped_ = 0;
   }
   int64_t id = next_id_++;
   if (db_ == nullptr) {
-    memory_.emplace_back(id, std::move(stored));
+    memory_.emplace_back(id, std::move(event));
+    ++count_;
   } else {
-    Statement stmt = Prepare(db_, "INSERT INTO events (id, event) VALUES (?, ?)");
-    std::string blob = stored.SerializeAsString();
+    uncommitted_.emplace_back(id, event.SerializeAsString());
+  }
+}
+
+void EventQueue::Commit() {
+  if (uncommitted_.empty()) return;
+  // One transaction for the lot; if any insert fails, none is kept and the
+  // events count as dropped, which the next event reports.
+  bool ok = sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK;
+  Statement stmt = Prepare(db_, "INSERT INTO events (id, event) VALUES (?, ?)");
+  for (const auto& [id, blob] : uncommitted_) {
+    if (!ok || !stmt) break;
     sqlite3_bind_int64(stmt.get(), 1, id);
     sqlite3_bind_blob(stmt.get(), 2, blob.data(), static_cast<int>(blob.size()),
-                      SQLITE_TRANSIENT);
-    if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
-      LOG(ERROR) << "event queue insert failed: " << sqlite3_errmsg(db_);
-      ++dropped_;
-      return;
-    }
+                      SQLITE_STATIC);
+    ok = sqlite3_step(stmt.get()) == SQLITE_DONE;
+    sqlite3_reset(stmt.get());
   }
-  ++count_;
+  ok = ok && stmt && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (ok) {
+    count_ += uncommitted_.size();
+  } else {
+    LOG(ERROR) << "event queue insert failed: " << sqlite3_errmsg(db_);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    dropped_ += uncommitted_.size();
+  }
+  uncommitted_.clear();
 }
 
 std::vector<bowden::v1::AuditEvent> EventQueue::Peek(size_t limit, int64_t* last_id) {
+  Commit();
   std::vector<bowden::v1::AuditEvent> events;
   *last_id = 0;
   if (db_ == nullptr) {
@@ -123,6 +145,7 @@ std::vector<bowden::v1::AuditEvent> EventQueue::Peek(size_t limit, int64_t* last
 }
 
 void EventQueue::Ack(int64_t last_id) {
+  Commit();
   if (db_ == nullptr) {
     while (!memory_.empty() && memory_.front().first <= last_id) {
       memory_.pop_front();

@@ -67,5 +67,38 @@ TEST(EventQueueTest, BoundedWithTheGapReported) {
   EXPECT_EQ(batch[2].fields().at("dropped_before"), "1");
 }
 
+TEST(EventQueueTest, OnlyCommittedEventsAreOnDisk) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/agent-commit";
+  auto queue = EventQueue::Open(dir);
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  (*queue)->Push(Event("/a"));
+  (*queue)->Push(Event("/b"));
+  (*queue)->Commit();
+  (*queue)->Push(Event("/c"));
+  EXPECT_EQ((*queue)->size(), 3u);
+  // A second reader of the same file, as after a crash of this process.
+  auto reader = EventQueue::Open(dir);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->size(), 2u);
+  int64_t last = 0;
+  auto batch = (*reader)->Peek(10, &last);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[1].fields().at("path"), "/b");
+}
+
+TEST(EventQueueTest, DiskQueueIsBoundedWithTheGapReported) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/agent-bounded";
+  auto queue = EventQueue::Open(dir, 3);
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  for (int i = 0; i < 5; ++i) (*queue)->Push(Event("/e" + std::to_string(i)));
+  EXPECT_EQ((*queue)->size(), 3u);
+  int64_t last = 0;
+  auto batch = (*queue)->Peek(10, &last);
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_EQ(batch[0].fields().at("path"), "/e2");
+  EXPECT_EQ(batch[1].fields().at("dropped_before"), "1");
+  EXPECT_EQ(batch[2].fields().at("dropped_before"), "1");
+}
+
 }  // namespace
 }  // namespace bowden::agent

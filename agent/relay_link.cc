@@ -267,7 +267,16 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     fields["verdict"] = e.verdict;
     fields["rule"] = e.rule;
     fields["role"] = request.role();
-    events_->Push(event);
+    events_->Push(std::move(event));
+  }
+  // Everything the guards report in this turn of the loop goes to disk in
+  // one transaction, before the loop waits again.
+  if (!commit_posted_) {
+    commit_posted_ = true;
+    loop_->Post([this] {
+      commit_posted_ = false;
+      events_->Commit();
+    });
   }
   ScheduleAuditBatch();
 }

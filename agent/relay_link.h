@@ -81,6 +81,7 @@ class RelayLink {
   EventQueue* const events_;
   int64_t audit_in_flight_ = 0;  // batch id awaiting the relay's ack
   bool audit_flush_scheduled_ = false;
+  bool commit_posted_ = false;
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;
