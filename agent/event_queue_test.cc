@@ -53,18 +53,24 @@ TEST(EventQueueTest, DiskQueueSurvivesAReopen) {
   EXPECT_EQ(batch[2].fields().at("path"), "/after");
 }
 
-TEST(EventQueueTest, BoundedWithTheGapReported) {
-  auto queue = EventQueue::Open("", 3);
-  for (int i = 0; i < 5; ++i) (*queue)->Push(Event("/e" + std::to_string(i)));
-  EXPECT_EQ((*queue)->size(), 3u);
+// A queue bounded at 3 that was given 5 events.
+void ExpectOldestDroppedWithTheGapReported(EventQueue& queue) {
+  for (int i = 0; i < 5; ++i) queue.Push(Event("/e" + std::to_string(i)));
+  EXPECT_EQ(queue.size(), 3u);
   int64_t last = 0;
-  auto batch = (*queue)->Peek(10, &last);
+  auto batch = queue.Peek(10, &last);
   ASSERT_EQ(batch.size(), 3u);
   EXPECT_EQ(batch[0].fields().at("path"), "/e2");
   // Each event that had to make room says how many older ones it pushed out.
   EXPECT_FALSE(batch[0].fields().contains("dropped_before"));
   EXPECT_EQ(batch[1].fields().at("dropped_before"), "1");
   EXPECT_EQ(batch[2].fields().at("dropped_before"), "1");
+}
+
+TEST(EventQueueTest, BoundedWithTheGapReported) {
+  auto queue = EventQueue::Open("", 3);
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  ExpectOldestDroppedWithTheGapReported(**queue);
 }
 
 TEST(EventQueueTest, OnlyCommittedEventsAreOnDisk) {
@@ -90,14 +96,7 @@ TEST(EventQueueTest, DiskQueueIsBoundedWithTheGapReported) {
   std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/agent-bounded";
   auto queue = EventQueue::Open(dir, 3);
   ASSERT_TRUE(queue.ok()) << queue.status();
-  for (int i = 0; i < 5; ++i) (*queue)->Push(Event("/e" + std::to_string(i)));
-  EXPECT_EQ((*queue)->size(), 3u);
-  int64_t last = 0;
-  auto batch = (*queue)->Peek(10, &last);
-  ASSERT_EQ(batch.size(), 3u);
-  EXPECT_EQ(batch[0].fields().at("path"), "/e2");
-  EXPECT_EQ(batch[1].fields().at("dropped_before"), "1");
-  EXPECT_EQ(batch[2].fields().at("dropped_before"), "1");
+  ExpectOldestDroppedWithTheGapReported(**queue);
 }
 
 }  // namespace
