@@ -206,6 +206,12 @@ curl -sS --max-time 10 -X POST -H 'Content-Type: application/json' \
   --data '{"command":"M997"}' "${URL}api/printer/command" || true
 
 say "As alice (a relay admin): bowden audit"
+# The agent sends its audit events in batches (every 25 ms): wait for the
+# refusal above to be in the relay's log before showing it.
+audit_has_refusal() {
+  "${CLI_BIN}" "${USER_FLAGS[@]}" audit 2>/dev/null | grep -q 'api/printer/command'
+}
+wait_for 10 "${AGENT_PID}" "the agent's audit events to reach the relay" audit_has_refusal || true
 "${CLI_BIN}" "${USER_FLAGS[@]}" audit || true
 
 cat <<EOF
