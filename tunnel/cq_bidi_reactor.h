@@ -84,7 +84,7 @@ class CqBidiReactor {
       --holds_;
       done = TakeDoneLocked();
     }
-    if (done) OnDone(status_);
+    if (done) Done();
   }
 
  private:
@@ -123,8 +123,15 @@ class CqBidiReactor {
       --in_flight_;
       done = TakeDoneLocked();
     }
-    // Nothing of this object is touched after OnDone, which may delete it.
-    if (done) OnDone(status_);
+    if (done) Done();
+  }
+
+  // The stream lives in the call's arena, which the ClientContext frees: it
+  // must go before the subclass (which owns the context) may delete itself
+  // in OnDone. Nothing of this object is touched after OnDone.
+  void Done() {
+    stream_.reset();
+    OnDone(status_);
   }
 
   // Whether the start succeeded or not, the queued operations go out (they
