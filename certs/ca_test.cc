@@ -8,13 +8,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "certs/test_x509.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -37,75 +34,27 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
-using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-using FilePtr = std::unique_ptr<FILE, decltype(&fclose)>;
+using test_x509::KeyPtr;
+using test_x509::Mode;
+using test_x509::ReadFile;
+using test_x509::Verify;
+using test_x509::X509Ptr;
 
 constexpr char kDomain[] = "farm.example";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-X509Ptr ReadCert(const std::string& path) {
-  FilePtr f(fopen(path.c_str(), "r"), fclose);
-  return X509Ptr(
-      f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr,
-      X509_free);
-}
-
-KeyPtr ReadKey(const std::string& path) {
-  FilePtr f(fopen(path.c_str(), "r"), fclose);
-  return KeyPtr(
-      f ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr) : nullptr,
-      EVP_PKEY_free);
-}
-
-mode_t Mode(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return 0;
-  return st.st_mode & 07777;
-}
+X509Ptr ReadCert(const std::string& path) { return test_x509::ParseCert(ReadFile(path)); }
+KeyPtr ReadKey(const std::string& path) { return test_x509::ParseKey(ReadFile(path)); }
 
 // SANs of `type` as text: URIs and DNS names verbatim, IPs via inet_ntop.
 std::vector<std::string> Sans(X509* cert, int type) {
-  std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names, i);
-    if (gen->type != type) continue;
-    const ASN1_STRING* s = gen->d.ia5;  // Every member is an ASN1_STRING.
-    std::string raw(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                    ASN1_STRING_length(s));
-    if (type == GEN_IPADD) {
-      char text[INET6_ADDRSTRLEN] = {};
-      inet_ntop(raw.size() == 4 ? AF_INET : AF_INET6, raw.data(), text,
-                sizeof(text));
-      raw = text;
-    }
-    out.push_back(raw);
+  std::vector<std::string> out = test_x509::Sans(cert, type);
+  if (type != GEN_IPADD) return out;
+  for (std::string& raw : out) {
+    char text[INET6_ADDRSTRLEN] = {};
+    inet_ntop(raw.size() == 4 ? AF_INET : AF_INET6, raw.data(), text, sizeof(text));
+    raw = text;
   }
-  GENERAL_NAMES_free(names);
   return out;
-}
-
-// X509_V_OK, or why `leaf` does not chain to `ca` for `purpose`.
-int Verify(X509* ca, X509* leaf, int purpose) {
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(
-      X509_STORE_new(), X509_STORE_free);
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(
-      X509_STORE_CTX_new(), X509_STORE_CTX_free);
-  if (X509_STORE_add_cert(store.get(), ca) != 1 ||
-      X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr) != 1 ||
-      X509_STORE_CTX_set_purpose(ctx.get(), purpose) != 1) {
-    return -1;
-  }
-  if (X509_verify_cert(ctx.get()) == 1) return X509_V_OK;
-  return X509_STORE_CTX_get_error(ctx.get());
 }
 
 int CurveNid(EVP_PKEY* key) {
@@ -122,10 +71,7 @@ int CurveNid(EVP_PKEY* key) {
 }
 
 std::string CommonName(X509* cert) {
-  char buf[128] = {};
-  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-                            sizeof(buf));
-  return buf;
+  return test_x509::CommonName(X509_get_subject_name(cert));
 }
 
 IssueOptions Options(Role role, std::string name) {
