@@ -207,8 +207,8 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     config.ceiling = safety_->ceiling;
     config.remote_user_header = safety_->remote_user_header;
     const LocalSafety* safety = safety_;
-    config.inspect_body = [safety](guard::Inspect inspect, absl::string_view body) {
-      return guard::InspectBody(safety->checker, safety->ceiling, inspect, body);
+    config.inspect_body = [safety](const guard::BodyRequest& request) {
+      return guard::InspectBody(safety->checker, safety->ceiling, request);
     };
     // Uploaded files go through the same G-code ceiling, line by line.
     config.new_upload_scanner = [safety] {

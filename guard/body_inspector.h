@@ -9,23 +9,61 @@
 
 namespace bowden::guard {
 
-// Judges the JSON body of a request the rules marked for inspection, against
-// the agent's G-code ceiling:
-//  - POST /api/printer/command: every line of `command` and `commands`, after
-//    substituting `parameters` ("{name}" placeholders, as OctoPrint does); a
-//    placeholder left unresolved is refused, and `script` is refused unless
-//    the local ceiling allows G-code scripts;
-//  - POST /api/printer/tool|bed|chamber: `target`/`targets` set-points under
-//    the caps, and `offset`/`offsets` only when they do not raise a target.
-// Anything it cannot read as the expected JSON is refused. Uploads
-// (Inspect::kUpload) are not judged here but streamed through
-// UploadInspector by the HTTP guard; InspectBody refuses them, so a caller
-// that buffers an upload by mistake fails closed.
+// One buffered request body the rules marked for inspection.
+struct BodyRequest {
+  Inspect inspect = Inspect::kNone;
+  // The canonical request path: file commands judge the file it names.
+  absl::string_view path;
+  absl::string_view body;
+};
+
+// What to do with it.
+struct BodyVerdict {
+  // "" allows; otherwise one sentence naming the refused value, line or
+  // command, for the 403.
+  std::string denial;
+  // Emergency commands (M112, M410, M108) found in the request: a JSON body
+  // that sends exactly them, {"commands":["M112"]}, to be forwarded in place
+  // of the request's own body, whether the rest was refused (`denial` set)
+  // or not. Empty when there were none or the role may send the batch as is.
+  std::string emergency_body;
+  // "M112" or "M112, M410": what `emergency_body` sends, for messages.
+  std::string emergency_commands;
+
+  bool allowed() const { return denial.empty(); }
+};
+
+// Judges the JSON body of a request against the agent's G-code ceiling, by
+// the principle that every value OctoPrint can turn into G-code is G-code:
+// numbers must be JSON numbers that OctoPrint writes out plainly, strings
+// must hold no line break, commands are judged after OctoPrint's own `%`
+// formatting (PythonPercentFormat), and fields and commands the guard does
+// not know are refused. Per inspection (docs/gcode-surface.md lists every
+// field and what happens to it):
+//  - kPrinterCommand: every `command`/`commands` entry, one line each, after
+//    `parameters`; `script` only with LocalCeiling::allow_gcode_scripts. A
+//    refused batch that holds emergency commands gets them in
+//    emergency_body, so they still reach the printer.
+//  - kEmergencyOnly (POST /api/printer/command below admin): only M112,
+//    M410 and M108 pass, always as emergency_body; anything else is refused.
+//  - kPrinthead: jog axes and speed, home axes, feed-rate factor.
+//  - kToolTarget, kBedTarget, kChamberTarget: each command's fields, with
+//    set-points under the caps and offsets that never raise a target.
+//  - kFileCommand: slicing `profile.*` overrides are refused; a copy or move
+//    that would turn an unscanned model (.stl) into a printable name is
+//    judged as an upload the guard never saw, and refused.
+//  - kTimelapseConfig (below admin): `save` writes settings, refused.
+//  - kPromptAnswer: `choice` must be a small whole number.
+//  - kConnection (below admin): `save`/`autoconnect` write settings, refused.
+//  - kSettings: G-code scripts (only with allow_gcode_scripts, and never with
+//    Jinja syntax the guard cannot render), the serial hello command and the
+//    prompt plugin's command must pass the ceiling.
+// Uploads (kUpload) stream through UploadInspector instead; here they are
+// refused, so a caller that buffers an upload by mistake fails closed.
 //
-// Returns "" to allow, or one sentence naming the refused line and command.
 // Thread-safe when `checker` is (it is immutable).
-std::string InspectBody(const gcode::Checker& checker, const LocalCeiling& ceiling,
-                        Inspect inspect, absl::string_view body);
+BodyVerdict InspectBody(const gcode::Checker& checker, const LocalCeiling& ceiling,
+                        const BodyRequest& request);
 
 }  // namespace bowden::guard
 

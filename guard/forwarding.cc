@@ -104,7 +104,8 @@ absl::StatusOr<std::string> RemoteUserHeaderName(absl::string_view setting) {
 }
 
 std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarget& target,
-                               const ProxyIdentity& proxy, bool drop_expect) {
+                               const ProxyIdentity& proxy, bool drop_expect,
+                               std::optional<size_t> body_length) {
   const std::string sso_header = Lower(proxy.remote_user_header);
   // The canonical target, so the backend routes on exactly what was judged.
   std::string head = absl::StrCat(request.method, " ", OriginForm(target));
@@ -115,12 +116,17 @@ std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarg
     std::string lower = Lower(name);
     if (!sso_header.empty() && lower == sso_header) continue;
     if (drop_expect && lower == "expect") continue;
+    if (body_length.has_value() &&
+        (lower == "content-length" || lower == "transfer-encoding")) {
+      continue;
+    }
     if (lower == "host") host = value;
     absl::StrAppend(&head, name, ": ", value, "\r\n");
   }
   absl::StrAppend(&head, "X-Forwarded-For: ", proxy.forwarded_for, "\r\n",
                   "X-Forwarded-Proto: http\r\n");
   if (!host.empty()) absl::StrAppend(&head, "X-Forwarded-Host: ", host, "\r\n");
+  if (body_length.has_value()) absl::StrAppend(&head, "Content-Length: ", *body_length, "\r\n");
   if (!proxy.remote_user_header.empty() && !proxy.remote_user.empty()) {
     absl::StrAppend(&head, proxy.remote_user_header, ": ", proxy.remote_user, "\r\n");
   }

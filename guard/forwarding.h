@@ -1,6 +1,8 @@
 #ifndef BOWDEN_GUARD_FORWARDING_H_
 #define BOWDEN_GUARD_FORWARDING_H_
 
+#include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -45,10 +47,13 @@ struct ProxyIdentity {
 // '_' in the name (which backends may merge with their '-' twins), plus the
 // agent's own X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and, with
 // single sign-on, the remote-user header. `drop_expect` removes
-// Expect: 100-continue when the guard answers it itself.
+// Expect: 100-continue when the guard answers it itself. With `body_length`
+// the head announces a body of that many bytes (Content-Length, no
+// Transfer-Encoding) instead of the client's: for a body the guard replaced.
 std::string BuildForwardedHead(const RequestParser& request,
                                const CanonicalTarget& target,
-                               const ProxyIdentity& proxy, bool drop_expect);
+                               const ProxyIdentity& proxy, bool drop_expect,
+                               std::optional<size_t> body_length = std::nullopt);
 
 // The header name to send for OctoPrint's `remoteUserHeader` setting:
 // OctoPrint reads it through WSGI, where REMOTE_USER, Remote_User and

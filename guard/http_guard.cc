@@ -134,6 +134,7 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
   if (decision.inspect != Inspect::kNone) {
     mode_ = Mode::kInspect;
     inspect_ = decision.inspect;
+    held_target_ = *target;
     request_->keep_body = true;
     held_head_ = BuildForwardedHead(*request_, *target, proxy_, /*drop_expect=*/true);
     held_body_.clear();
@@ -175,26 +176,53 @@ void HttpGuard::OnRequestBody(absl::string_view raw, GuardOutput* out) {
   }
 }
 
-void HttpGuard::OnRequestDone(GuardOutput* out) {
-  if (mode_ == Mode::kInspect) {
-    std::string denial =
-        config_.inspect_body ? config_.inspect_body(inspect_, request_->body)
-                             : "the agent has no inspector for this request";
-    if (denial.empty()) {
-      out->to_target += held_head_;
-      out->to_target += held_body_;
-      Pending forwarded;
-      forwarded.event = current_;
-      pending_.push_back(std::move(forwarded));
-    } else {
-      GuardEvent event = current_;
-      event.verdict = "deny";
-      event.reason = denial;
-      QueueLocal(403, current_.rule, denial, event, !request_->keep_alive(), out);
-    }
-    held_head_.clear();
-    held_body_.clear();
+void HttpGuard::FinishInspected(GuardOutput* out) {
+  BodyVerdict verdict;
+  if (config_.inspect_body) {
+    verdict = config_.inspect_body(BodyRequest{inspect_, held_target_.path, request_->body});
+  } else {
+    verdict.denial = "the agent has no inspector for this request";
   }
+  if (!verdict.emergency_body.empty()) {
+    // The emergency commands go on alone, whatever else the request held,
+    // and never wait for the rest to be judged acceptable.
+    out->to_target += BuildForwardedHead(*request_, held_target_, proxy_, /*drop_expect=*/true,
+                                         verdict.emergency_body.size());
+    out->to_target += verdict.emergency_body;
+    Pending forwarded;
+    forwarded.event = current_;
+    forwarded.event.fields["emergency"] = verdict.emergency_commands;
+    if (!verdict.allowed()) {
+      const std::string reason = absl::StrCat(verdict.denial, "; ", verdict.emergency_commands,
+                                              " went to the printer on its own");
+      forwarded.event.verdict = "deny";
+      forwarded.event.reason = reason;
+      Pending local = MakeLocal(403, current_.rule, reason, GuardEvent{},
+                                !request_->keep_alive(),
+                                absl::StrCat(",\"sent\":\"",
+                                             JsonEscape(verdict.emergency_commands), "\""));
+      forwarded.replace_response = std::move(local.response);
+      forwarded.replace_close = local.close_after;
+    }
+    pending_.push_back(std::move(forwarded));
+  } else if (verdict.allowed()) {
+    out->to_target += held_head_;
+    out->to_target += held_body_;
+    Pending forwarded;
+    forwarded.event = current_;
+    pending_.push_back(std::move(forwarded));
+  } else {
+    GuardEvent event = current_;
+    event.verdict = "deny";
+    event.reason = verdict.denial;
+    QueueLocal(403, current_.rule, verdict.denial, event, !request_->keep_alive(), out);
+  }
+  held_head_.clear();
+  held_body_.clear();
+}
+
+void HttpGuard::OnRequestDone(GuardOutput* out) {
+  if (mode_ == Mode::kInspect) FinishInspected(out);
   if (mode_ == Mode::kUpload) {
     FinishUpload(out);
     if (request_ == nullptr) return;  // refused
@@ -313,7 +341,8 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
       close_client_ = true;
       return;
     }
-    out->to_client.append(target_buf_, 0, n);
+    // A request forwarded in place of a refused one has its own answer.
+    if (pending_.front().replace_response.empty()) out->to_client.append(target_buf_, 0, n);
     target_buf_.erase(0, n);
     if (response_->is_header_done() && response_->status == 101 &&
         pending_.front().upgrade) {
@@ -335,6 +364,11 @@ void HttpGuard::CompleteResponse(int status, GuardOutput* out) {
   Pending done = std::move(pending_.front());
   pending_.pop_front();
   done.event.status = status;
+  if (!done.replace_response.empty()) {
+    out->to_client += done.replace_response;
+    done.event.status = 403;
+    if (done.replace_close) close_client_ = true;
+  }
   events_.push_back(std::move(done.event));
   if (done.upgrade && status != 101 && upgrade_pending_) {
     upgrade_pending_ = false;  // refused: the next bytes are HTTP again

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "gcode/stream_scanner.h"
+#include "guard/body_inspector.h"
 #include "guard/forwarding.h"
 #include "guard/http_parsers.h"
 #include "guard/rules.h"
@@ -39,8 +40,11 @@ struct GuardConfig {
   std::string user;
   LocalCeiling ceiling;
   // Judges a request body the rules asked to inspect (G-code commands,
-  // heater set-points). Returns a denial reason, or "" to allow.
-  std::function<std::string(Inspect, absl::string_view body)> inspect_body;
+  // heater set-points, ...): normally InspectBody with the agent's ceiling.
+  // A verdict with an emergency_body forwards that body instead of the
+  // request's; if it also refuses, the client gets the 403, not the
+  // target's answer to the emergency commands.
+  std::function<BodyVerdict(const BodyRequest&)> inspect_body;
   // Inspected bodies are buffered whole; larger ones are refused with 413.
   size_t max_inspected_body = 64 * 1024;
   // A fresh scanner with the agent's G-code ceiling for each uploaded file.
@@ -129,6 +133,10 @@ class HttpGuard {
     bool head = false;         // HEAD: the response has no body
     bool upgrade = false;      // asked for a protocol upgrade
     bool abort_target = false; // reset the target once this goes out
+    // Forwarded in place of a refused request (its emergency commands):
+    // the target's answer is swallowed and this local answer goes out.
+    std::string replace_response;
+    bool replace_close = false;
     GuardEvent event;
   };
 
@@ -136,6 +144,7 @@ class HttpGuard {
   void OnRequestHeader(absl::string_view raw_header, GuardOutput* out);
   void OnRequestBody(absl::string_view raw, GuardOutput* out);
   void OnRequestDone(GuardOutput* out);
+  void FinishInspected(GuardOutput* out);
   Pending MakeLocal(int status, absl::string_view rule, absl::string_view reason,
                     GuardEvent event, bool close_after, absl::string_view extra_json);
   void QueueLocal(int status, absl::string_view rule, absl::string_view reason,
@@ -169,6 +178,7 @@ class HttpGuard {
   Mode mode_ = Mode::kStream;
   Inspect inspect_ = Inspect::kNone;
   std::string held_head_;
+  CanonicalTarget held_target_;  // the inspected request's target
   std::string held_body_;
   GuardEvent current_;
   bool stop_parsing_ = false;     // no further requests on this connection

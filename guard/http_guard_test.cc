@@ -16,9 +16,12 @@ GuardConfig Config(policy::Role role) {
   config.kind = TargetKind::kOctoPrint;
   config.role = role;
   config.user = "alice";
-  config.inspect_body = [](Inspect, absl::string_view body) -> std::string {
-    return absl::StrContains(body, "M997") ? "M997 (firmware update) is never allowed"
-                                           : "";
+  config.inspect_body = [](const BodyRequest& request) {
+    BodyVerdict verdict;
+    if (absl::StrContains(request.body, "M997")) {
+      verdict.denial = "M997 (firmware update) is never allowed";
+    }
+    return verdict;
   };
   return config;
 }

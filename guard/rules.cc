@@ -100,7 +100,7 @@ constexpr Rule kOctoPrintRules[] = {
   {kGet,    "/api/printer/storage",         kViewer,   kNoFlag,               kNone,                   "octoprint.printer.read",  "reading printer state"},
   {kGet,    "/api/printer/error",           kViewer,   kNoFlag,               kNone,                   "octoprint.printer.read",  "reading printer state"},
   {kGet,    "/api/printer/command/custom",  kViewer,   kNoFlag,               kNone,                   "octoprint.printer.custom-controls", "reading custom controls"},
-  {kPost,   "/api/printer/printhead",       kOperator, kNoFlag,               kNone,                   "octoprint.printer.printhead", "jogging and homing"},
+  {kPost,   "/api/printer/printhead",       kOperator, kNoFlag,               Inspect::kPrinthead,     "octoprint.printer.printhead", "jogging and homing"},
   {kPost,   "/api/printer/tool",            kOperator, kNoFlag,               Inspect::kToolTarget,    "octoprint.printer.tool",  "tool targets and extrusion"},
   {kPost,   "/api/printer/bed",             kOperator, kNoFlag,               Inspect::kBedTarget,     "octoprint.printer.bed",   "bed targets"},
   {kPost,   "/api/printer/chamber",         kOperator, kNoFlag,               Inspect::kChamberTarget, "octoprint.printer.chamber", "chamber targets"},
@@ -109,13 +109,13 @@ constexpr Rule kOctoPrintRules[] = {
   {kPost,   "/api/printer/command",         kAdmin,    kNoFlag,               Inspect::kPrinterCommand, "octoprint.printer.command", "terminal G-code"},
   // Firmware host prompts ("filament runout, continue?"); answers send M876.
   {kGet,    "/api/plugin/action_command_prompt", kOperator, kNoFlag,          kNone,                   "octoprint.prompt",        "answering printer prompts"},
-  {kPost,   "/api/plugin/action_command_prompt", kOperator, kNoFlag,          kNone,                   "octoprint.prompt",        "answering printer prompts"},
+  {kPost,   "/api/plugin/action_command_prompt", kOperator, kNoFlag,          Inspect::kPromptAnswer,                  "octoprint.prompt",        "answering printer prompts"},
   // Files. Only POST /api/files/{local|sdcard} uploads; deeper POSTs are
   // JSON commands (select, print, copy, move, slice).
   {kGet,    "/api/files",                   kViewer,   kNoFlag,               kNone,                   "octoprint.files.list",    "listing files"},
   {kGet,    "/api/files/**",                kViewer,   kNoFlag,               kNone,                   "octoprint.files.list",    "listing files"},
   {kPost,   "/api/files/*",                 kOperator, kNoFlag,               Inspect::kUpload,        "octoprint.files.upload",  "uploading files"},
-  {kPost,   "/api/files/*/**",              kOperator, kNoFlag,               kNone,                   "octoprint.files.command", "selecting, printing, copying and moving files"},
+  {kPost,   "/api/files/*/**",              kOperator, kNoFlag,               Inspect::kFileCommand,   "octoprint.files.command", "selecting, printing, copying and moving files"},
   {kDelete, "/api/files/*/**",              kOperator, kNoFlag,               kNone,                   "octoprint.files.delete",  "deleting files"},
   {kGet,    "/downloads/files/**",          kOperator, kNoFlag,               kNone,                   "octoprint.files.download", "downloading G-code"},
   // Read-only data the UI loads at start.
@@ -128,6 +128,7 @@ constexpr Rule kOctoPrintRules[] = {
   {kGet,    "/api/timelapse",               kViewer,   kNoFlag,               kNone,                   "octoprint.timelapse.read", "watching timelapses"},
   {kGet,    "/api/timelapse/**",            kViewer,   kNoFlag,               kNone,                   "octoprint.timelapse.read", "watching timelapses"},
   {kGet,    "/downloads/timelapse/**",      kViewer,   kNoFlag,               kNone,                   "octoprint.timelapse.read", "watching timelapses"},
+  {kPost,   "/api/timelapse",               kOperator, kNoFlag,               Inspect::kTimelapseConfig, "octoprint.timelapse.manage", "changing the timelapse configuration"},
   {kAny,    "/api/timelapse",               kOperator, kNoFlag,               kNone,                   "octoprint.timelapse.manage", "rendering and deleting timelapses"},
   {kAny,    "/api/timelapse/**",            kOperator, kNoFlag,               kNone,                   "octoprint.timelapse.manage", "rendering and deleting timelapses"},
   // Webcam through OctoPrint (server-side snapshot) or OctoPi's haproxy.
@@ -137,7 +138,7 @@ constexpr Rule kOctoPrintRules[] = {
   // sessions, the API key.
   {kGet,    "/api/settings",                kOperator, kNoFlag,               kNone,                   "octoprint.settings.read", "reading settings"},
   {kAny,    "/api/settings/apikey",         kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.settings.apikey", "managing the global API key"},
-  {kAny,    "/api/settings",                kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.settings.write", "changing settings"},
+  {kAny,    "/api/settings",                kAdmin,    Flag::kSettingsWrite,  Inspect::kSettings,                  "octoprint.settings.write", "changing settings"},
   {kAny,    "/api/settings/**",             kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.settings.write", "changing settings"},
   {kGet,    "/api/languages",               kAdmin,    kNoFlag,               kNone,                   "octoprint.languages",     "reading language packs"},
   {kAny,    "/api/languages",               kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.languages",     "installing language packs"},
@@ -323,6 +324,18 @@ absl::string_view InspectName(Inspect inspect) {
       return "upload";
     case Inspect::kConnection:
       return "connection";
+    case Inspect::kEmergencyOnly:
+      return "emergency-only";
+    case Inspect::kPrinthead:
+      return "printhead";
+    case Inspect::kFileCommand:
+      return "file-command";
+    case Inspect::kTimelapseConfig:
+      return "timelapse-config";
+    case Inspect::kPromptAnswer:
+      return "prompt-answer";
+    case Inspect::kSettings:
+      return "settings";
   }
   return "unknown";
 }
@@ -362,6 +375,15 @@ Decision Decide(TargetKind kind, policy::Role role, absl::string_view method,
   for (const Rule& rule : rules) {
     if (rule.method != Method::kAny && rule.method != *parsed) continue;
     if (!PathMatches(rule.pattern, target.path)) continue;
+    // Emergency commands pass for every role that can reach the printer's
+    // controls: an operator's terminal request is judged to hold nothing but
+    // M112, M410 or M108.
+    if (rule.inspect == Inspect::kPrinterCommand && role == Role::kOperator &&
+        LocalAllows(rule.flag, local)) {
+      return Decision{true, rule.id,
+                      "operators may send the emergency commands M112, M410 and M108",
+                      Inspect::kEmergencyOnly};
+    }
     if (static_cast<int>(role) < static_cast<int>(rule.min_role)) {
       return Deny(rule.id,
                   absl::StrCat(rule.what, " needs role ",
@@ -379,10 +401,14 @@ Decision Decide(TargetKind kind, policy::Role role, absl::string_view method,
         return Deny(rule.id, *std::move(problem));
       }
     }
-    // `save` and `autoconnect` make a connect write OctoPrint's settings,
-    // which is an admin's business: only lower roles' bodies are inspected.
+    // `save` (and `autoconnect`) make a connect or a timelapse configuration
+    // write OctoPrint's settings, which is an admin's business: only lower
+    // roles' bodies are inspected.
     Inspect inspect = rule.inspect;
-    if (inspect == Inspect::kConnection && role == policy::Role::kAdmin) inspect = Inspect::kNone;
+    if ((inspect == Inspect::kConnection || inspect == Inspect::kTimelapseConfig) &&
+        role == policy::Role::kAdmin) {
+      inspect = Inspect::kNone;
+    }
     return Decision{true, rule.id,
                     absl::StrCat(rule.what, " is allowed from role ",
                                  policy::RoleName(rule.min_role), " up"),

@@ -56,22 +56,26 @@ void CheckAll(const std::vector<Case>& cases) {
     for (const LocalCeiling& local :
          {LocalCeiling{}, AllAllowed(), NoneAllowed()}) {
       for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
+        // Operators reach the terminal endpoint for emergency commands only.
+        const bool emergency = c.inspect == Inspect::kPrinterCommand && role == Role::kOperator;
         const bool want_allow =
-            c.min_role.has_value() &&
-            static_cast<int>(role) >= static_cast<int>(*c.min_role) &&
-            (c.flag == nullptr || local.*(c.flag));
+            emergency || (c.min_role.has_value() &&
+                          static_cast<int>(role) >= static_cast<int>(*c.min_role) &&
+                          (c.flag == nullptr || local.*(c.flag)));
         const Decision got = Decide(c.kind, role, c.method, *target, local);
         const std::string where =
             absl::StrCat(c.method, " ", c.target, " as ",
                          policy::RoleName(role), ": ", got.reason);
         EXPECT_EQ(got.allow, want_allow) << where;
         EXPECT_EQ(got.rule, c.rule) << where;
-        // Admins may save connection settings: only lower roles' connects
-        // are inspected.
-        const Inspect want_inspect =
-            !want_allow || (c.inspect == Inspect::kConnection && role == Role::kAdmin)
-                ? Inspect::kNone
-                : c.inspect;
+        // Admins may save connection and timelapse settings: only lower
+        // roles' bodies are inspected for that.
+        const bool admin_saves = (c.inspect == Inspect::kConnection ||
+                                  c.inspect == Inspect::kTimelapseConfig) &&
+                                 role == Role::kAdmin;
+        const Inspect want_inspect = emergency                  ? Inspect::kEmergencyOnly
+                                     : !want_allow || admin_saves ? Inspect::kNone
+                                                                  : c.inspect;
         EXPECT_EQ(InspectName(got.inspect), InspectName(want_inspect)) << where;
         EXPECT_FALSE(got.reason.empty()) << where;
       }
@@ -135,19 +139,20 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "POST", "/api/job", "octoprint.job.control", kOperator},
       {kOcto, "POST", "/api/files/local", "octoprint.files.upload", kOperator, nullptr, Inspect::kUpload},
       {kOcto, "POST", "/api/files/sdcard", "octoprint.files.upload", kOperator, nullptr, Inspect::kUpload},
-      {kOcto, "POST", "/api/files/local/benchy.gcode", "octoprint.files.command", kOperator},
-      {kOcto, "POST", "/api/files/local/parts/benchy.gcode", "octoprint.files.command", kOperator},
+      {kOcto, "POST", "/api/files/local/benchy.gcode", "octoprint.files.command", kOperator, nullptr, Inspect::kFileCommand},
+      {kOcto, "POST", "/api/files/local/parts/benchy.gcode", "octoprint.files.command", kOperator, nullptr, Inspect::kFileCommand},
       {kOcto, "DELETE", "/api/files/local/benchy.gcode", "octoprint.files.delete", kOperator},
       {kOcto, "POST", "/api/connection", "octoprint.connection.control", kOperator, nullptr, Inspect::kConnection},
-      {kOcto, "POST", "/api/printer/printhead", "octoprint.printer.printhead", kOperator},
+      {kOcto, "POST", "/api/printer/printhead", "octoprint.printer.printhead", kOperator, nullptr, Inspect::kPrinthead},
       {kOcto, "POST", "/api/printer/tool", "octoprint.printer.tool", kOperator, nullptr, Inspect::kToolTarget},
       {kOcto, "POST", "/api/printer/bed", "octoprint.printer.bed", kOperator, nullptr, Inspect::kBedTarget},
       {kOcto, "POST", "/api/printer/chamber", "octoprint.printer.chamber", kOperator, nullptr, Inspect::kChamberTarget},
       {kOcto, "POST", "/api/printer/sd", "octoprint.printer.sd", kOperator},
       {kOcto, "POST", "/api/printer/storage", "octoprint.printer.sd", kOperator},
-      {kOcto, "POST", "/api/plugin/action_command_prompt", "octoprint.prompt", kOperator},
+      {kOcto, "POST", "/api/plugin/action_command_prompt", "octoprint.prompt", kOperator, nullptr, Inspect::kPromptAnswer},
       {kOcto, "DELETE", "/api/timelapse/benchy_20240101.mp4", "octoprint.timelapse.manage", kOperator},
       {kOcto, "POST", "/api/timelapse/unrendered/benchy", "octoprint.timelapse.manage", kOperator},
+      {kOcto, "POST", "/api/timelapse", "octoprint.timelapse.manage", kOperator, nullptr, Inspect::kTimelapseConfig},
       {kOcto, "POST", "/plugin/appkeys/request", "octoprint.appkeys", kAdmin, kUsers},
       {kOcto, "GET", "/plugin/appkeys/request/abc123", "octoprint.appkeys", kAdmin, kUsers},
       {kOcto, "POST", "/plugin/appkeys/decision/abc123", "octoprint.appkeys", kAdmin, kUsers},
@@ -162,7 +167,7 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "GET", "/api/system/usage", "octoprint.system", kAdmin, kSystem},
       {kOcto, "GET", "/api/system/startup", "octoprint.system", kAdmin, kSystem},
       {kOcto, "GET", "/downloads/systeminfo.zip", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "POST", "/api/settings", "octoprint.settings.write", kAdmin, kSettings},
+      {kOcto, "POST", "/api/settings", "octoprint.settings.write", kAdmin, kSettings, Inspect::kSettings},
       {kOcto, "GET", "/api/settings/templates", "octoprint.settings.write", kAdmin, kSettings},
       {kOcto, "POST", "/api/settings/apikey", "octoprint.settings.apikey", kAdmin, kUsers},
       {kOcto, "DELETE", "/api/settings/apikey", "octoprint.settings.apikey", kAdmin, kUsers},
@@ -340,10 +345,14 @@ TEST(RulesTest, Webcam) {
 TEST(RulesTest, ReasonsNameRoleAndFlag) {
   auto target = Canonicalize("/api/printer/command");
   ASSERT_TRUE(target.ok());
-  Decision d = Decide(kOcto, Role::kOperator, "POST", *target, LocalCeiling{});
+  Decision d = Decide(kOcto, Role::kViewer, "POST", *target, LocalCeiling{});
   EXPECT_FALSE(d.allow);
   EXPECT_EQ(d.reason,
-            "terminal G-code needs role admin; this session is operator");
+            "terminal G-code needs role admin; this session is viewer");
+  // Operators get through to have their body judged: emergency stops only.
+  d = Decide(kOcto, Role::kOperator, "POST", *target, LocalCeiling{});
+  EXPECT_TRUE(d.allow);
+  EXPECT_EQ(InspectName(d.inspect), "emergency-only");
 
   target = Canonicalize("/api/system/commands/core/reboot");
   ASSERT_TRUE(target.ok());

@@ -11,10 +11,14 @@
 namespace bowden::guard {
 namespace {
 
+// The longest `filename` field value the guard reads (OctoPrint's names are
+// far shorter).
+constexpr size_t kMaxStoredName = 1024;
+
+bool IsModelName(absl::string_view name) { return absl::EndsWithIgnoreCase(name, ".stl"); }
+
 bool IsModel(const MultipartPart& part) {
-  auto stl = [](const std::string& name) {
-    return absl::EndsWith(absl::AsciiStrToLower(name), ".stl");
-  };
+  auto stl = [](const std::string& name) { return IsModelName(name); };
   // Both spellings must say STL: OctoPrint prefers `filename*`, others may not.
   return !part.filename.empty() && stl(part.filename) &&
          (part.filename_ext.empty() || stl(part.filename_ext));
@@ -48,13 +52,21 @@ absl::Status UploadInspector::OnPart(const MultipartPart& part) {
                      "\" is reserved for OctoPrint's own upload handler"));
   }
   in_file_ = part.has_filename || part.name == "file";
+  in_stored_name_ = !in_file_ && part.name == "filename";
+  if (in_stored_name_) {
+    stored_name_seen_ = true;
+    stored_name_.clear();
+  }
   if (!in_file_) return absl::OkStatus();
   prefix_ = part.name == "file" ? "" : absl::StrCat(part.name, ".");
   file_name_ = part.filename.empty() ? part.filename_ext : part.filename;
   size_ = 0;
   fields_[prefix_ + "file"] = file_name_;
   scanner_.reset();
-  if (!IsModel(part)) {
+  const bool unscanned =
+      IsModel(part) && (!stored_name_seen_ || IsModelName(stored_name_));
+  if (unscanned && unscanned_model_.empty()) unscanned_model_ = file_name_;
+  if (!unscanned) {
     scanner_ = new_scanner_();
     if (scanner_ == nullptr) return absl::InternalError("the agent has no G-code scanner");
   }
@@ -65,6 +77,13 @@ absl::Status UploadInspector::OnPart(const MultipartPart& part) {
 }
 
 absl::Status UploadInspector::OnData(absl::string_view data) {
+  if (in_stored_name_) {
+    if (stored_name_.size() + data.size() > kMaxStoredName) {
+      return absl::InvalidArgumentError("the form field `filename` is too long");
+    }
+    stored_name_.append(data.data(), data.size());
+    return absl::OkStatus();
+  }
   if (!in_file_) return absl::OkStatus();
   size_ += data.size();
   EVP_DigestUpdate(digest_.get(), data.data(), data.size());
@@ -76,6 +95,10 @@ absl::Status UploadInspector::OnData(absl::string_view data) {
 }
 
 absl::Status UploadInspector::OnPartEnd() {
+  if (in_stored_name_) {
+    in_stored_name_ = false;
+    return OnStoredName();
+  }
   if (!in_file_) return absl::OkStatus();
   in_file_ = false;
   if (scanner_ != nullptr) {
@@ -91,6 +114,16 @@ absl::Status UploadInspector::OnPartEnd() {
   fields_[prefix_ + "scan"] = scanner_ != nullptr ? "passed" : "not scanned (model)";
   scanner_.reset();
   return absl::OkStatus();
+}
+
+absl::Status UploadInspector::OnStoredName() {
+  if (unscanned_model_.empty() || IsModelName(stored_name_)) return absl::OkStatus();
+  fields_["scan"] = "refused";
+  refusal_json_ = absl::StrCat(",\"file\":\"", JsonEscape(unscanned_model_),
+                               "\",\"stored_as\":\"", JsonEscape(stored_name_), "\"");
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the model ", unscanned_model_, " would be stored as \"", absl::CHexEscape(stored_name_),
+      "\", a printable name, without being scanned; upload sliced G-code instead"));
 }
 
 absl::Status UploadInspector::Refuse(const gcode::Verdict& verdict) {

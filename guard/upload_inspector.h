@@ -24,7 +24,10 @@ namespace bowden::guard {
 // Which parts are scanned: every part that carries a file name, and the
 // part named `file` (the one OctoPrint stores) even without one, whatever
 // the extension; only files whose every file name ends in ".stl" (models,
-// which OctoPrint can slice but never print) pass unscanned. Scanning by
+// which OctoPrint can slice but never print) pass unscanned, and only while
+// the name OctoPrint stores the upload under also ends in ".stl": the form
+// field `filename` replaces the file's own name, so a model stored as
+// "evil.gcode" is refused (it would be printable without being scanned). Scanning by
 // G-code extension alone would miss machine-code types that plugins
 // register and any name OctoPrint's sanitising turns into a printable one;
 // a non-G-code file that is not an STL is refused as unparseable G-code.
@@ -66,6 +69,8 @@ class UploadInspector final : private MultipartReader::Handler {
   absl::Status OnData(absl::string_view data) override;
   absl::Status OnPartEnd() override;
   absl::Status Refuse(const gcode::Verdict& verdict);
+  // The `filename` field is complete: judge the models already passed.
+  absl::Status OnStoredName();
 
   MultipartReader reader_;
   ScannerFactory new_scanner_;
@@ -80,6 +85,11 @@ class UploadInspector final : private MultipartReader::Handler {
   };
   std::unique_ptr<EVP_MD_CTX, DigestFree> digest_;
   std::map<std::string, std::string> fields_;
+  // The form field `filename` (the name OctoPrint stores the upload under).
+  bool in_stored_name_ = false;
+  bool stored_name_seen_ = false;
+  std::string stored_name_;
+  std::string unscanned_model_;  // the first model passed unscanned, if any
   std::string refusal_json_;
 };
 

@@ -39,6 +39,8 @@ using bowden::guard::GuardConfig;
 using bowden::guard::GuardOutput;
 using bowden::guard::HttpGuard;
 using bowden::guard::Inspect;
+using bowden::guard::BodyRequest;
+using bowden::guard::BodyVerdict;
 using bowden::guard::InspectBody;
 using bowden::guard::RequestParser;
 using bowden::guard::TargetKind;
@@ -71,7 +73,13 @@ std::string Judge(const GuardConfig& config, const RequestParser& request, bool*
   *upload = decision.inspect == Inspect::kUpload;
   if (decision.inspect == Inspect::kNone) return "";
   if (decision.inspect != Inspect::kUpload) {
-    return InspectBody(DefaultChecker(), config.ceiling, decision.inspect, request.body);
+    BodyVerdict verdict = InspectBody(DefaultChecker(), config.ceiling,
+                                      BodyRequest{decision.inspect, target->path, request.body});
+    // Emergency commands reach the target only as the canonical body.
+    if (!verdict.emergency_body.empty() && verdict.emergency_body != request.body) {
+      return "emergency commands in a body other than the guard's own";
+    }
+    return verdict.denial;
   }
   std::string content_type;
   for (const auto& [name, value] : request.fields) {
@@ -138,8 +146,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                  : bowden::policy::Role::kAdmin;
   config.kind = (setup & 0x10) ? TargetKind::kWebcam : TargetKind::kOctoPrint;
   config.user = "fuzz";
-  config.inspect_body = [&config](Inspect inspect, absl::string_view body) {
-    return InspectBody(DefaultChecker(), config.ceiling, inspect, body);
+  config.inspect_body = [&config](const BodyRequest& request) {
+    return InspectBody(DefaultChecker(), config.ceiling, request);
   };
   if (!(setup & 0x20)) config.new_upload_scanner = NewScanner;
   // Mostly a tiny hold, so short inputs reach the streaming and reset paths.
