@@ -26,9 +26,9 @@ class GuardE2eTest : public ::testing::Test {
         << "daemon off; master_process off; worker_processes 1;\n"
         << "pid " << web_.File("nginx.pid") << ";\nerror_log stderr;\n"
         << "events {}\nhttp {\n"
-        << " log_format seen '$request_method $request_uri xff=$http_x_forwarded_for "
-           "script=$http_x_script_name ru=$http_remote_user status=$status "
-           "length=$request_length';\n"
+        << " log_format seen escape=json '$request_method $request_uri "
+           "xff=$http_x_forwarded_for script=$http_x_script_name ru=$http_remote_user "
+           "status=$status length=$request_length body=$request_body';\n"
         << " client_max_body_size 100m;\n"
         << " access_log " << web_.File("access.log") << " seen;\n"
         << " client_body_temp_path " << web_.path() << ";\n"
@@ -39,7 +39,13 @@ class GuardE2eTest : public ::testing::Test {
         << " server { listen 127.0.0.1:" << nginx_port_ << ";\n"
         << "  location = /api/version { default_type application/json; alias "
         << web_.File("version") << "; }\n"
-        << "  location = /api/printer/command { return 204; }\n"
+        // Proxied, so nginx reads the body and logs it: a recording target
+        // for what the guard let through.
+        << "  location = /api/printer/command { proxy_pass http://127.0.0.1:" << nginx_port_
+        << "/recorded; }\n"
+        << "  location = /api/printer/printhead { proxy_pass http://127.0.0.1:" << nginx_port_
+        << "/recorded; }\n"
+        << "  location = /recorded { return 204; }\n"
         << "  location = /api/connection { return 204; }\n"
         // Like OctoPrint with autologinLocal on: a local request without a
         // forwarded address is logged in as "pi".
@@ -194,17 +200,54 @@ TEST_F(GuardE2eTest, OnlyAdminsSaveConnectionSettings) {
 }
 
 TEST_F(GuardE2eTest, TheGcodeCeilingHoldsEvenForAdmins) {
-  for (const char* body : {"{\"command\":\"M997\"}", "{\"command\":\"m104 s300\"}",
-                           "{\"commands\":[\"G28\",\"M500\"]}",
-                           "{\"command\":\"G28\\nM302 P1\"}",
-                           "{\"command\":\"M104 S{t}\",\"parameters\":{\"t\":400}}"}) {
+  for (const char* body : {R"({"command":"M997"})", R"({"command":"m104 s300"})",
+                           R"({"commands":["G28","M500"]})",
+                           R"({"command":"M104 S%(t)s","parameters":{"t":400}})"}) {
     std::string answer = PostJson(alice_port_, "/api/printer/command", body);
     EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << body << " -> " << answer;
     EXPECT_TRUE(absl::StrContains(answer, "ceiling")) << answer;
   }
+  // A second command hidden in a value: a line break inside one command, in
+  // a `%` parameter, in a jog speed.
+  for (const auto& [path, body] : std::vector<std::pair<const char*, const char*>>{
+           {"/api/printer/command", R"({"command":"G28
+M302 P1"})"},
+           {"/api/printer/command", R"({"command":"M117 %(a)s","parameters":{"a":"hi
+M997"}})"},
+           {"/api/printer/printhead", R"({"command":"jog","x":1,"speed":"1000
+M997"})"}}) {
+    std::string answer = PostJson(alice_port_, path, body);
+    EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << body << " -> " << answer;
+  }
   EXPECT_FALSE(absl::StrContains(AccessLog(), "POST")) << AccessLog();
-  // The emergency stop always passes.
-  EXPECT_EQ(PostJson(alice_port_, "/api/printer/command", "{\"command\":\"M112\"}"), "204 ");
+  // The emergency stop always passes, and leaves a refused batch on its own.
+  EXPECT_EQ(PostJson(alice_port_, "/api/printer/command", R"({"command":"M112"})"), "204 ");
+  std::string answer =
+      PostJson(alice_port_, "/api/printer/command", R"({"commands":["M997","M112"]})");
+  EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << answer;
+  EXPECT_TRUE(absl::StrContains(answer, R"("sent":"M112")")) << answer;
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(AccessLog(), R"(body={\"commands\":[\"M112\"]})");
+  })) << AccessLog();
+  EXPECT_FALSE(absl::StrContains(AccessLog(), "M997")) << AccessLog();
+}
+
+TEST_F(GuardE2eTest, OperatorsJogAndStopButNeverReachTheTerminal) {
+  // carol is an operator: the UI's jog passes as it is, M112 passes, G28
+  // through the terminal does not.
+  EXPECT_EQ(PostJson(carol_port_, "/api/printer/printhead",
+                     R"({"absolute":false,"x":10,"command":"jog"})"),
+            "204 ");
+  EXPECT_EQ(PostJson(carol_port_, "/api/printer/command", R"({"commands":["M112"]})"), "204 ");
+  std::string answer = PostJson(carol_port_, "/api/printer/command", R"({"commands":["G28"]})");
+  EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << answer;
+  EXPECT_TRUE(absl::StrContains(answer, "needs role admin")) << answer;
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string log = AccessLog();
+    return absl::StrContains(log, R"(body={\"absolute\":false,\"x\":10,\"command\":\"jog\"})") &&
+           absl::StrContains(log, R"(body={\"commands\":[\"M112\"]})");
+  })) << AccessLog();
+  EXPECT_FALSE(absl::StrContains(AccessLog(), "G28")) << AccessLog();
 }
 
 TEST_F(GuardE2eTest, EvasionsAreCanonicalisedOrRefused) {
