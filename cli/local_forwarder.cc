@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -50,8 +52,8 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
       std::move(relay_address), std::move(printer), std::move(target)));
   LocalForwarder* self = forwarder.get();
   loop->Post([self] {
-    self->loop_->Watch(self->listener_.get(), EPOLLIN,
-                       [self](uint32_t) { self->AcceptAll(); });
+    self->listener_watch_ = self->loop_->Watch(self->listener_.get(), EPOLLIN,
+                                               [self](uint32_t) { self->AcceptAll(); });
   });
   return forwarder;
 }
@@ -79,11 +81,32 @@ void LocalForwarder::AcceptAll() {
   while (true) {
     int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      // EAGAIN: drained. EMFILE and friends: the next readiness retries.
-      return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        PauseAccepting(errno);
+      }
+      return;  // EAGAIN: drained; anything else: the next readiness retries
     }
+    accept_pause_ = absl::ZeroDuration();
     Forward(tunnel::UniqueFd(fd));
   }
+}
+
+void LocalForwarder::PauseAccepting(int error) {
+  // 50 ms, doubling to 1 s while descriptors stay short.
+  accept_pause_ = std::min(absl::Seconds(1), std::max(absl::Milliseconds(50), accept_pause_ * 2));
+  const absl::Time now = absl::Now();
+  if (now - last_pause_note_ > absl::Seconds(10)) {
+    last_pause_note_ = now;
+    std::cerr << "bowden: cannot accept more local connections (" << std::strerror(error)
+              << "); new ones wait until some close. Raise the limit with ulimit -n if you "
+                 "need this many."
+              << std::endl;
+  }
+  loop_->Update(listener_watch_, 0);
+  loop_->RunAfter(accept_pause_, [this] {
+    loop_->Update(listener_watch_, EPOLLIN);
+    AcceptAll();
+  });
 }
 
 void LocalForwarder::Forward(tunnel::UniqueFd socket) {

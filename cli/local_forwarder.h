@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tunnel/completion_thread.h"
@@ -41,6 +43,8 @@ class LocalForwarder {
                  std::string relay_address, std::string printer,
                  std::string target);
   void AcceptAll();
+  // Stops watching the listener for a while after EMFILE and the like.
+  void PauseAccepting(int error);
   void Forward(tunnel::UniqueFd socket);
 
   tunnel::EventLoop* const loop_;
@@ -52,6 +56,12 @@ class LocalForwarder {
   const std::string printer_;
   const std::string target_;
   uint64_t next_connection_ = 1;  // loop thread
+  // Out of descriptors, the listener is not watched for a while: it is
+  // level-triggered and EMFILE leaves the connection waiting, so watching it
+  // would spin a core. Loop thread only.
+  tunnel::EventLoop::WatchId listener_watch_{};
+  absl::Duration accept_pause_ = absl::ZeroDuration();
+  absl::Time last_pause_note_ = absl::InfinitePast();
 };
 
 }  // namespace bowden::cli
