@@ -258,6 +258,28 @@ TEST_F(BadInputTest, EachRefusalSaysWhy) {
   EXPECT_TRUE(absl::StrContains(out, "offline")) << out;
 }
 
+// gRPC's SO_REUSEPORT would let a second relay share the port and take
+// some of the connections: it must fail to start, saying why, and the
+// first must keep serving.
+TEST_F(BadInputTest, ASecondRelayOnTheSamePortExitsAndTheFirstKeepsServing) {
+  TempDir other;
+  identity::TlsFiles tls = farm_.pki().Files("relay");
+  Process second({BinaryPath("relay/bowden-relay"), "--listen", farm_.relay_address(), "--cert",
+                  tls.cert, "--key", tls.key, "--ca", tls.ca, "--state-dir",
+                  other.File("state"), "--allow", "alice=prusa-*"},
+                 other.File("relay"));
+  EXPECT_EQ(second.Wait(), 1);
+  EXPECT_TRUE(absl::StrContains(
+      second.Stderr(),
+      absl::StrCat("port ", farm_.relay_port(), " is in use: is another relay running?")))
+      << second.Stderr();
+  EXPECT_FALSE(absl::StrContains(second.Stdout(), "listening")) << second.Stdout();
+  // Every new connection reaches the first relay (the agent is attached
+  // only there): a share going to a second one would fail as offline.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Dial("alice", "prusa-01", "octoprint", "hi").ok());
+  ExpectServiceIntact();
+}
+
 TEST_F(BadInputTest, AnUnreachableRelayIsNamedAsSuch) {
   std::vector<std::string> cli = farm_.CliAs("alice");
   cli[2] = absl::StrCat("127.0.0.1:", ClosedPort());  // --relay value
