@@ -1,6 +1,7 @@
 // Bad input at the relay: none of it may crash or stall the relay or disturb
 // other sessions, and each gets a specific, explained status.
 
+#include <openssl/obj_mac.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "certs/test_x509.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -137,6 +139,40 @@ TEST_F(BadInputTest, AnAgentCertificateCannotActAsAUser) {
   std::string out;
   EXPECT_EQ(RunToCompletion(cli, &out), 1);
   EXPECT_TRUE(absl::StrContains(out, "needs a user certificate")) << out;
+  ExpectServiceIntact();
+}
+
+// A CA certificate the farm CA signed chains like a leaf; it must still not
+// pass as a user (or any peer).
+TEST_F(BadInputTest, ACaCertificateFromTheFarmCaIsNoPeer) {
+  namespace x509 = certs::test_x509;
+  x509::X509Ptr ca = x509::ParseCert(ReadFileOrEmpty(farm_.pki().dir() + "/ca.crt"));
+  x509::KeyPtr ca_key = x509::ParseKey(ReadFileOrEmpty(farm_.pki().dir() + "/ca.key"));
+  x509::KeyPtr key = x509::GenerateKey(EVP_PKEY_EC, NID_X9_62_prime256v1);
+  ASSERT_TRUE(ca != nullptr && ca_key != nullptr && key != nullptr);
+  TempDir files;
+  identity::TlsFiles tls{files.File("alice-ca.crt"), files.File("alice-ca.key"),
+                         farm_.pki().Files("alice").ca};
+  std::ofstream(tls.cert) << x509::IssueCert(
+      ca.get(), ca_key.get(), key.get(), "alice",
+      {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+       {NID_key_usage, "critical,digitalSignature,keyCertSign"},
+       {NID_ext_key_usage, "clientAuth,serverAuth"},
+       {NID_subject_alt_name, "URI:spiffe://farm.test/user/alice"}});
+  std::ofstream(tls.key) << x509::PrivateKeyPem(key.get());
+
+  auto stub = bowden::v1::UserService::NewStub(
+      transport::MakeRelayChannel(farm_.relay_address(), tls));
+  grpc::ClientContext context;
+  bowden::v1::ListPrintersResponse response;
+  grpc::Status status = stub->ListPrinters(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(
+      status.error_message(),
+      "is a CA certificate (basicConstraints CA:TRUE and keyUsage keyCertSign), not a leaf"))
+      << status.error_message();
+  EXPECT_EQ(DialOnce(farm_.relay_address(), tls, "prusa-01", "octoprint").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   ExpectServiceIntact();
 }
 
