@@ -119,6 +119,35 @@ std::string MakeCsr(
   return ToPem(req.get());
 }
 
+std::string IssueCert(X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
+                      const std::vector<std::pair<int, std::string>>& extensions) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 0x7e57);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_NAME_add_entry_by_NID(X509_get_subject_name(cert.get()), NID_commonName, MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.data()), cn.size(), -1,
+                             0);
+  if (issuer == nullptr) issuer = cert.get();  // self-signed
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer));
+  X509_set_pubkey(cert.get(), key);
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert.get(), nullptr, nullptr, 0);
+  for (const auto& [nid, value] : extensions) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+    if (ext == nullptr || X509_add_ext(cert.get(), ext, -1) != 1) {
+      X509_EXTENSION_free(ext);
+      return "";
+    }
+    X509_EXTENSION_free(ext);
+  }
+  if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) return "";
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_X509(bio.get(), cert.get()) != 1) return "";
+  return Contents(bio.get());
+}
+
 std::string DerToCsrPem(const std::string& der) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio(bio.get(), "CERTIFICATE REQUEST", "",

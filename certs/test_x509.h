@@ -54,6 +54,13 @@ std::string CsrSpki(const std::string& csr_pem);  // "" if not a CSR.
 // {NID_subject_alt_name, "URI:spiffe://evil/user/root"}. "" on failure.
 std::string MakeCsr(EVP_PKEY* key, const std::string& cn,
                     const std::vector<std::pair<int, std::string>>& extensions);
+// A PEM certificate for `key`, subject CN `cn`, issued and signed (SHA-256)
+// by `issuer` (nullptr: self-signed) with `issuer_key`, valid from an hour ago for a day, with
+// `extensions` given as for MakeCsr, e.g. {NID_basic_constraints,
+// "critical,CA:TRUE"}: certificates the CA itself would never issue. "" on
+// failure.
+std::string IssueCert(X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
+                      const std::vector<std::pair<int, std::string>>& extensions);
 // The DER of the first CSR in `pem`, and DER wrapped as PEM verbatim, so that
 // a byte tampered with in between survives into the PEM.
 std::string CsrDer(const std::string& pem);

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "guard/forwarding.h"
+#include "guard/origin_check.h"
 
 namespace bowden::guard {
 namespace {
@@ -115,6 +116,15 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   current_.path = target->path;
+  // Before the rules: no role may be reached by another web page.
+  if (std::optional<OriginRefusal> foreign = CheckHostAndOrigin(request_->fields)) {
+    GuardEvent event = current_;
+    event.verdict = "deny";
+    event.rule = foreign->rule;
+    event.reason = foreign->reason;
+    QueueLocal(403, foreign->rule, foreign->reason, event, !request_->keep_alive(), out);
+    return;
+  }
   Decision decision =
       Decide(config_.kind, config_.role, request_->method, *target, config_.ceiling);
   current_.rule = decision.rule;

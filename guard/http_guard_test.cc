@@ -163,7 +163,7 @@ TEST(HttpGuardTest, SmugglingShapesGet400AndClose) {
            std::string("GET /api/job HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
            std::string("GET /api/job HTTP/1.1\r\n\r\n"),  // no Host
            std::string("GET /api/job HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
-           std::string("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+           std::string("POST /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
                        "chunked\r\n\r\nzz\r\n"),  // bad chunk size
            std::string("GET /api/%252e%252e/system HTTP/1.1\r\nHost: x\r\n\r\n"),
            std::string("GET /\0 HTTP/1.1\r\nHost: x\r\n\r\n", sizeof("GET /\0 HTTP/1.1\r\nHost: x\r\n\r\n") - 1),
@@ -200,7 +200,7 @@ TEST(HttpGuardTest, NoDataIsNoParse) {
   // Beast asserts when handed a final chunk again without more bytes.
   HttpGuard guard(Config(policy::Role::kOperator));
   GuardOutput out;
-  guard.FromClient("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+  guard.FromClient("POST /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                    "0\r\n\n",
                    &out);
   guard.FromClient("", &out);
@@ -215,7 +215,7 @@ TEST(HttpGuardTest, ChunkedBodyOfAnAllowedRequestPassesVerbatim) {
   HttpGuard guard(Config(policy::Role::kOperator));
   GuardOutput out;
   std::string body = "7\r\n{\"a\":1}\r\n0\r\n\r\n";
-  guard.FromClient(absl::StrCat("POST /api/job HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+  guard.FromClient(absl::StrCat("POST /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
                                 "chunked\r\n\r\n",
                                 body.substr(0, 5)),
                    &out);
@@ -277,7 +277,7 @@ TEST(HttpGuardTest, AnUnframedAnswerNeverOpensTheClientSide) {
 TEST(HttpGuardTest, HeadResponsesAndInterimResponsesKeepTheOrder) {
   HttpGuard guard(Config(policy::Role::kViewer));
   GuardOutput out;
-  guard.FromClient(absl::StrCat("HEAD /api/version HTTP/1.1\r\nHost: x\r\n\r\n",
+  guard.FromClient(absl::StrCat("HEAD /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                                 Post("/api/printer/command", "{}")),
                    &out);
   guard.FromTarget("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", &out);

@@ -58,14 +58,14 @@ std::string Body(absl::string_view filename, absl::string_view content) {
 
 // The head the client sends, and the head the guard forwards for it.
 std::string ClientHead(size_t length, absl::string_view extra = "") {
-  return absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: x\r\nContent-Type: ", kType,
+  return absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ", kType,
                       "\r\nContent-Length: ", length, "\r\n", extra, "\r\n");
 }
 std::string ForwardedHead(size_t length) {
-  return absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: x\r\nContent-Type: ", kType,
+  return absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ", kType,
                       "\r\nContent-Length: ", length, "\r\nX-Forwarded-For: ",
                       ForwardedForAddress("alice"),
-                      "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: x\r\n\r\n");
+                      "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: 127.0.0.1\r\n\r\n");
 }
 
 // `lines` lines of harmless G-code, with `bad` as line `bad_line` (1-based;
@@ -130,7 +130,7 @@ TEST(HttpGuardUploadTest, CleanUploadStreamsWithItsTailHeldUntilTheEnd) {
   EXPECT_FALSE(guard.abort_target());
   // The connection goes on.
   out = GuardOutput();
-  guard.FromClient("GET /api/job HTTP/1.1\r\nHost: x\r\n\r\n", &out);
+  guard.FromClient("GET /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &out);
   EXPECT_TRUE(absl::StartsWith(out.to_target, "GET /api/job HTTP/1.1\r\n"));
 }
 
@@ -215,7 +215,7 @@ TEST(HttpGuardUploadTest, ChunkedUploadsStreamToo) {
     const std::string body = Body("a.g", Gcode(lines));
     const std::string chunked = Chunked(body, 777);
     const std::string head =
-        "POST /api/files/sdcard HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "POST /api/files/sdcard HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
         "Content-Type: multipart/form-data; boundary=BoWdEn\r\nExpect: 100-continue\r\n\r\n";
     HttpGuard guard(Config());
     GuardOutput out;
@@ -240,7 +240,7 @@ TEST(HttpGuardUploadTest, ChunkedUploadsStreamToo) {
   const std::string chunked = Chunked(Body("x.gcode", "G28\nM302 P1\n"), 5);
   HttpGuard guard(Config());
   GuardOutput out;
-  guard.FromClient(absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: x\r\nContent-Type: ",
+  guard.FromClient(absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ",
                                 kType, "\r\nTransfer-Encoding: chunked\r\n\r\n", chunked),
                    &out);
   EXPECT_EQ(out.to_target, "");
@@ -283,13 +283,13 @@ TEST(HttpGuardUploadTest, MalformedUploadsGet400AndNothingReachesTheTarget) {
   // A wrong media type, a query string.
   HttpGuard guard(Config());
   GuardOutput out;
-  guard.FromClient("POST /api/files/local HTTP/1.1\r\nHost: x\r\nContent-Type: "
+  guard.FromClient("POST /api/files/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                    "application/json\r\nContent-Length: 2\r\n\r\n{}",
                    &out);
   EXPECT_TRUE(absl::StrContains(out.to_client, "400 Bad Request")) << out.to_client;
   HttpGuard query(Config());
   out = GuardOutput();
-  query.FromClient("POST /api/files/local?file.path=/etc/passwd HTTP/1.1\r\nHost: x\r\n"
+  query.FromClient("POST /api/files/local?file.path=/etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Content-Length: 0\r\n\r\n",
                    &out);
   EXPECT_TRUE(absl::StrContains(out.to_client, "403 Forbidden")) << out.to_client;
@@ -306,7 +306,7 @@ TEST(HttpGuardUploadTest, TheBoundaryInAPartHeaderIsRefused) {
       "M997\r\n--Content-Disposition--\r\n";
   HttpGuard guard(Config());
   GuardOutput out;
-  guard.FromClient(absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: x\r\nContent-Type: "
+  guard.FromClient(absl::StrCat("POST /api/files/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                                 "multipart/form-data; boundary=Content-Disposition\r\n"
                                 "Content-Length: ",
                                 body.size(), "\r\n\r\n", body),
@@ -330,7 +330,7 @@ TEST(HttpGuardUploadTest, WithoutAScannerUploadsAreRefusedAndTheConnectionGoesOn
   HttpGuard guard(Config(/*scanner=*/false));
   GuardOutput out;
   std::string body = Body("a.gcode", "G28\n");
-  guard.FromClient(ClientHead(body.size()) + body + "GET /api/job HTTP/1.1\r\nHost: x\r\n\r\n",
+  guard.FromClient(ClientHead(body.size()) + body + "GET /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                    &out);
   EXPECT_TRUE(absl::StrContains(out.to_client, "403 Forbidden"));
   EXPECT_TRUE(absl::StrContains(out.to_client, kUploadsNotScanned));
@@ -344,7 +344,7 @@ TEST(HttpGuardUploadTest, RefusalWaitsForEarlierAnswersBeforeResettingTheTarget)
   const std::string content = Gcode(20000, 19000);
   const std::string body = Body("a.gcode", content);
   const std::string request =
-      "GET /api/job HTTP/1.1\r\nHost: x\r\n\r\n" + ClientHead(body.size()) + body;
+      "GET /api/job HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + ClientHead(body.size()) + body;
   for (size_t at = 0; at < request.size(); at += 65536) {  // as GuardProxy reads
     guard.FromClient(absl::string_view(request).substr(at, 65536), &out);
   }

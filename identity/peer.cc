@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 #include <string>
@@ -87,8 +88,27 @@ absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem) {
   }
   out.not_before = *not_before;
   out.not_after = *not_after;
+  // The extension flags are OpenSSL's own reading of basicConstraints and
+  // keyUsage (BoringSSL has the same calls).
+  const uint32_t flags = X509_get_extension_flags(cert.get());
+  if (flags & EXFLAG_CA) out.ca_marks = "basicConstraints CA:TRUE";
+  if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(cert.get()) & KU_KEY_CERT_SIGN)) {
+    absl::StrAppend(&out.ca_marks, out.ca_marks.empty() ? "" : " and ", "keyUsage keyCertSign");
+  }
   return out;
 }
+
+namespace {
+
+absl::StatusOr<PeerCertificate> MustBeLeaf(const PeerCertificate& cert) {
+  if (cert.ca_marks.empty()) return cert;
+  return absl::UnauthenticatedError(absl::StrCat(
+      "the certificate (serial ", cert.serial_hex, ") is a CA certificate (", cert.ca_marks,
+      "), not a leaf: a peer must present its own leaf certificate, as `bowden ca issue` and "
+      "enrollment make them"));
+}
+
+}  // namespace
 
 absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth) {
   std::vector<grpc::string_ref> pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
@@ -105,7 +125,7 @@ absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth)
   {
     absl::MutexLock lock(&mu);
     auto it = parsed->find(key);
-    if (it != parsed->end()) return it->second;
+    if (it != parsed->end()) return MustBeLeaf(it->second);
   }
   absl::StatusOr<PeerCertificate> cert =
       ParseCertificatePem(absl::string_view(pems[0].data(), pems[0].size()));
@@ -116,7 +136,7 @@ absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth)
   absl::MutexLock lock(&mu);
   if (parsed->size() >= 4096) parsed->clear();  // bounded, whatever peers send
   parsed->emplace(std::move(key), *cert);
-  return cert;
+  return MustBeLeaf(*cert);
 }
 
 }  // namespace bowden::identity

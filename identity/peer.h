@@ -24,13 +24,20 @@ struct PeerCertificate {
   std::string serial_hex;  // upper-case hex, no leading zeros
   absl::Time not_before;
   absl::Time not_after;
+  // Why the certificate is a CA's rather than a leaf ("basicConstraints
+  // CA:TRUE", "keyUsage keyCertSign", both joined by " and "), or "" for a
+  // leaf. A CA certificate the farm CA signed (an intermediate, a mistake)
+  // chains like a leaf, so TLS verification alone accepts it as a peer.
+  std::string ca_marks;
 };
 
-// The serial and validity of the first certificate in `pem`; InvalidArgument
-// if there is none or it cannot be read.
+// The serial, validity and CA marks of the first certificate in `pem`;
+// InvalidArgument if there is none or it cannot be read.
 absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem);
 
-// Reads the peer's leaf certificate from the call's auth context. Each
+// Reads the peer's leaf certificate from the call's auth context;
+// UNAUTHENTICATED if it is a CA certificate (PeerCertificate::ca_marks):
+// peers must be leaves. Each
 // distinct certificate is parsed once per process and remembered (at most a
 // few thousand). Thread-safe.
 absl::StatusOr<PeerCertificate> PeerCertificateOf(const grpc::AuthContext& auth);

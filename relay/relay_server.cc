@@ -1,5 +1,9 @@
 #include "relay/relay_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "grpcpp/server_builder.h"
@@ -12,6 +16,42 @@ namespace {
 
 // Chunks are 64 KiB; anything much larger is a misbehaving peer.
 constexpr int kMaxMessageBytes = 1 << 20;
+
+// gRPC sets SO_REUSEPORT on its listeners by default, so a second relay on
+// the same port would start without a word and take a share of the
+// connections (with its own registry: agents and users would miss each
+// other). Every listener turns it off.
+void NoReusePort(grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+}
+
+// Why `listen` could not be bound, for the flag named `flag`. gRPC only says
+// that no port was added, so a plain bind (with SO_REUSEADDR, as gRPC does)
+// tells a port that is taken from an address that is not this host's.
+absl::Status CannotListen(const tunnel::HostPort& listen,
+                          absl::string_view flag) {
+  absl::StatusOr<tunnel::SocketAddress> address = tunnel::Resolve(listen);
+  if (address.ok()) {
+    tunnel::UniqueFd probe(
+        socket(address->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    if (probe.valid() &&
+        setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+            0 &&
+        bind(probe.get(), reinterpret_cast<const sockaddr*>(&address->storage),
+             address->length) != 0 &&
+        errno == EADDRINUSE) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("port ", listen.port,
+                       " is in use: is another relay running? (stop it, "
+                       "or pick another ",
+                       flag, ")"));
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot listen on ", listen.ToString(),
+                   ": the address is not this host's; pick another ", flag));
+}
 
 }  // namespace
 
@@ -76,6 +116,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   builder.RegisterService(&relay->admin_service_);
   builder.RegisterService(&relay->identity_service_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  NoReusePort(builder);
   // Ping idle agents so a vanished one is unregistered within ~20 s, and
   // accept the agents' own keepalive pings.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -85,11 +126,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   relay->server_ = builder.BuildAndStart();
-  if (relay->server_ == nullptr || relay->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen,
-        ": the address is in use or not local; pick another --listen"));
-  }
+  if (relay->server_ == nullptr || relay->port_ == 0) return CannotListen(*listen, "--listen");
   if (!options.enroll_listen.empty() && options.ca_dir.empty()) {
     return absl::InvalidArgumentError(
         "enrollment needs --ca-dir (the CA the relay signs with) as well as --enroll-listen");
@@ -121,10 +158,10 @@ absl::Status RelayServer::StartEnrollment(const RelayOptions& options,
                            identity::MakeServerOnlyCredentials(options.tls), &enroll_port_);
   builder.RegisterService(enroll_service_.get());
   builder.SetMaxReceiveMessageSize(64 * 1024);
+  NoReusePort(builder);
   enroll_server_ = builder.BuildAndStart();
   if (enroll_server_ == nullptr || enroll_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.enroll_listen,
-                                               " for enrollment; pick another --enroll-listen"));
+    return CannotListen(*enroll_listen, "--enroll-listen");
   }
   state_.enrollment.enroll_address =
       tunnel::HostPort{public_host, static_cast<uint16_t>(enroll_port_)}.ToString();

@@ -1,6 +1,7 @@
 // Bad input at the relay: none of it may crash or stall the relay or disturb
 // other sessions, and each gets a specific, explained status.
 
+#include <openssl/obj_mac.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "certs/test_x509.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -140,6 +142,40 @@ TEST_F(BadInputTest, AnAgentCertificateCannotActAsAUser) {
   ExpectServiceIntact();
 }
 
+// A CA certificate the farm CA signed chains like a leaf; it must still not
+// pass as a user (or any peer).
+TEST_F(BadInputTest, ACaCertificateFromTheFarmCaIsNoPeer) {
+  namespace x509 = certs::test_x509;
+  x509::X509Ptr ca = x509::ParseCert(ReadFileOrEmpty(farm_.pki().dir() + "/ca.crt"));
+  x509::KeyPtr ca_key = x509::ParseKey(ReadFileOrEmpty(farm_.pki().dir() + "/ca.key"));
+  x509::KeyPtr key = x509::GenerateKey(EVP_PKEY_EC, NID_X9_62_prime256v1);
+  ASSERT_TRUE(ca != nullptr && ca_key != nullptr && key != nullptr);
+  TempDir files;
+  identity::TlsFiles tls{files.File("alice-ca.crt"), files.File("alice-ca.key"),
+                         farm_.pki().Files("alice").ca};
+  std::ofstream(tls.cert) << x509::IssueCert(
+      ca.get(), ca_key.get(), key.get(), "alice",
+      {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+       {NID_key_usage, "critical,digitalSignature,keyCertSign"},
+       {NID_ext_key_usage, "clientAuth,serverAuth"},
+       {NID_subject_alt_name, "URI:spiffe://farm.test/user/alice"}});
+  std::ofstream(tls.key) << x509::PrivateKeyPem(key.get());
+
+  auto stub = bowden::v1::UserService::NewStub(
+      transport::MakeRelayChannel(farm_.relay_address(), tls));
+  grpc::ClientContext context;
+  bowden::v1::ListPrintersResponse response;
+  grpc::Status status = stub->ListPrinters(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(
+      status.error_message(),
+      "is a CA certificate (basicConstraints CA:TRUE and keyUsage keyCertSign), not a leaf"))
+      << status.error_message();
+  EXPECT_EQ(DialOnce(farm_.relay_address(), tls, "prusa-01", "octoprint").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ExpectServiceIntact();
+}
+
 TEST_F(BadInputTest, AUserCertificateCannotAttachAsAnAgent) {
   auto stub = bowden::v1::AgentService::NewStub(ChannelAs("alice"));
   grpc::ClientContext context;
@@ -256,6 +292,28 @@ TEST_F(BadInputTest, EachRefusalSaysWhy) {
   ls.push_back("ls");
   EXPECT_EQ(RunToCompletion(ls, &out), 0);
   EXPECT_TRUE(absl::StrContains(out, "offline")) << out;
+}
+
+// gRPC's SO_REUSEPORT would let a second relay share the port and take
+// some of the connections: it must fail to start, saying why, and the
+// first must keep serving.
+TEST_F(BadInputTest, ASecondRelayOnTheSamePortExitsAndTheFirstKeepsServing) {
+  TempDir other;
+  identity::TlsFiles tls = farm_.pki().Files("relay");
+  Process second({BinaryPath("relay/bowden-relay"), "--listen", farm_.relay_address(), "--cert",
+                  tls.cert, "--key", tls.key, "--ca", tls.ca, "--state-dir",
+                  other.File("state"), "--allow", "alice=prusa-*"},
+                 other.File("relay"));
+  EXPECT_EQ(second.Wait(), 1);
+  EXPECT_TRUE(absl::StrContains(
+      second.Stderr(),
+      absl::StrCat("port ", farm_.relay_port(), " is in use: is another relay running?")))
+      << second.Stderr();
+  EXPECT_FALSE(absl::StrContains(second.Stdout(), "listening")) << second.Stdout();
+  // Every new connection reaches the first relay (the agent is attached
+  // only there): a share going to a second one would fail as offline.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Dial("alice", "prusa-01", "octoprint", "hi").ok());
+  ExpectServiceIntact();
 }
 
 TEST_F(BadInputTest, AnUnreachableRelayIsNamedAsSuch) {

@@ -355,5 +355,46 @@ TEST_F(GuardSsoE2eTest, OctoPrintSeesEachSessionsOwnUser) {
   EXPECT_TRUE(farm_->agent().WaitForOutput("single sign-on is on"));
 }
 
+// A web page must not use the tunnel, and with single sign-on act as its
+// user: not through DNS rebinding (its own name in Host), nor by posting or
+// opening a websocket from its own origin.
+TEST_F(GuardSsoE2eTest, OnlyTheTunnelsOwnPageMayUseIt) {
+  std::string rebound = Curl(alice_port_, "/api/version?rebound", {"-H", "Host: evil.example"});
+  EXPECT_TRUE(absl::StartsWith(rebound, "403 ")) << rebound;
+  EXPECT_TRUE(absl::StrContains(rebound, "\"rule\":\"foreign-host\"")) << rebound;
+  EXPECT_TRUE(absl::StrContains(rebound, "`bowden open` printed")) << rebound;
+  const std::string evil = "Origin: http://evil.example";
+  std::string posted =
+      Curl(alice_port_, "/api/printer/command",
+           {"-X", "POST", "-H", "Content-Type: application/json", "-H", evil, "--data-binary",
+            "{\"command\":\"G28 X\"}"});
+  EXPECT_TRUE(absl::StartsWith(posted, "403 ")) << posted;
+  EXPECT_TRUE(absl::StrContains(posted, "\"rule\":\"foreign-origin\"")) << posted;
+  std::string websocket =
+      Curl(alice_port_, "/sockjs/websocket?foreign",
+           {"-H", evil, "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H",
+            "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="});
+  EXPECT_TRUE(absl::StartsWith(websocket, "403 ")) << websocket;
+  EXPECT_TRUE(absl::StrContains(websocket, "\"rule\":\"foreign-origin\"")) << websocket;
+
+  // The address `bowden open` printed, and the page it serves, still work.
+  EXPECT_TRUE(absl::StartsWith(Curl(alice_port_, "/api/version?own"), "200 "));
+  EXPECT_EQ(Curl(alice_port_, "/api/printer/command",
+                 {"-X", "POST", "-H", "Content-Type: application/json", "-H",
+                  absl::StrCat("Origin: http://127.0.0.1:", alice_port_), "--data-binary",
+                  "{\"command\":\"G28 Y\"}"}),
+            "204 ");
+  EXPECT_TRUE(absl::StartsWith(
+      Curl(alice_port_, "/api/version?localhost",
+           {"-H", absl::StrCat("Host: localhost:", alice_port_)}),
+      "200 "));
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(AccessLog(), "?localhost"); }));
+  std::string log = AccessLog();
+  EXPECT_EQ(Count(log, "POST /api/printer/command"), 1) << log;
+  EXPECT_FALSE(absl::StrContains(log, "rebound")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "foreign")) << log;
+  EXPECT_TRUE(WaitFor([&] { return Audited("alice", {"\"rule\":\"foreign-host\""}); }));
+}
+
 }  // namespace
 }  // namespace bowden::testing
