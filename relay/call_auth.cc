@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "identity/peer.h"
+#include "relay/accept_gate.h"
 
 namespace bowden::relay {
 
@@ -38,7 +39,11 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
                                                    RelayState& state,
                                                    identity::PeerKind want) {
   absl::StatusOr<AuthenticatedPeer> id = Verify(context, state, want);
-  if (id.ok()) return id;
+  if (id.ok()) {
+    // Its connection no longer counts against the pre-authentication caps.
+    AcceptGate::MarkAuthenticated(context->peer());
+    return id;
+  }
   std::string actor = context->peer();
   auto claimed = context->auth_context()->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
   if (claimed.size() == 1) actor = std::string(claimed[0].data(), claimed[0].size());

@@ -25,6 +25,7 @@
 #include "glog/logging.h"
 #include "policy/policy_source.h"
 #include "proto/config.pb.h"
+#include "relay/accept_gate.h"
 #include "relay/relay_server.h"
 #include "tunnel/malloc_tuning.h"
 
@@ -48,6 +49,13 @@ ABSL_FLAG(std::string, user_cert_ttl, "",
 ABSL_FLAG(std::string, public_host, "",
           "enrollment: the host name join tokens give for this relay (default: the "
           "--listen host); needed when --listen is 0.0.0.0 or [::]");
+
+ABSL_FLAG(int, max_unauthenticated_per_source, 0,
+          "connections from one address that may wait to authenticate at once (default 64)");
+ABSL_FLAG(int, max_unauthenticated, 0,
+          "connections that may wait to authenticate at once, in all (default 512)");
+ABSL_FLAG(std::string, handshake_timeout, "",
+          "close a connection whose TLS handshake is not done by then (default 10s)");
 
 namespace {
 
@@ -76,6 +84,11 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   Override(config.mutable_public_host(), FLAGS_public_host);
   Override(config.mutable_agent_cert_ttl(), FLAGS_agent_cert_ttl);
   Override(config.mutable_user_cert_ttl(), FLAGS_user_cert_ttl);
+  Override(config.mutable_handshake_timeout(), FLAGS_handshake_timeout);
+  if (int n = absl::GetFlag(FLAGS_max_unauthenticated_per_source); n != 0) {
+    config.set_max_unauthenticated_per_source(n);
+  }
+  if (int n = absl::GetFlag(FLAGS_max_unauthenticated); n != 0) config.set_max_unauthenticated(n);
   for (const std::string& allow : allows) config.add_allow(allow);
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},
@@ -164,6 +177,26 @@ int main(int argc, char** argv) {
           "--", name, " '", *text, "' is not a lifetime of at least 10s, e.g. 24h")));
     }
   }
+  if (!config->handshake_timeout().empty() &&
+      (!absl::ParseDuration(config->handshake_timeout(), &options.handshake_timeout) ||
+       options.handshake_timeout < absl::Milliseconds(100))) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--handshake-timeout '", config->handshake_timeout(),
+        "' is not a duration of at least 100ms, e.g. 10s")));
+  }
+  bowden::relay::AcceptGate::Limits limits;
+  if (config->max_unauthenticated_per_source() < 0 || config->max_unauthenticated() < 0) {
+    return Fail(absl::InvalidArgumentError(
+        "--max-unauthenticated-per-source and --max-unauthenticated must be positive"));
+  }
+  if (config->max_unauthenticated_per_source() > 0) {
+    limits.per_source = config->max_unauthenticated_per_source();
+  }
+  if (config->max_unauthenticated() > 0) limits.total = config->max_unauthenticated();
+  // A relay under systemd starts with a soft limit of 1024 descriptors, a
+  // few hundred agents' worth; the hard limit is what the operator allowed.
+  LOG(INFO) << bowden::relay::RaiseOpenFileLimit();
+  bowden::relay::AcceptGate::Install(limits);
   if ((*policy)->Get()->grant_count() == 0) {
     LOG(WARNING) << "the policy grants nothing: every user request will be "
                     "denied (add --allow USER=PRINTER_GLOB or --policy FILE)";

@@ -25,6 +25,11 @@ void NoReusePort(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
 }
 
+void HandshakeDeadline(grpc::ServerBuilder& builder, absl::Duration timeout) {
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+}
+
 // Why `listen` could not be bound, for the flag named `flag`. gRPC only says
 // that no port was added, so a plain bind (with SO_REUSEADDR, as gRPC does)
 // tells a port that is taken from an address that is not this host's.
@@ -117,6 +122,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   builder.RegisterService(&relay->identity_service_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   NoReusePort(builder);
+  HandshakeDeadline(builder, options.handshake_timeout);
   // Ping idle agents so a vanished one is unregistered within ~20 s, and
   // accept the agents' own keepalive pings.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -159,6 +165,7 @@ absl::Status RelayServer::StartEnrollment(const RelayOptions& options,
   builder.RegisterService(enroll_service_.get());
   builder.SetMaxReceiveMessageSize(64 * 1024);
   NoReusePort(builder);
+  HandshakeDeadline(builder, options.handshake_timeout);
   enroll_server_ = builder.BuildAndStart();
   if (enroll_server_ == nullptr || enroll_port_ == 0) {
     return CannotListen(*enroll_listen, "--enroll-listen");

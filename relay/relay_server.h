@@ -25,6 +25,9 @@ struct RelayOptions {
   std::string state_dir;
   std::unique_ptr<policy::PolicySource> policy;
   absl::Duration open_timeout = absl::Seconds(15);
+  // A connection that has not finished its TLS handshake by then is closed
+  // (gRPC's default is 120 s, which lets idle sockets pile up).
+  absl::Duration handshake_timeout = absl::Seconds(10);
   // Enrollment (both or neither): the CA directory the relay signs with, and
   // the listener for hosts that have no certificate yet.
   std::string ca_dir;
