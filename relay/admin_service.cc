@@ -18,7 +18,8 @@ namespace {
 
 // A QueryAudit page: at most this many rows and (about) this many bytes.
 constexpr int32_t kMaxAuditPageRows = 1000;
-constexpr size_t kMaxAuditPageBytes = 1 << 20;
+// Clients take up to 1 MiB per message (transport/relay_channel.cc).
+constexpr size_t kMaxAuditPageBytes = 512 * 1024;
 
 }  // namespace
 
