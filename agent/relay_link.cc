@@ -261,6 +261,9 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     event.set_outcome(e.verdict == "allow" ? "ok" : "denied");
     event.set_detail(e.reason);
     auto& fields = *event.mutable_fields();
+    // An upload's file, size, sha256 and scan verdict (and, if refused, the
+    // line and command); the request's own fields below take precedence.
+    fields.insert(e.fields.begin(), e.fields.end());
     fields["method"] = e.method;
     fields["path"] = e.path;
     fields["status"] = absl::StrCat(e.status);

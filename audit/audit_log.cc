@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_by_printer ON audit_log (printer, seq);
 CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, seq);
 CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (time_unix_micros);
+CREATE INDEX IF NOT EXISTS audit_log_by_session ON audit_log (session_id, seq);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -259,7 +260,12 @@ absl::StatusOr<std::vector<AuditEvent>> AuditLog::Query(
   if (!query.printer().empty()) absl::StrAppend(&sql, " AND printer = ?3");
   if (!query.user().empty()) absl::StrAppend(&sql, " AND actor = ?4");
   if (!query.kind().empty()) absl::StrAppend(&sql, " AND kind = ?5");
-  absl::StrAppend(&sql, " ORDER BY seq LIMIT ?6");
+  if (query.before_seq() > 0) absl::StrAppend(&sql, " AND seq < ?7");
+  if (!query.session_id().empty())
+    absl::StrAppend(&sql, " AND session_id = ?8");
+  absl::StrAppend(&sql,
+                  query.newest_first() ? " ORDER BY seq DESC" : " ORDER BY seq",
+                  " LIMIT ?6");
 
   absl::MutexLock lock(&read_mu_);
   absl::StatusOr<Statement> stmt = Prepare(reader_, sql);
@@ -271,6 +277,8 @@ absl::StatusOr<std::vector<AuditEvent>> AuditLog::Query(
   Bind(s, 4, query.user());
   Bind(s, 5, query.kind());
   sqlite3_bind_int(s, 6, limit);
+  sqlite3_bind_int64(s, 7, query.before_seq());
+  Bind(s, 8, query.session_id());
   std::vector<AuditEvent> events;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -91,8 +91,8 @@ class AuditLog {
   absl::StatusOr<int64_t> AppendBatch(const std::vector<bowden::v1::AuditEvent>& events)
       ABSL_LOCKS_EXCLUDED(write_mu_);
 
-  // Events matching `query`, oldest first (see AuditQuery). DataLossError if
-  // a matching row's fields blob is corrupt.
+  // Events matching `query`, oldest or newest first (see AuditQuery).
+  // DataLossError if a matching row's fields blob is corrupt.
   absl::StatusOr<std::vector<bowden::v1::AuditEvent>> Query(
       const bowden::v1::AuditQuery& query) ABSL_LOCKS_EXCLUDED(read_mu_);
 

@@ -140,11 +140,35 @@ TEST_F(AuditLogTest, QueryFilters) {
             }),
             (V{3, 4}));
   EXPECT_EQ(query([](AuditQuery& q) { q.set_printer("nope"); }), V{});
+  // Newest first, paging back with before_seq.
+  EXPECT_EQ(query([](AuditQuery& q) {
+              q.set_newest_first(true);
+              q.set_limit(2);
+            }),
+            (V{6, 5}));
+  EXPECT_EQ(query([](AuditQuery& q) {
+              q.set_newest_first(true);
+              q.set_before_seq(5);
+              q.set_limit(2);
+            }),
+            (V{4, 3}));
+  EXPECT_EQ(query([](AuditQuery& q) { q.set_before_seq(3); }), (V{1, 2}));
 
   AuditQuery negative;
   negative.set_limit(-1);
   EXPECT_EQ(log_->Query(negative).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AuditLogTest, QueryBySession) {
+  AuditEvent a = Event("session.open", "bob", "prusa-01");
+  a.set_session_id("s-1");
+  AuditEvent b = Event("http.request", "bob", "prusa-01");
+  b.set_session_id("s-2");
+  ASSERT_TRUE(log_->AppendBatch({a, b, a}).ok());
+  AuditQuery q;
+  q.set_session_id("s-1");
+  EXPECT_EQ(Seqs(log_->Query(q)), (std::vector<int64_t>{1, 3}));
 }
 
 TEST_F(AuditLogTest, EventWithoutKindIsRefused) {

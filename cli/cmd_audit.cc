@@ -1,8 +1,9 @@
 // bowden audit / bowden audit verify: read and check the relay's audit log.
 
+#include <algorithm>
 #include <chrono>
-#include <map>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/relay_session.h"
+#include "cli/terminal_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
@@ -19,27 +21,57 @@ namespace bowden::cli {
 namespace {
 
 constexpr absl::Duration kFollowInterval = absl::Seconds(1);
+// Rows asked for per call; the relay caps a page at this many as well.
+constexpr int kPageRows = 1000;
 
+// One row per line. Every field is escaped: the text comes from requests
+// anyone with a tunnel can make.
 std::string Line(const bowden::v1::AuditEvent& e) {
   std::vector<std::string> fields;
   // Sorted, so the same event always prints the same way.
   std::map<std::string, std::string> sorted(e.fields().begin(), e.fields().end());
-  for (const auto& [k, v] : sorted) fields.push_back(absl::StrCat(k, "=", v));
+  for (const auto& [k, v] : sorted) {
+    fields.push_back(
+        absl::StrCat(EscapeForTerminal(k), "=", EscapeForTerminal(v)));
+  }
+  std::string detail = EscapeForTerminal(e.detail());
   return absl::StrFormat(
       "%6d %s %-14s %-28s %-12s %-7s %s%s%s", e.seq(),
-      absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(e.time_unix_micros()),
+      absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                       absl::FromUnixMicros(e.time_unix_micros()),
                        absl::UTCTimeZone()),
-      e.kind(), e.actor(), e.printer().empty() ? "-" : e.printer(), e.outcome(),
-      e.detail(), e.detail().empty() || fields.empty() ? "" : " ",
-      absl::StrJoin(fields, " "));
+      EscapeForTerminal(e.kind()), EscapeForTerminal(e.actor()),
+      e.printer().empty() ? "-" : EscapeForTerminal(e.printer()),
+      EscapeForTerminal(e.outcome()), detail,
+      detail.empty() || fields.empty() ? "" : " ", absl::StrJoin(fields, " "));
+}
+
+void Print(const bowden::v1::AuditEvent& event, bool json) {
+  if (!json) {
+    std::cout << Line(event) << "\n";
+    return;
+  }
+  std::string text;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(event, &text, print);
+  std::cout << EscapeJsonForTerminal(text) << "\n";
 }
 
 }  // namespace
 
+// Newest first unless --oldest-first; --limit rows, or every row with --all,
+// fetched a page at a time so no answer outgrows gRPC's message limit.
+// --follow then prints new rows as they come, like `tail -f`.
 int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!args.empty()) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "audit takes no arguments, got '", args[0], "' (did you mean `audit verify`?)")));
+  }
+  if (options.limit <= 0 && !options.all) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--limit ", options.limit,
+        " shows nothing: give 1 or more, or --all for every row")));
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
@@ -50,31 +82,71 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
   if (options.since > absl::ZeroDuration()) {
     query.set_since_unix_micros(absl::ToUnixMicros(absl::Now() - options.since));
   }
-  query.set_limit(10000);
-  while (true) {
+  const bool newest_first = !options.oldest_first;
+  query.set_newest_first(newest_first);
+  auto fetch = [&](bowden::v1::QueryAuditResponse* response) -> grpc::Status {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return stub->QueryAudit(&context, query, response);
+  };
+  int64_t remaining = options.all ? -1 : options.limit;
+  int64_t newest_seq = 0;
+  std::vector<bowden::v1::AuditEvent> held;  // --follow: printed in time order
+  bool more = false;
+  while (remaining != 0) {
+    query.set_limit(remaining < 0 ? kPageRows
+                                  : static_cast<int>(std::min<int64_t>(
+                                        remaining, kPageRows)));
     bowden::v1::QueryAuditResponse response;
-    grpc::Status status = stub->QueryAudit(&context, query, &response);
+    grpc::Status status = fetch(&response);
     if (!status.ok()) {
       return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
     }
-    for (const auto& event : response.events()) {
-      if (options.json) {
-        std::string json;
-        google::protobuf::util::JsonPrintOptions print;
-        print.preserve_proto_field_names = true;
-        (void)google::protobuf::util::MessageToJsonString(event, &json, print);
-        std::cout << json << "\n";
+    for (auto& event : *response.mutable_events()) {
+      newest_seq = std::max(newest_seq, event.seq());
+      if (newest_first) {
+        query.set_before_seq(event.seq());
       } else {
-        std::cout << Line(event) << "\n";
+        query.set_after_seq(event.seq());
       }
+      if (options.follow) {
+        held.push_back(std::move(event));
+      } else {
+        Print(event, options.json);
+      }
+    }
+    std::cout << std::flush;
+    if (remaining > 0) remaining -= response.events_size();
+    more = response.more();
+    if (!more || response.events_size() == 0) break;
+  }
+  if (more && !options.all && !options.follow) {
+    std::cerr << "(the " << (newest_first ? "newest " : "oldest ")
+              << options.limit << " rows; more match: --limit N or --all)"
+              << std::endl;
+  }
+  if (!options.follow) return 0;
+  if (newest_first) std::reverse(held.begin(), held.end());
+  for (const auto& event : held) Print(event, options.json);
+  std::cout << std::flush;
+  query.set_newest_first(false);
+  query.set_before_seq(0);
+  query.set_after_seq(newest_seq);
+  query.set_limit(kPageRows);
+  while (true) {
+    bowden::v1::QueryAuditResponse response;
+    grpc::Status status = fetch(&response);
+    if (!status.ok()) {
+      return Fail(absl::UnavailableError(
+          transport::DescribeCallError(status, options.relay)));
+    }
+    for (const auto& event : response.events()) {
+      Print(event, options.json);
       query.set_after_seq(event.seq());
     }
     std::cout << std::flush;
-    if (!options.follow) return 0;
     // Following polls; Ctrl-C ends it.
-    if (response.events_size() < query.limit()) absl::SleepFor(kFollowInterval);
+    if (!response.more()) absl::SleepFor(kFollowInterval);
   }
 }
 

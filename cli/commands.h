@@ -1,6 +1,7 @@
 #ifndef BOWDEN_CLI_COMMANDS_H_
 #define BOWDEN_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct CliOptions {
   absl::Duration since = absl::ZeroDuration();
   bool json = false;
   bool follow = false;
+  int64_t limit = 50;         // rows; ignored with `all`
+  bool all = false;           // every matching row, a page at a time
+  bool oldest_first = false;  // default: newest first
   std::string head;
   // login
   std::string token;

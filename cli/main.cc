@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, user, "", "audit: only this user");
 ABSL_FLAG(absl::Duration, since, absl::ZeroDuration(), "audit: only the last DURATION, e.g. 1h");
 ABSL_FLAG(bool, json, false, "audit: one JSON object per line");
 ABSL_FLAG(bool, follow, false, "audit: keep printing new events until Ctrl-C");
+ABSL_FLAG(int64_t, limit, 50, "audit: show this many rows (newest first unless --oldest-first)");
+ABSL_FLAG(bool, all, false, "audit: show every matching row (fetched a page at a time)");
+ABSL_FLAG(bool, oldest_first, false, "audit: start from the oldest row");
 ABSL_FLAG(std::string, head, "", "audit verify: a head anchor kept from an earlier verify");
 ABSL_FLAG(std::string, dir, "", "ca: the CA directory");
 ABSL_FLAG(std::string, trust_domain, "", "ca init: e.g. farm.example");
@@ -74,8 +77,10 @@ const std::vector<Command>& Commands() {
        "Check the audit log's hash chain (relay admins only); exits 3 when it is broken.",
        bowden::cli::RunAuditVerify},
       {{"audit"},
-       "bowden audit [--printer P] [--user U] [--since 1h] [--json] [--follow]",
-       "Show the relay's audit log, oldest first (relay admins only).",
+       "bowden audit [--printer P] [--user U] [--since 1h] [--limit N | --all] "
+       "[--oldest-first] [--json] [--follow]",
+       "Show the relay's audit log, newest 50 rows first (relay admins only); text from "
+       "requests is printed with control characters escaped.",
        bowden::cli::RunAudit},
       {{"revoke"}, "bowden revoke {agent PRINTER-ID | user NAME | serial HEX} [--reason TEXT]",
        "Revoke an identity (all its certificates) or one certificate (relay admins only); "
@@ -224,6 +229,9 @@ int main(int argc, char** argv) {
   options.since = absl::GetFlag(FLAGS_since);
   options.json = absl::GetFlag(FLAGS_json);
   options.follow = absl::GetFlag(FLAGS_follow);
+  options.limit = absl::GetFlag(FLAGS_limit);
+  options.all = absl::GetFlag(FLAGS_all);
+  options.oldest_first = absl::GetFlag(FLAGS_oldest_first);
   options.head = absl::GetFlag(FLAGS_head);
   options.token = absl::GetFlag(FLAGS_token);
   options.dir = absl::GetFlag(FLAGS_dir);

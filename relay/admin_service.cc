@@ -14,6 +14,14 @@
 #include "relay/status_convert.h"
 
 namespace bowden::relay {
+namespace {
+
+// A QueryAudit page: at most this many rows and (about) this many bytes.
+constexpr int32_t kMaxAuditPageRows = 1000;
+// Clients take up to 1 MiB per message (transport/relay_channel.cc).
+constexpr size_t kMaxAuditPageBytes = 512 * 1024;
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListSessions(
     grpc::CallbackServerContext* context,
@@ -101,13 +109,38 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
   // Queries are rare and small; waiting for queued events to commit lets an
   // admin see what just happened, including this session's own events.
   state_->audit->Flush();
+  if (request->limit() < 0) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("audit query limit ", request->limit(),
+                                  " is negative: ask for 1 or more rows")));
+    return reactor;
+  }
+  // One row more than the page, to tell whether more match.
+  bowden::v1::AuditQuery page = *request;
+  int32_t limit = request->limit() == 0
+                      ? kMaxAuditPageRows
+                      : std::min(request->limit(), kMaxAuditPageRows);
+  page.set_limit(limit + 1);
   absl::StatusOr<std::vector<bowden::v1::AuditEvent>> events =
-      state_->audit->log().Query(*request);
+      state_->audit->log().Query(page);
   if (!events.ok()) {
     reactor->Finish(ToGrpcStatus(events.status()));
     return reactor;
   }
-  for (auto& event : *events) *response->add_events() = std::move(event);
+  // The page must fit a client's default 4 MiB receive limit, however large
+  // the rows: stop at kMaxAuditPageBytes and say there is more.
+  size_t bytes = 0;
+  for (auto& event : *events) {
+    size_t size = event.ByteSizeLong();
+    if (response->events_size() == limit ||
+        (response->events_size() > 0 && bytes + size > kMaxAuditPageBytes)) {
+      response->set_more(true);
+      break;
+    }
+    bytes += size;
+    *response->add_events() = std::move(event);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -20,6 +20,30 @@ using bowden::v1::AgentMessage;
 using grpc::ByteBuffer;
 using bowden::v1::RelayMessage;
 
+// Who session `id` was opened for: the registry knows the sessions of this
+// run; after a restart the audit log's session.open row still says.
+std::optional<SessionInfo> FindSession(RelayState& state,
+                                       const std::string& id) {
+  std::optional<SessionInfo> info = state.registry.FindSessionInfo(id);
+  if (info.has_value()) return info;
+  bowden::v1::AuditQuery query;
+  query.set_kind("session.open");
+  query.set_session_id(id);
+  query.set_limit(1);
+  absl::StatusOr<std::vector<bowden::v1::AuditEvent>> opened =
+      state.audit->log().Query(query);
+  if (!opened.ok() || opened->empty()) return std::nullopt;
+  const bowden::v1::AuditEvent& open = opened->front();
+  SessionInfo found;
+  found.id = id;
+  found.user = open.actor();
+  found.printer = open.printer();
+  found.target = open.target();
+  auto role = open.fields().find("role");
+  if (role != open.fields().end()) found.role = role->second;
+  return found;
+}
+
 // The relay's end of one agent's Attach stream. Registers the agent after its
 // hello, forwards SessionFailed reports to the waiting sessions, and on the
 // way out unregisters the agent and fails its pending sessions.
@@ -27,11 +51,16 @@ using bowden::v1::RelayMessage;
 // cross-thread writes go through the AgentChannel.
 class AttachReactor final : public AttachReactorBase {
  public:
-  AttachReactor(RelayState* state, std::string printer_id, std::string peer,
+  AttachReactor(RelayState* state, AgentAuditBudget* audit_budget,
+                std::string printer_id, std::string peer,
                 std::string serial_hex)
       : state_(state),
-        channel_(std::make_shared<AgentChannel>(std::move(printer_id), std::move(peer),
-                                                std::move(serial_hex))) {
+        channel_(std::make_shared<AgentChannel>(
+            std::move(printer_id), std::move(peer), std::move(serial_hex))),
+        audit_filter_(
+            channel_->printer_id(), AgentActor(),
+            [state](const std::string& id) { return FindSession(*state, id); },
+            audit_budget) {
     channel_->gate().Bind(this);
     StartRead(&in_);
   }
@@ -69,6 +98,9 @@ class AttachReactor final : public AttachReactorBase {
                          "' went offline before the session opened")));
       }
       (void)state_->store->RecordSeen(channel_->printer_id(), channel_->targets());
+      for (auto& report : audit_filter_.Unreported(absl::Now())) {
+        state_->audit->Record(std::move(report));
+      }
       bowden::v1::AuditEvent event = MakeAuditEvent("agent.detach", AgentActor(), "ok");
       event.set_printer(channel_->printer_id());
       state_->audit->Record(std::move(event));
@@ -134,22 +166,11 @@ class AttachReactor final : public AttachReactorBase {
     return grpc::Status::OK;
   }
 
-  // An agent reports what its guard saw. It may only speak for its own
-  // printer and only about HTTP requests and uploads: whatever it claims
-  // otherwise is overwritten or dropped.
+  // An agent reports what its guard saw; AgentAuditFilter decides what of
+  // it is stored and under whose name.
   void RecordAgentEvents(const bowden::v1::AuditBatch& batch) {
-    std::vector<bowden::v1::AuditEvent> events;
-    for (const bowden::v1::AuditEvent& event : batch.events()) {
-      if (event.kind() != "http.request" && event.kind() != "upload") {
-        LOG(WARNING) << "agent " << channel_->printer_id() << " sent an audit event of kind '"
-                     << event.kind() << "'; dropped";
-        continue;
-      }
-      bowden::v1::AuditEvent stored = event;
-      stored.set_printer(channel_->printer_id());
-      (*stored.mutable_fields())["source"] = AgentActor();
-      events.push_back(std::move(stored));
-    }
+    std::vector<bowden::v1::AuditEvent> events =
+        audit_filter_.Filter(batch, absl::Now());
     std::shared_ptr<AgentChannel> channel = channel_;
     int64_t batch_id = batch.batch_id();
     state_->audit->RecordBatch(std::move(events), [channel, batch_id] {
@@ -167,6 +188,7 @@ class AttachReactor final : public AttachReactorBase {
 
   RelayState* const state_;
   std::shared_ptr<AgentChannel> channel_;
+  AgentAuditFilter audit_filter_;  // reactions only
   AgentMessage in_;
   bool registered_ = false;  // reactions only
 };
@@ -179,7 +201,8 @@ grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
   if (!id.ok()) {
     return new FinishedReactor<AgentMessage, RelayMessage>(ToGrpcStatus(id.status()));
   }
-  return new AttachReactor(state_, id->name, context->peer(), id->serial_hex);
+  return new AttachReactor(state_, &audit_budget_, id->name, context->peer(),
+                           id->serial_hex);
 }
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* AgentServiceImpl::Carry(

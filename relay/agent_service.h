@@ -2,6 +2,7 @@
 #define BOWDEN_RELAY_AGENT_SERVICE_H_
 
 #include "proto/tunnel.grpc.pb.h"
+#include "relay/agent_audit.h"
 #include "relay/relay_state.h"
 
 namespace bowden::relay {
@@ -26,6 +27,8 @@ class AgentServiceImpl final
 
  private:
   RelayState* const state_;
+  // Shared by every Attach, so an agent cannot refill it by reconnecting.
+  AgentAuditBudget audit_budget_;
 };
 
 }  // namespace bowden::relay

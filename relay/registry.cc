@@ -73,6 +73,20 @@ std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
 void Registry::AddSession(const std::shared_ptr<Splice>& splice) {
   absl::MutexLock lock(&mu_);
   sessions_[splice->info().id] = splice;
+  if (remembered_.insert_or_assign(splice->info().id, splice->info()).second) {
+    remembered_order_.push_back(splice->info().id);
+  }
+  if (remembered_order_.size() > kRememberedSessions) {
+    remembered_.erase(remembered_order_.front());
+    remembered_order_.pop_front();
+  }
+}
+
+std::optional<SessionInfo> Registry::FindSessionInfo(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = remembered_.find(id);
+  if (it == remembered_.end()) return std::nullopt;
+  return it->second;
 }
 
 void Registry::RemoveSession(const std::string& id) {

@@ -1,7 +1,9 @@
 #ifndef BOWDEN_RELAY_REGISTRY_H_
 #define BOWDEN_RELAY_REGISTRY_H_
 
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,12 @@ class Registry {
   void RemoveSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<Splice> FindSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<Splice>> Sessions() ABSL_LOCKS_EXCLUDED(mu_);
+  // Who session `id` is for: live, or one of the last kRememberedSessions
+  // added, so audit events that reach the relay after their session closed
+  // are still attributed by the relay's own record.
+  std::optional<SessionInfo> FindSessionInfo(const std::string& id)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  static constexpr size_t kRememberedSessions = 100000;
 
  private:
   absl::Mutex mu_;
@@ -55,6 +63,10 @@ class Registry {
   // Weak: a session lives as long as its streams do.
   absl::flat_hash_map<std::string, std::weak_ptr<Splice>> sessions_
       ABSL_GUARDED_BY(mu_);
+  // Every session added, oldest first in remembered_order_, bounded.
+  absl::flat_hash_map<std::string, SessionInfo> remembered_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> remembered_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace bowden::relay

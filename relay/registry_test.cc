@@ -47,5 +47,20 @@ TEST(RegistryTest, TakePendingForTakesOnlyThatPrintersSessions) {
   EXPECT_NE(registry.TakePending("b", "prusa-02"), nullptr);
 }
 
+TEST(RegistryTest, RemembersWhoASessionWasForAfterItCloses) {
+  Registry registry;
+  {
+    auto splice = PendingSession("s1", "prusa-01");
+    registry.AddSession(splice);
+    registry.RemoveSession("s1");
+  }
+  EXPECT_EQ(registry.FindSession("s1"), nullptr);
+  std::optional<SessionInfo> info = registry.FindSessionInfo("s1");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->user, "alice");
+  EXPECT_EQ(info->printer, "prusa-01");
+  EXPECT_FALSE(registry.FindSessionInfo("s2").has_value());
+}
+
 }  // namespace
 }  // namespace bowden::relay

@@ -7,9 +7,11 @@
 #include <csignal>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "audit/audit_log.h"
 #include "gtest/gtest.h"
 #include "tests/harness.h"
 
@@ -132,6 +134,88 @@ TEST_F(AuditE2eTest, VerifyFindsARowEditedWhileTheRelayWasDown) {
   EXPECT_TRUE(DialOnce(farm.relay_address(), farm.pki().Files("bob"), "prusa-01",
                        "octoprint", "still")
                   .ok());
+}
+
+int CountLines(const std::string& text, const std::string& needle) {
+  int count = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StrContains(line, needle)) ++count;
+  }
+  return count;
+}
+
+// A log far larger than one gRPC message (5,000 rows of ~1 KB), and an admin
+// action whose reason carries terminal escapes: `bowden audit` shows the
+// newest rows first, a page at a time, and never prints a control character.
+TEST_F(AuditE2eTest,
+       ShowsTheNewestRowsAPageAtATimeWithControlCharactersEscaped) {
+  Farm farm(Options());
+  ASSERT_TRUE(farm.WaitAttached());
+  {
+    // A second writer on the relay's own log, as busy printers would make it.
+    auto log = audit::AuditLog::Open(farm.dir().File("state/audit.db"));
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int batch = 0; batch < 10; ++batch) {
+      std::vector<bowden::v1::AuditEvent> events;
+      for (int i = 1; i <= 500; ++i) {
+        bowden::v1::AuditEvent& event = events.emplace_back();
+        event.set_kind("http.request");
+        event.set_actor("bob");
+        event.set_printer("prusa-01");
+        event.set_outcome("ok");
+        event.set_detail(absl::StrCat("bulk row #", batch * 500 + i, " ",
+                                      std::string(1000, 'x')));
+      }
+      ASSERT_TRUE((*log)->AppendBatch(events).ok());
+    }
+  }
+  std::string out;
+  ASSERT_EQ(Cli(farm, "alice",
+                {"revoke", "user", "mallory", "--reason",
+                 "\x1b[2J\x1b]0;pwned\x07\xc2\x9b"
+                 "31m red"},
+                &out),
+            0)
+      << out;
+
+  // Default: the newest 50, newest first, and a hint that there is more.
+  ASSERT_EQ(Cli(farm, "alice", {"audit"}, &out), 0) << out;
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 51u) << out;
+  EXPECT_TRUE(absl::StrContains(lines[0], "revoke")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0],
+                                "\\x1b[2J\\x1b]0;pwned\\x07\\xc2\\x9b31m red"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], "bulk row #5000 ")) << lines[1];
+  EXPECT_TRUE(absl::StrContains(out, "more match")) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(out.find('\x07'), std::string::npos);
+  EXPECT_EQ(out.find("\xc2\x9b"), std::string::npos);
+
+  // Every row, though together they are larger than gRPC's 4 MB message cap.
+  ASSERT_EQ(Cli(farm, "alice", {"audit", "--all"}, &out), 0)
+      << out.substr(0, 2000);
+  EXPECT_EQ(CountLines(out, "bulk row #"), 5000);
+  EXPECT_LT(out.find("bulk row #5000 "), out.find("bulk row #1 "))
+      << "newest first";
+  EXPECT_TRUE(absl::StrContains(out, "policy loaded"));
+  EXPECT_FALSE(absl::StrContains(out, "more match"));
+
+  ASSERT_EQ(
+      Cli(farm, "alice", {"audit", "--oldest-first", "--limit", "2"}, &out), 0)
+      << out;
+  lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u) << out;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "     1 ")) << out;
+  EXPECT_TRUE(absl::StrContains(lines[0], "policy loaded")) << out;
+
+  ASSERT_EQ(Cli(farm, "alice", {"audit", "--json", "--limit", "1"}, &out), 0)
+      << out;
+  std::string lower = absl::AsciiStrToLower(out);
+  EXPECT_TRUE(absl::StrContains(lower, "\\u001b[2j")) << out;
+  EXPECT_TRUE(absl::StrContains(lower, "\\u009b31m")) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(out.find("\xc2\x9b"), std::string::npos);
 }
 
 }  // namespace

@@ -292,9 +292,14 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_EQ(Count(log, "POST /stored"), 1) << log;
   EXPECT_TRUE(absl::StrContains(log, "POST /api/files/local xff=100.")) << log;
   // The agent logs only refusals; every request is in the relay's audit log.
+  // The upload's row says which file it was: name, size, SHA-256 and verdict.
   EXPECT_TRUE(WaitFor([&] {
-    return Audited("carol", {"\"path\":\"/api/files/local\"", "\"status\":\"201\"",
-                             "\"verdict\":\"allow\""});
+    return Audited("carol",
+                   {"\"path\":\"/api/files/local\"", "\"status\":\"201\"",
+                    "\"verdict\":\"allow\"", "\"file\":\"cube.gcode\"",
+                    absl::StrCat("\"size\":\"", clean.size(), "\""),
+                    absl::StrCat("\"sha256\":\"", Sha256Hex(clean), "\""),
+                    "\"scan\":\"passed\""});
   }));
   EXPECT_FALSE(absl::StrContains(farm_->agent().Stderr(), "-> 201 allow"))
       << farm_->agent().Stderr();
@@ -308,6 +313,11 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_TRUE(farm_->agent().WaitForOutput("http carol POST /api/files/local -> 403 deny"))
       << farm_->agent().Stderr();
   EXPECT_EQ(Count(AccessLog(), "POST /api/files/local"), 1) << AccessLog();
+  EXPECT_TRUE(WaitFor([&] {
+    return Audited("carol", {"\"file\":\"flash.gcode\"", "\"scan\":\"refused\"",
+                             "\"line\":\"3\"", "\"command\":\"M997\"",
+                             "\"verdict\":\"deny\""});
+  }));
 
   // A heater cap broken near the end of a 4 MB file: most of it streamed
   // to OctoPrint, which never got the end and stored nothing.
