@@ -75,26 +75,36 @@ void HttpGuard::ParseClient(GuardOutput* out) {
       request_->header_limit(kHeaderLimit);
       request_->body_limit(std::numeric_limits<std::uint64_t>::max());
       header_seen_ = false;
+      head_raw_.clear();
     }
     error_code ec;
     size_t n = request_->put(boost::asio::buffer(client_buf_), ec);
-    if (ec == http::error::need_more) break;
-    if (ec) {
+    // Beast may consume bytes and still ask for more (a start line parsed,
+    // the fields not yet; a chunk header read, its data not yet): those bytes
+    // are its own now and must not be fed again, so they are taken either way.
+    const bool need_more = ec == http::error::need_more;
+    if (ec && !need_more) {
       Refuse(400, "bad-request", absl::StrCat("the request cannot be parsed: ", ec.message()),
              out);
       return;
     }
     absl::string_view raw(client_buf_.data(), n);
-    if (!header_seen_ && request_->is_header_done()) {
-      header_seen_ = true;
-      OnRequestHeader(raw, out);
-    } else {
+    if (!header_seen_) {
+      // The head may come in several pieces; it is judged whole.
+      head_raw_.append(raw.data(), raw.size());
+      if (request_->is_header_done()) {
+        header_seen_ = true;
+        std::string head = std::move(head_raw_);
+        head_raw_.clear();
+        OnRequestHeader(head, out);
+      }
+    } else if (n > 0) {
       OnRequestBody(raw, out);
     }
     client_buf_.erase(0, n);
     if (stop_parsing_) return;
     if (request_ != nullptr && request_->is_done()) OnRequestDone(out);
-    if (n == 0) break;
+    if (need_more || n == 0) break;
   }
 }
 
@@ -295,8 +305,9 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
     }
     error_code ec;
     size_t n = response_->put(boost::asio::buffer(target_buf_), ec);
-    if (ec == http::error::need_more) break;
-    if (ec) {
+    // As for requests: bytes consumed before need_more are passed on now.
+    const bool need_more = ec == http::error::need_more;
+    if (ec && !need_more) {
       // The target's framing cannot be followed, so neither can the order
       // of answers: pass what it says on as it is and end the connection.
       // The client's side stays guarded (never raw): nothing more of it is
@@ -315,6 +326,7 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
     }
     out->to_client.append(target_buf_, 0, n);
     target_buf_.erase(0, n);
+    if (need_more) break;
     if (response_->is_header_done() && response_->status == 101 &&
         pending_.front().upgrade) {
       CompleteResponse(101, out);

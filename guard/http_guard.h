@@ -166,6 +166,7 @@ class HttpGuard {
   std::string client_buf_;
   std::unique_ptr<RequestParser> request_;
   bool header_seen_ = false;
+  std::string head_raw_;  // the head so far, while it comes in pieces
   Mode mode_ = Mode::kStream;
   Inspect inspect_ = Inspect::kNone;
   std::string held_head_;
