@@ -64,12 +64,51 @@ void HttpGuard::FromClient(absl::string_view data, GuardOutput* out) {
   // After a refusal or a reset of the target nothing more is read.
   if (stop_parsing_ || abort_target_) return;
   client_buf_.append(data.data(), data.size());
+  if (!parse_paused_) ParseClient(out);
+}
+
+bool HttpGuard::backlogged() const {
+  return !raw_ && !stop_parsing_ &&
+         (parse_paused_ || pending_.size() >= config_.max_pending_answers);
+}
+
+bool HttpGuard::wants_resume() const {
+  return parse_paused_ && !raw_ && !stop_parsing_ &&
+         pending_.size() < config_.max_pending_answers;
+}
+
+void HttpGuard::Resume(GuardOutput* out) {
+  if (!wants_resume()) return;
+  parse_paused_ = false;
   ParseClient(out);
+  if (client_eof_ && !parse_paused_ && !raw_) EndOfClientInput();
+}
+
+bool HttpGuard::reading_head() const {
+  if (raw_ || stop_parsing_ || parse_paused_ || upgrade_pending_) return false;
+  return request_ != nullptr ? !header_seen_ : !client_buf_.empty();
+}
+
+bool HttpGuard::idle() const {
+  return !raw_ && !close_client_ && pending_.empty() && request_ == nullptr &&
+         client_buf_.empty();
+}
+
+bool HttpGuard::finished() const {
+  return client_eof_ && !raw_ && !parse_paused_ && pending_.empty();
 }
 
 void HttpGuard::ParseClient(GuardOutput* out) {
+  const size_t answered_before = out->to_client.size();
   while (!client_buf_.empty() && !stop_parsing_ && !upgrade_pending_ && !raw_) {
     if (request_ == nullptr) {
+      // Between requests: stop while too many answers are owed, or this call
+      // has answered enough itself; the rest waits for Resume().
+      if (pending_.size() >= config_.max_pending_answers ||
+          out->to_client.size() - answered_before >= config_.max_answer_bytes) {
+        parse_paused_ = true;
+        return;
+      }
       request_ = std::make_unique<RequestParser>();
       request_->eager(false);  // stop after the header, then per body piece
       request_->header_limit(kHeaderLimit);
@@ -378,7 +417,14 @@ void HttpGuard::TargetEof(GuardOutput* out) {
 }
 
 bool HttpGuard::ClientEof() {
+  client_eof_ = true;
   if (raw_) return true;
+  // Requests still wait in client_buf_: Resume() reads them, then ends.
+  if (parse_paused_) return false;
+  return EndOfClientInput();
+}
+
+bool HttpGuard::EndOfClientInput() {
   if (mode_ == Mode::kUpload && request_ != nullptr && upload_head_sent_) {
     // Part of an upload sits at the target and the rest will never come:
     // reset the target so OctoPrint drops it rather than waits.
@@ -396,7 +442,25 @@ bool HttpGuard::ClientEof() {
     return false;
   }
   // A request cut off mid-way is dropped, not forwarded.
-  return request_ == nullptr && client_buf_.empty() && held_head_.empty();
+  if (request_ == nullptr && client_buf_.empty() && held_head_.empty()) return true;
+  if (request_ != nullptr && header_seen_ && mode_ == Mode::kStream && !pending_.empty() &&
+      !pending_.back().local) {
+    // Its head and part of its body went on; no answer to it is owed.
+    GuardEvent event = std::move(pending_.back().event);
+    pending_.pop_back();
+    event.verdict = "bad-request";
+    event.reason = "the client closed its side before the request was complete";
+    events_.push_back(std::move(event));
+  }
+  stop_parsing_ = true;
+  request_.reset();
+  client_buf_.clear();
+  head_raw_.clear();
+  held_head_.clear();
+  held_body_.clear();
+  upload_.reset();
+  upload_held_ = std::string();
+  return false;
 }
 
 }  // namespace bowden::guard
