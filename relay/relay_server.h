@@ -25,6 +25,7 @@ struct RelayOptions {
   std::string state_dir;
   std::unique_ptr<policy::PolicySource> policy;
   absl::Duration open_timeout = absl::Seconds(15);
+  int max_sessions_per_user = 64;  // sessions one user may hold open at once
   // Enrollment (both or neither): the CA directory the relay signs with, and
   // the listener for hosts that have no certificate yet.
   std::string ca_dir;
