@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -18,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "agent/relay_link.h"
 #include "agent/octoprint_probe.h"
 #include "agent/targets.h"
@@ -51,6 +53,11 @@ ABSL_FLAG(bool, allow_plugin_install, false, "let admins install plugins");
 ABSL_FLAG(bool, allow_user_management, false, "let admins manage OctoPrint users");
 ABSL_FLAG(bool, allow_firmware_flash, false, "let admins flash firmware");
 ABSL_FLAG(bool, allow_gcode_scripts, false, "let admins run OctoPrint G-code scripts");
+ABSL_FLAG(std::string, http_header_timeout, "",
+          "a guarded connection closes when a request head is not complete this long after "
+          "it began (default 30s)");
+ABSL_FLAG(std::string, http_idle_timeout, "",
+          "a guarded connection closes after this long without a request (default 10m)");
 ABSL_FLAG(std::string, octoprint_remote_user_header, "",
           "single sign-on: log each Bowden user in to OctoPrint as the user of the same name "
           "through this header (OctoPrint's accessControl.remoteUserHeader, e.g. REMOTE_USER; "
@@ -78,6 +85,8 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   Override(config.mutable_ca(), FLAGS_ca);
   Override(config.mutable_state_dir(), FLAGS_state_dir);
   Override(config.mutable_octoprint_remote_user_header(), FLAGS_octoprint_remote_user_header);
+  Override(config.mutable_http_header_timeout(), FLAGS_http_header_timeout);
+  Override(config.mutable_http_idle_timeout(), FLAGS_http_idle_timeout);
   if (!targets.empty()) {
     config.clear_target();
     for (const std::string& t : targets) config.add_target(t);
@@ -141,7 +150,18 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
                     "host, and it no longer asks for the password again before sensitive "
                     "actions";
   }
-  return bowden::agent::LocalSafety{*std::move(checker), local, remote_user_header};
+  bowden::guard::ProxyLimits limits;
+  for (auto [name, text, value] :
+       {std::tuple<const char*, const std::string*, absl::Duration*>{
+            "http-header-timeout", &config.http_header_timeout(), &limits.header_timeout},
+        {"http-idle-timeout", &config.http_idle_timeout(), &limits.idle_timeout}}) {
+    if (text->empty()) continue;
+    if (!absl::ParseDuration(*text, value) || *value <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, " '", *text, "' is not a positive duration: write e.g. 30s or 10m"));
+    }
+  }
+  return bowden::agent::LocalSafety{*std::move(checker), local, remote_user_header, limits};
 }
 
 // bowden-agent enroll --token T --state-dir DIR: a key made here, a

@@ -220,7 +220,7 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
         [this, request](std::vector<guard::GuardEvent> events) {
           RecordGuardEvents(request, events);
         },
-        nullptr);
+        nullptr, safety_->limits);
     socket = tunnel::UniqueFd(pair[0]);
   }
   auto context = std::make_unique<grpc::ClientContext>();

@@ -9,6 +9,7 @@
 #include "agent/event_queue.h"
 #include "agent/targets.h"
 #include "gcode/checker.h"
+#include "guard/guard_proxy.h"
 #include "guard/http_guard.h"
 #include "guard/rules.h"
 #include "grpcpp/channel.h"
@@ -25,6 +26,8 @@ struct LocalSafety {
   guard::LocalCeiling ceiling;
   // Single sign-on header for OctoPrint targets (GuardConfig), or "".
   std::string remote_user_header;
+  // Timeouts and bounds of each guarded connection.
+  guard::ProxyLimits limits;
 };
 
 // The agent's attachment to one relay: keeps one Attach control stream open,

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "glog/logging.h"
 #include "tunnel/net.h"
 
 namespace bowden::guard {
@@ -17,9 +18,9 @@ constexpr size_t kHighWater = 1 << 20;
 
 void GuardProxy::Start(tunnel::EventLoop* loop, tunnel::UniqueFd client,
                        tunnel::UniqueFd target, std::unique_ptr<HttpGuard> guard,
-                       EventsCallback on_events, DoneCallback done) {
+                       EventsCallback on_events, DoneCallback done, ProxyLimits limits) {
   auto* proxy = new GuardProxy(loop, std::move(guard), std::move(on_events),
-                               std::move(done));
+                               std::move(done), limits);
   auto fds = std::make_shared<std::pair<tunnel::UniqueFd, tunnel::UniqueFd>>(
       std::move(client), std::move(target));
   loop->Post([proxy, fds] {
@@ -28,11 +29,12 @@ void GuardProxy::Start(tunnel::EventLoop* loop, tunnel::UniqueFd client,
 }
 
 GuardProxy::GuardProxy(tunnel::EventLoop* loop, std::unique_ptr<HttpGuard> guard,
-                       EventsCallback on_events, DoneCallback done)
+                       EventsCallback on_events, DoneCallback done, ProxyLimits limits)
     : loop_(loop),
       guard_(std::move(guard)),
       on_events_(std::move(on_events)),
-      done_(std::move(done)) {}
+      done_(std::move(done)),
+      limits_(limits) {}
 
 void GuardProxy::Begin(tunnel::UniqueFd client, tunnel::UniqueFd target) {
   client_.fd = std::move(client);
@@ -44,26 +46,48 @@ void GuardProxy::Begin(tunnel::UniqueFd client, tunnel::UniqueFd target) {
                                [this](uint32_t events) { OnEvent(true, events); });
   target_.watch = loop_->Watch(target_.fd.get(), EPOLLIN,
                                [this](uint32_t events) { OnEvent(false, events); });
+  Update();  // a connection that never sends anything is idle from the start
 }
 
 void GuardProxy::OnEvent(bool client_side, uint32_t events) {
   Side& side = client_side ? client_ : target_;
   if (events & (EPOLLOUT | EPOLLERR)) Flush(side);
-  if (!failed_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !side.read_eof) {
+  if (client_side && !failed_ && guard_->wants_resume() &&
+      client_.out.size() < limits_.max_client_backlog) {
+    // The client reads its answers again: parse the requests held back.
+    GuardOutput output;
+    guard_->Resume(&output);
+    Apply(output);
+  }
+  if (!failed_ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && WantsRead(client_side)) {
     Read(client_side);
   }
   Update();
 }
 
+bool GuardProxy::WantsRead(bool client_side) const {
+  if (!client_side) {
+    return !target_.read_eof && !target_aborted_ && client_.out.size() < kHighWater;
+  }
+  if (client_.read_eof) return false;
+  if (phase_ == Phase::kLinger) return true;  // read and dropped
+  if (target_.out.size() >= kHighWater) return false;
+  if (guard_->raw()) return true;
+  return !guard_->backlogged() && client_.out.size() < limits_.max_client_backlog;
+}
+
 void GuardProxy::Read(bool client_side) {
   Side& side = client_side ? client_ : target_;
-  Side& other = client_side ? target_ : client_;
-  if (other.out.size() >= kHighWater) return;
   char buffer[kReadBytes];
   ssize_t n = recv(side.fd.get(), buffer, sizeof(buffer), 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n < 0) {
     failed_ = true;
+    return;
+  }
+  if (client_side && phase_ == Phase::kLinger) {
+    if (n == 0) side.read_eof = true;
+    lingered_bytes_ += n;
     return;
   }
   GuardOutput output;
@@ -89,7 +113,11 @@ void GuardProxy::Apply(const GuardOutput& output) {
   if (guard_->abort_target()) AbortTarget();
   std::vector<GuardEvent> events = guard_->TakeEvents();
   if (!events.empty() && on_events_) on_events_(std::move(events));
-  if (guard_->close_client()) client_.shut_write = true;
+  // Closing the client: after a refusal, or once it has closed its side and
+  // has every answer it is owed.
+  if (guard_->close_client() || (client_.read_eof && guard_->finished())) {
+    client_.shut_write = true;
+  }
   Flush(target_);
   Flush(client_);
 }
@@ -122,21 +150,82 @@ void GuardProxy::Flush(Side& side) {
 }
 
 void GuardProxy::Update() {
-  // The guard asked to close the client once its answers are out: stop
-  // reading anything more from either side.
-  bool closing = guard_->close_client() && client_.write_shut;
-  bool done = failed_ || closing ||
-              (client_.read_eof && target_.read_eof && client_.write_shut &&
-               target_.write_shut);
-  if (done) return Finish();
+  if (failed_) return Finish();
+  // The guard closes the client (a refusal), or the client left and has
+  // every answer: once they are out, nothing more is owed to either side.
+  const bool ending = guard_->close_client() || (client_.read_eof && guard_->finished());
+  if (ending && client_.write_shut &&
+      (client_.read_eof || lingered_bytes_ > limits_.linger_bytes)) {
+    return Finish();
+  }
+  if (CheckDeadline(ending)) return Finish();
+  if (client_.read_eof && target_.read_eof && client_.write_shut && target_.write_shut) {
+    return Finish();
+  }
   for (Side* side : {&client_, &target_}) {
     if (side == &target_ && target_aborted_) continue;
-    Side& other = side == &client_ ? target_ : client_;
     uint32_t events = 0;
-    if (!side->read_eof && other.out.size() < kHighWater) events |= EPOLLIN;
+    if (WantsRead(side == &client_)) events |= EPOLLIN;
     if (!side->out.empty()) events |= EPOLLOUT;
+    // Held-back requests resume once the client can take answers again.
+    if (side == &client_ && guard_->wants_resume() &&
+        client_.out.size() < limits_.max_client_backlog) {
+      events |= EPOLLOUT;
+    }
     loop_->Update(side->watch, events);
   }
+}
+
+bool GuardProxy::CheckDeadline(bool ending) {
+  // Once the answers are out, a client that still sends gets `linger` to
+  // stop: its unread bytes would turn the close into a reset that can
+  // overtake the answer.
+  const Phase phase = phase_ == Phase::kLinger || (ending && client_.write_shut)
+                          ? Phase::kLinger
+                      : ending                 ? Phase::kClosing
+                      : guard_->reading_head() ? Phase::kHead
+                      : guard_->idle()         ? Phase::kIdle
+                                               : Phase::kBusy;
+  const absl::Time now = absl::Now();
+  if (phase != phase_) {
+    phase_ = phase;
+    switch (phase) {
+      case Phase::kLinger:
+        deadline_ = now + limits_.linger;
+        break;
+      case Phase::kHead:
+        deadline_ = now + limits_.header_timeout;
+        break;
+      case Phase::kIdle:
+      case Phase::kClosing:  // the client has this long to read its answer
+        deadline_ = now + limits_.idle_timeout;
+        break;
+      case Phase::kBusy:
+        deadline_ = absl::InfiniteFuture();
+        break;
+    }
+  }
+  if (deadline_ <= now) {
+    VLOG(1) << "guarded connection closed: "
+            << (phase_ == Phase::kHead   ? "the request head was not complete in time"
+                : phase_ == Phase::kIdle ? "idle for too long"
+                                         : "the client did not close after the refusal");
+    return true;
+  }
+  // One timer at a time, unless the deadline moved before it.
+  if (deadline_ < next_check_) {
+    next_check_ = deadline_;
+    std::weak_ptr<bool> alive = alive_;
+    loop_->RunAfter(deadline_ - now, [this, alive] {
+      if (alive.lock() != nullptr) OnTimer();
+    });
+  }
+  return false;
+}
+
+void GuardProxy::OnTimer() {
+  if (absl::Now() >= next_check_) next_check_ = absl::InfiniteFuture();
+  Update();
 }
 
 void GuardProxy::Finish() {

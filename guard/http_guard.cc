@@ -65,37 +65,86 @@ void HttpGuard::FromClient(absl::string_view data, GuardOutput* out) {
   // After a refusal or a reset of the target nothing more is read.
   if (stop_parsing_ || abort_target_) return;
   client_buf_.append(data.data(), data.size());
+  if (!parse_paused_) ParseClient(out);
+}
+
+bool HttpGuard::backlogged() const {
+  return !raw_ && !stop_parsing_ &&
+         (parse_paused_ || pending_.size() >= config_.max_pending_answers);
+}
+
+bool HttpGuard::wants_resume() const {
+  return parse_paused_ && !raw_ && !stop_parsing_ &&
+         pending_.size() < config_.max_pending_answers;
+}
+
+void HttpGuard::Resume(GuardOutput* out) {
+  if (!wants_resume()) return;
+  parse_paused_ = false;
   ParseClient(out);
+  if (client_eof_ && !parse_paused_ && !raw_) EndOfClientInput();
+}
+
+bool HttpGuard::reading_head() const {
+  if (raw_ || stop_parsing_ || parse_paused_ || upgrade_pending_) return false;
+  return request_ != nullptr ? !header_seen_ : !client_buf_.empty();
+}
+
+bool HttpGuard::idle() const {
+  return !raw_ && !close_client_ && pending_.empty() && request_ == nullptr &&
+         client_buf_.empty();
+}
+
+bool HttpGuard::finished() const {
+  return client_eof_ && !raw_ && !parse_paused_ && pending_.empty();
 }
 
 void HttpGuard::ParseClient(GuardOutput* out) {
+  const size_t answered_before = out->to_client.size();
   while (!client_buf_.empty() && !stop_parsing_ && !upgrade_pending_ && !raw_) {
     if (request_ == nullptr) {
+      // Between requests: stop while too many answers are owed, or this call
+      // has answered enough itself; the rest waits for Resume().
+      if (pending_.size() >= config_.max_pending_answers ||
+          out->to_client.size() - answered_before >= config_.max_answer_bytes) {
+        parse_paused_ = true;
+        return;
+      }
       request_ = std::make_unique<RequestParser>();
       request_->eager(false);  // stop after the header, then per body piece
       request_->header_limit(kHeaderLimit);
       request_->body_limit(std::numeric_limits<std::uint64_t>::max());
       header_seen_ = false;
+      head_raw_.clear();
     }
     error_code ec;
     size_t n = request_->put(boost::asio::buffer(client_buf_), ec);
-    if (ec == http::error::need_more) break;
-    if (ec) {
+    // Beast may consume bytes and still ask for more (a start line parsed,
+    // the fields not yet; a chunk header read, its data not yet): those bytes
+    // are its own now and must not be fed again, so they are taken either way.
+    const bool need_more = ec == http::error::need_more;
+    if (ec && !need_more) {
       Refuse(400, "bad-request", absl::StrCat("the request cannot be parsed: ", ec.message()),
              out);
       return;
     }
     absl::string_view raw(client_buf_.data(), n);
-    if (!header_seen_ && request_->is_header_done()) {
-      header_seen_ = true;
-      OnRequestHeader(raw, out);
-    } else {
+    if (!header_seen_) {
+      // The head may come in several pieces; it is judged whole.
+      head_raw_.append(raw.data(), raw.size());
+      if (request_->is_header_done()) {
+        header_seen_ = true;
+        std::string head = std::move(head_raw_);
+        head_raw_.clear();
+        OnRequestHeader(head, out);
+      }
+    } else if (n > 0) {
       OnRequestBody(raw, out);
     }
     client_buf_.erase(0, n);
     if (stop_parsing_) return;
     if (request_ != nullptr && request_->is_done()) OnRequestDone(out);
-    if (n == 0) break;
+    if (need_more || n == 0) break;
   }
 }
 
@@ -333,8 +382,9 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
     }
     error_code ec;
     size_t n = response_->put(boost::asio::buffer(target_buf_), ec);
-    if (ec == http::error::need_more) break;
-    if (ec) {
+    // As for requests: bytes consumed before need_more are passed on now.
+    const bool need_more = ec == http::error::need_more;
+    if (ec && !need_more) {
       // The target's framing cannot be followed, so neither can the order
       // of answers: pass what it says on as it is and end the connection.
       // The client's side stays guarded (never raw): nothing more of it is
@@ -354,6 +404,7 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
     // A request forwarded in place of a refused one has its own answer.
     if (pending_.front().replace_response.empty()) out->to_client.append(target_buf_, 0, n);
     target_buf_.erase(0, n);
+    if (need_more) break;
     if (response_->is_header_done() && response_->status == 101 &&
         pending_.front().upgrade) {
       CompleteResponse(101, out);
@@ -410,7 +461,14 @@ void HttpGuard::TargetEof(GuardOutput* out) {
 }
 
 bool HttpGuard::ClientEof() {
+  client_eof_ = true;
   if (raw_) return true;
+  // Requests still wait in client_buf_: Resume() reads them, then ends.
+  if (parse_paused_) return false;
+  return EndOfClientInput();
+}
+
+bool HttpGuard::EndOfClientInput() {
   if (mode_ == Mode::kUpload && request_ != nullptr && upload_head_sent_) {
     // Part of an upload sits at the target and the rest will never come:
     // reset the target so OctoPrint drops it rather than waits.
@@ -428,7 +486,25 @@ bool HttpGuard::ClientEof() {
     return false;
   }
   // A request cut off mid-way is dropped, not forwarded.
-  return request_ == nullptr && client_buf_.empty() && held_head_.empty();
+  if (request_ == nullptr && client_buf_.empty() && held_head_.empty()) return true;
+  if (request_ != nullptr && header_seen_ && mode_ == Mode::kStream && !pending_.empty() &&
+      !pending_.back().local) {
+    // Its head and part of its body went on; no answer to it is owed.
+    GuardEvent event = std::move(pending_.back().event);
+    pending_.pop_back();
+    event.verdict = "bad-request";
+    event.reason = "the client closed its side before the request was complete";
+    events_.push_back(std::move(event));
+  }
+  stop_parsing_ = true;
+  request_.reset();
+  client_buf_.clear();
+  head_raw_.clear();
+  held_head_.clear();
+  held_body_.clear();
+  upload_.reset();
+  upload_held_ = std::string();
+  return false;
 }
 
 }  // namespace bowden::guard

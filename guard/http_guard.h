@@ -54,6 +54,15 @@ struct GuardConfig {
   // Holding more than the longest G-code line keeps a refused line itself
   // from reaching the target; tests and the fuzzer shrink it.
   size_t upload_hold_bytes = 64 * 1024;
+  // Requests read but not yet answered (in order) before the guard reads no
+  // further request and GuardProxy stops reading the client: a flood of
+  // pipelined requests behind a slow one waits in the client's socket, not
+  // in memory.
+  size_t max_pending_answers = 64;
+  // The guard's own answers (refusals) produced in one call before it stops
+  // parsing until Resume(), so one read of tiny refused requests cannot turn
+  // into an unbounded burst of answers.
+  size_t max_answer_bytes = 64 * 1024;
   // Single sign-on (OctoPrint targets only): send `user` in this header
   // (RemoteUserHeaderName of OctoPrint's remoteUserHeader), so OctoPrint
   // with trustRemoteUser logs the session in as the OctoPrint user of the
@@ -110,8 +119,28 @@ class HttpGuard {
   // The target closed its side: a response delimited by EOF ends here.
   void TargetEof(GuardOutput* out);
   // The client closed its write side. Returns whether to pass the half-close
-  // on to the target (false while an unfinished request is held back).
+  // on to the target (false while an unfinished request is held back). A
+  // request cut off mid-way is dropped; if its head already went on, the
+  // target's answer to it is owed to nobody (finished() does not wait).
   bool ClientEof();
+
+  // Flow control, so one connection cannot queue without bound: while
+  // backlogged() the guard wants no more client bytes (it holds
+  // max_pending_answers unanswered requests, or stopped parsing after
+  // max_answer_bytes of its own answers in one call). Once wants_resume(),
+  // Resume() parses the requests it holds.
+  bool backlogged() const;
+  bool wants_resume() const;
+  void Resume(GuardOutput* out);
+
+  // For the connection's timeouts: a request head has begun and is not
+  // complete; no request is in progress and no answer is owed; the client
+  // closed its side and every answer owed to it has been produced.
+  bool reading_head() const;
+  bool idle() const;
+  bool finished() const;
+  // After a 101: both directions pass as bytes.
+  bool raw() const { return raw_; }
 
   // True once the client connection should close after `to_client` drains.
   bool close_client() const { return close_client_; }
@@ -141,6 +170,9 @@ class HttpGuard {
   };
 
   void ParseClient(GuardOutput* out);
+  // The client's last bytes are parsed: drops a request cut off mid-way.
+  // Returns whether nothing of one was left.
+  bool EndOfClientInput();
   void OnRequestHeader(absl::string_view raw_header, GuardOutput* out);
   void OnRequestBody(absl::string_view raw, GuardOutput* out);
   void OnRequestDone(GuardOutput* out);
@@ -175,6 +207,7 @@ class HttpGuard {
   std::string client_buf_;
   std::unique_ptr<RequestParser> request_;
   bool header_seen_ = false;
+  std::string head_raw_;  // the head so far, while it comes in pieces
   Mode mode_ = Mode::kStream;
   Inspect inspect_ = Inspect::kNone;
   std::string held_head_;
@@ -184,6 +217,8 @@ class HttpGuard {
   bool stop_parsing_ = false;     // no further requests on this connection
   bool upgrade_pending_ = false;  // client bytes wait for the 101 (or not)
   uint64_t next_id_ = 1;          // for Pending::id
+  bool parse_paused_ = false;     // client_buf_ waits for Resume()
+  bool client_eof_ = false;
 
   // The upload being read (Mode::kUpload).
   std::unique_ptr<UploadInspector> upload_;

@@ -196,6 +196,44 @@ TEST(HttpGuardTest, A400WaitsForTheAnswerToAnEarlierPipelinedRequest) {
   EXPECT_TRUE(guard.close_client());
 }
 
+TEST(HttpGuardTest, PipelinedRequestsBehindASlowOneQueueOnlyUpToTheBound) {
+  GuardConfig config = Config(policy::Role::kViewer);
+  HttpGuard guard(config);
+  constexpr int kDenied = 10000;
+  std::string flood = Get("/api/version");
+  for (int i = 0; i < kDenied; ++i) flood += Get("/api/settings");
+  GuardOutput out;
+  guard.FromClient(flood, &out);
+  // The first request waits for the target; of the rest, only enough to
+  // fill the queue of answers owed were read.
+  EXPECT_EQ(out.to_target.find("GET /api/version"), 0u);
+  EXPECT_TRUE(out.to_client.empty());
+  EXPECT_TRUE(guard.TakeEvents().empty());
+  EXPECT_TRUE(guard.backlogged());
+  EXPECT_FALSE(guard.wants_resume());
+  // Feeding more while backlogged only buffers it.
+  GuardOutput more;
+  guard.FromClient(Get("/api/settings"), &more);
+  EXPECT_TRUE(more.to_client.empty());
+
+  GuardOutput answered;
+  guard.FromTarget(kOk, &answered);
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  EXPECT_EQ(events.size(), config.max_pending_answers);
+  EXPECT_TRUE(absl::StartsWith(answered.to_client, kOk));
+  // The rest comes in bounded bursts, each when the driver resumes it.
+  size_t total = events.size();
+  while (guard.wants_resume()) {
+    GuardOutput burst;
+    guard.Resume(&burst);
+    EXPECT_LE(burst.to_client.size(), config.max_answer_bytes + 1024);
+    EXPECT_EQ(burst.to_target, "");
+    total += guard.TakeEvents().size();
+  }
+  EXPECT_EQ(total, kDenied + 2u);
+  EXPECT_FALSE(guard.backlogged());
+}
+
 TEST(HttpGuardTest, NoDataIsNoParse) {
   // Beast asserts when handed a final chunk again without more bytes.
   HttpGuard guard(Config(policy::Role::kOperator));

@@ -49,6 +49,8 @@ ABSL_FLAG(std::string, user_cert_ttl, "",
 ABSL_FLAG(std::string, public_host, "",
           "enrollment: the host name join tokens give for this relay (default: the "
           "--listen host); needed when --listen is 0.0.0.0 or [::]");
+ABSL_FLAG(int32_t, max_sessions_per_user, 0,
+          "sessions one user may hold open at once (default 64)");
 
 ABSL_FLAG(int, max_unauthenticated_per_source, 0,
           "connections from one address that may wait to authenticate at once (default 64)");
@@ -82,6 +84,9 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   Override(config.mutable_ca_dir(), FLAGS_ca_dir);
   Override(config.mutable_enroll_listen(), FLAGS_enroll_listen);
   Override(config.mutable_public_host(), FLAGS_public_host);
+  if (absl::GetFlag(FLAGS_max_sessions_per_user) != 0) {
+    config.set_max_sessions_per_user(absl::GetFlag(FLAGS_max_sessions_per_user));
+  }
   Override(config.mutable_agent_cert_ttl(), FLAGS_agent_cert_ttl);
   Override(config.mutable_user_cert_ttl(), FLAGS_user_cert_ttl);
   Override(config.mutable_handshake_timeout(), FLAGS_handshake_timeout);
@@ -167,6 +172,14 @@ int main(int argc, char** argv) {
   options.ca_dir = config->ca_dir();
   options.enroll_listen = config->enroll_listen();
   options.public_host = config->public_host();
+  if (config->max_sessions_per_user() < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--max-sessions-per-user ", config->max_sessions_per_user(),
+        " is negative: give the number of sessions one user may hold open, e.g. 64")));
+  }
+  if (config->max_sessions_per_user() > 0) {
+    options.max_sessions_per_user = config->max_sessions_per_user();
+  }
   for (auto [name, text, ttl] :
        {std::tuple<const char*, const std::string*, absl::Duration*>{
             "agent-cert-ttl", &config->agent_cert_ttl(), &options.agent_cert_ttl},

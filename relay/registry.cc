@@ -70,9 +70,22 @@ std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
   return taken;
 }
 
-void Registry::AddSession(const std::shared_ptr<Splice>& splice) {
+absl::Status Registry::AddSession(const std::shared_ptr<Splice>& splice, int max_per_user) {
+  const std::string& user = splice->info().user;
   absl::MutexLock lock(&mu_);
-  sessions_[splice->info().id] = splice;
+  // Counted, not tracked: a session that ended without its close callback
+  // cannot hold a place. Bounded by users times the cap.
+  int open = 0;
+  for (const auto& [id, entry] : sessions_) {
+    if (entry.user == user && !entry.splice.expired()) ++open;
+  }
+  if (open >= max_per_user) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "user '", user, "' already has ", open, " open sessions, the most one user may hold: ",
+        "close tunnels you no longer use (`bowden sessions` lists them), or ask the relay "
+        "operator to raise max_sessions_per_user"));
+  }
+  sessions_[splice->info().id] = SessionEntry{user, splice};
   if (remembered_.insert_or_assign(splice->info().id, splice->info()).second) {
     remembered_order_.push_back(splice->info().id);
   }
@@ -80,6 +93,7 @@ void Registry::AddSession(const std::shared_ptr<Splice>& splice) {
     remembered_.erase(remembered_order_.front());
     remembered_order_.pop_front();
   }
+  return absl::OkStatus();
 }
 
 std::optional<SessionInfo> Registry::FindSessionInfo(const std::string& id) {
@@ -97,14 +111,14 @@ void Registry::RemoveSession(const std::string& id) {
 std::shared_ptr<Splice> Registry::FindSession(const std::string& id) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : it->second.lock();
+  return it == sessions_.end() ? nullptr : it->second.splice.lock();
 }
 
 std::vector<std::shared_ptr<Splice>> Registry::Sessions() {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Splice>> sessions;
-  for (const auto& [id, weak] : sessions_) {
-    if (auto splice = weak.lock()) sessions.push_back(std::move(splice));
+  for (const auto& [id, entry] : sessions_) {
+    if (auto splice = entry.splice.lock()) sessions.push_back(std::move(splice));
   }
   return sessions;
 }

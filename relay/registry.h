@@ -42,8 +42,10 @@ class Registry {
   std::vector<std::shared_ptr<Splice>> TakePendingFor(const std::string& printer)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every session from Dial until it closes, pending or live.
-  void AddSession(const std::shared_ptr<Splice>& splice) ABSL_LOCKS_EXCLUDED(mu_);
+  // Every session from Dial until it closes, pending or live. Refuses
+  // (RESOURCE_EXHAUSTED) a session whose user already holds `max_per_user`.
+  absl::Status AddSession(const std::shared_ptr<Splice>& splice, int max_per_user)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void RemoveSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::shared_ptr<Splice> FindSession(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<Splice>> Sessions() ABSL_LOCKS_EXCLUDED(mu_);
@@ -61,8 +63,11 @@ class Registry {
   absl::flat_hash_map<std::string, std::shared_ptr<Splice>> pending_
       ABSL_GUARDED_BY(mu_);
   // Weak: a session lives as long as its streams do.
-  absl::flat_hash_map<std::string, std::weak_ptr<Splice>> sessions_
-      ABSL_GUARDED_BY(mu_);
+  struct SessionEntry {
+    std::string user;
+    std::weak_ptr<Splice> splice;
+  };
+  absl::flat_hash_map<std::string, SessionEntry> sessions_ ABSL_GUARDED_BY(mu_);
   // Every session added, oldest first in remembered_order_, bounded.
   absl::flat_hash_map<std::string, SessionInfo> remembered_
       ABSL_GUARDED_BY(mu_);

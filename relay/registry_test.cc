@@ -51,7 +51,7 @@ TEST(RegistryTest, RemembersWhoASessionWasForAfterItCloses) {
   Registry registry;
   {
     auto splice = PendingSession("s1", "prusa-01");
-    registry.AddSession(splice);
+    ASSERT_TRUE(registry.AddSession(splice, 64).ok());
     registry.RemoveSession("s1");
   }
   EXPECT_EQ(registry.FindSession("s1"), nullptr);
@@ -60,6 +60,27 @@ TEST(RegistryTest, RemembersWhoASessionWasForAfterItCloses) {
   EXPECT_EQ(info->user, "alice");
   EXPECT_EQ(info->printer, "prusa-01");
   EXPECT_FALSE(registry.FindSessionInfo("s2").has_value());
+}
+
+TEST(RegistryTest, EachUserHoldsAtMostTheCapOfSessions) {
+  Registry registry;
+  std::vector<std::shared_ptr<Splice>> alices;
+  for (int i = 0; i < 3; ++i) {
+    alices.push_back(PendingSession("a" + std::to_string(i), "prusa-01"));
+    ASSERT_TRUE(registry.AddSession(alices.back(), 3).ok());
+  }
+  auto fourth = PendingSession("a3", "prusa-01");
+  absl::Status refused = registry.AddSession(fourth, 3);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("`bowden sessions`"), std::string::npos) << refused;
+  // Another user is not affected, and a session that ends frees its place
+  // even without RemoveSession.
+  auto bob = std::make_shared<Splice>(
+      SessionInfo{"b0", "bob", "prusa-01", "octoprint", "viewer", "02"}, nullptr);
+  EXPECT_TRUE(registry.AddSession(bob, 3).ok());
+  alices.pop_back();
+  EXPECT_TRUE(registry.AddSession(fourth, 3).ok());
+  EXPECT_EQ(registry.Sessions().size(), 4u);
 }
 
 }  // namespace

@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       self->trust_domain, std::move(options.policy), std::move(*store),
       std::make_unique<AuditSink>(*std::move(audit_log)), std::move(*identities),
       options.open_timeout));
+  relay->state_.max_sessions_per_user = options.max_sessions_per_user;
   relay->state_.signing = SigningConfig{options.ca_dir, options.tls.ca,
                                         options.agent_cert_ttl, options.user_cert_ttl};
 

@@ -28,6 +28,7 @@ struct RelayOptions {
   // A connection that has not finished its TLS handshake by then is closed
   // (gRPC's default is 120 s, which lets idle sockets pile up).
   absl::Duration handshake_timeout = absl::Seconds(10);
+  int max_sessions_per_user = 64;  // sessions one user may hold open at once
   // Enrollment (both or neither): the CA directory the relay signs with, and
   // the listener for hosts that have no certificate yet.
   std::string ca_dir;

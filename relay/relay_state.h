@@ -30,6 +30,8 @@ struct RelayState {
   IdentityStore* identities;
   EnrollmentInfo enrollment;  // set once at start-up
   SigningConfig signing;      // set once at start-up
+  // Sessions one user may hold open at once (set once at start-up).
+  int max_sessions_per_user = 64;
 };
 
 // Builds an audit event; the caller fills in the rest.

@@ -151,7 +151,17 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     fields["reason"] = s.end_reason();
     audit->Record(std::move(event));
   });
-  registry->AddSession(splice);
+  absl::Status added = registry->AddSession(splice, state_->max_sessions_per_user);
+  if (!added.ok()) {
+    LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/" << info.target
+              << " refused: " << added.message();
+    bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
+    event.set_printer(info.printer);
+    event.set_target(info.target);
+    event.set_detail(std::string(added.message()));
+    state_->audit->Record(std::move(event));
+    return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(added));
+  }
   registry->AddPending(splice);
   Splice::Reactor* reactor = splice->AttachUser(context);
 

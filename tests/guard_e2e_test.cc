@@ -334,6 +334,24 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_TRUE(absl::StrContains(answer, "octoprint.files.upload")) << answer;
   EXPECT_EQ(Count(AccessLog(), "POST /stored"), 1) << AccessLog();
 }
+TEST_F(GuardE2eTest, AnUploadRefusedMidStreamGetsThe403NotAReset) {
+  // A forbidden line ~500 KB into a 20 MB file: part of the upload has
+  // streamed on when the guard refuses it, and curl is still sending. The
+  // agent answers, shuts its side and drops what curl still sends until
+  // curl stops, so curl reads the 403 instead of a connection reset.
+  TempDir files;
+  std::ofstream(files.File("early.gcode")) << Gcode(900000, 20000);
+  for (int i = 0; i < 3; ++i) {
+    std::string answer =
+        Curl(carol_port_, "/api/files/local", {"-F", "file=@" + files.File("early.gcode")});
+    EXPECT_TRUE(absl::StartsWith(answer, "403 {")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"line\":20000")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"command\":\"M997\"")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"file\":\"early.gcode\"")) << answer;
+  }
+  EXPECT_EQ(Count(AccessLog(), "POST /stored"), 0) << AccessLog();
+}
+
 TEST_F(GuardE2eTest, TheAgentChecksWhomOctoPrintLogsInWithoutCredentials) {
   // The probe saw autologinLocal for local programs, and that a request
   // forwarded with the guard's X-Forwarded-For stays anonymous.

@@ -180,6 +180,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       default:
         guard.TargetEof(&out);
     }
+    // As GuardProxy does once the client reads its answers again.
+    while (guard.wants_resume()) guard.Resume(&out);
     if (aborted && !out.to_target.empty()) Fail("bytes after the target reset", sent);
     sent += out.to_target;
     guard.TakeEvents();
