@@ -179,7 +179,8 @@ int Enroll() {
     return Fail(absl::InvalidArgumentError(
         "this token is for a user, not a printer: use `bowden login --token` instead"));
   }
-  absl::StatusOr<bowden::enroll::Enrolled> enrolled = bowden::enroll::EnrollWithToken(*token);
+  absl::StatusOr<bowden::enroll::Enrolled> enrolled =
+      bowden::enroll::EnrollWithToken(*token, "agent");
   if (!enrolled.ok()) return Fail(enrolled.status());
   absl::StatusOr<bowden::identity::SpiffeId> id =
       bowden::identity::ParseSpiffeId(enrolled->spiffe_id);

@@ -168,8 +168,13 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
     return;
   }
   const Target& target = it->second;
-  std::string describe = absl::StrCat("target '", target.name, "' (",
-                                      target.host_port.ToString(), ")");
+  // Named for the user at the other end of the tunnel, whose CLI prints it:
+  // the printer host's own service, not the relay, refused or timed out.
+  const char* service = target.guard == GuardKind::kOctoPrint ? "OctoPrint at "
+                        : target.guard == GuardKind::kWebcam  ? "the webcam at "
+                                                              : "";
+  std::string describe = absl::StrCat("the printer's local service '", target.name, "' (",
+                                      service, target.host_port.ToString(), ")");
   // The role is logged now and enforced by the HTTP guard (issue 4).
   LOG(INFO) << "session " << request.session_id() << ": " << request.user() << " ("
             << request.role() << ") -> " << describe;
@@ -179,7 +184,13 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
         if (!socket.ok()) {
           LOG(WARNING) << "session " << request.session_id() << ": "
                        << socket.status().message();
-          ReportFailure(request.session_id(), socket.status());
+          absl::Status failed = socket.status();
+          if (absl::IsUnavailable(failed) || absl::IsDeadlineExceeded(failed)) {
+            failed = absl::Status(failed.code(), absl::StrCat(failed.message(),
+                                                              ": is it running on the "
+                                                              "printer host?"));
+          }
+          ReportFailure(request.session_id(), failed);
           return;
         }
         Carry(request, target, *std::move(socket));

@@ -131,6 +131,13 @@ absl::StatusOr<std::string> SignCsr(const std::string& ca_dir,
 absl::Status CheckCsrAsksOnlyFor(absl::string_view csr_pem, absl::string_view name,
                                  absl::string_view spiffe_id);
 
+// Refuses a CSR for another key than the certificate `cert_pem`'s: renewal
+// keeps the key (a new key comes only with a new enrollment, which an admin's
+// token allows and the audit log records). PermissionDenied when the keys
+// differ; InvalidArgument if `csr_pem` is not a CSR whose self-signature
+// verifies, FailedPrecondition if `cert_pem` is not a certificate.
+absl::Status CheckCsrKeepsKeyOf(absl::string_view csr_pem, absl::string_view cert_pem);
+
 // Returns the PEM of `ca_dir`/ca.crt (re-encoded: that one certificate only),
 // the trust root handed to enrolling peers. FailedPrecondition if there is no
 // CA or the file is not a certificate.

@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "certs/ca.h"
+#include "certs/cert_builder.h"
 #include "certs/pem_files.h"
 
 namespace bowden::certs {
@@ -287,6 +288,33 @@ absl::StatusOr<std::string> BundleFingerprint(absl::string_view bundle_pem) {
     return OpenSslError("hashing the CA bundle");
   }
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), md_len));
+}
+
+namespace {
+
+// The DER SubjectPublicKeyInfo of `key`: equal bytes, equal keys.
+std::string SpkiDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int length = i2d_PUBKEY(key, &der);
+  std::string out(reinterpret_cast<char*>(der), length > 0 ? length : 0);
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckCsrKeepsKeyOf(absl::string_view csr_pem, absl::string_view cert_pem) {
+  absl::StatusOr<EvpPkeyPtr> asked = VerifiedCsrPublicKey(csr_pem);
+  if (!asked.ok()) return asked.status();
+  absl::StatusOr<X509Ptr> cert = ParseCertificatePem(cert_pem, "the current certificate");
+  if (!cert.ok()) return cert.status();
+  const std::string held = SpkiDer(X509_get0_pubkey(cert->get()));
+  if (held.empty() || SpkiDer(asked->get()) != held) {
+    return absl::PermissionDeniedError(
+        "the CSR is for another key than the certificate you authenticated with: renewal "
+        "keeps the key; for a new key, enroll again with a join token");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bowden::certs

@@ -55,7 +55,7 @@ int RunLogin(const CliOptions& options, const std::vector<std::string>& args) {
         "this token is for a printer host: run `bowden-agent enroll --token TOKEN "
         "--state-dir DIR` there"));
   }
-  absl::StatusOr<enroll::Enrolled> enrolled = enroll::EnrollWithToken(*token);
+  absl::StatusOr<enroll::Enrolled> enrolled = enroll::EnrollWithToken(*token, "user");
   if (!enrolled.ok()) return Fail(enrolled.status());
   std::string dir = options.dir;
   if (dir.empty()) {

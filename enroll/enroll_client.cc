@@ -1,5 +1,6 @@
 #include "enroll/enroll_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <tuple>
 #include <vector>
@@ -50,20 +51,33 @@ std::shared_ptr<grpc::ChannelCredentials> VerifiedTls(const std::string& ca_pem)
 
 absl::StatusOr<bowden::v1::JoinToken> DecodeToken(absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
-  std::string raw;
-  bowden::v1::JoinToken token;
-  if (!absl::StartsWith(text, kPrefix) ||
-      !absl::WebSafeBase64Unescape(text.substr(kPrefix.size()), &raw) ||
-      !token.ParseFromString(raw) || token.enroll_address().empty() ||
-      token.ca_sha256().size() != 64 || token.secret().size() < 16) {
+  // Cutting a token short never adds a character base64url lacks.
+  const bool base64url =
+      std::all_of(text.begin() + std::min(text.size(), kPrefix.size()), text.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+  if (!absl::StartsWith(text, kPrefix) || !base64url) {
     return absl::InvalidArgumentError(
         "this is not a Bowden join token (they start with bwj1_): copy the whole token "
         "from `bowden token create`");
   }
+  // Every part is required, and `kind` is serialized last, so a token cut
+  // anywhere fails one of these checks.
+  std::string raw;
+  bowden::v1::JoinToken token;
+  if (!absl::WebSafeBase64Unescape(text.substr(kPrefix.size()), &raw) ||
+      !token.ParseFromString(raw) || token.enroll_address().empty() ||
+      token.relay_address().empty() || token.ca_sha256().size() != 64 ||
+      token.secret().size() < 16 || (token.kind() != "agent" && token.kind() != "user")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the token is incomplete: copy all of it (", text.size(),
+        " characters arrived; `bowden token create` prints it on one line)"));
+  }
   return token;
 }
 
-absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
+absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token,
+                                         absl::string_view kind) {
   // 1. The CA, accepted only if it is the one the token pins.
   auto insecure = bowden::v1::EnrollService::NewStub(
       grpc::CreateChannel(token.enroll_address(), UnverifiedTls()));
@@ -97,6 +111,7 @@ absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token) {
   bowden::v1::EnrollRequest request;
   request.set_secret(token.secret());
   request.set_csr_pem(key_and_csr->second);
+  request.set_kind(std::string(kind));
   bowden::v1::EnrollResponse response;
   status = verified->Enroll(&context, request, &response);
   if (!status.ok()) {

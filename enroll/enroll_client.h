@@ -12,7 +12,8 @@
 namespace bowden::enroll {
 
 // Decodes "bwj1_<base64url>" into its parts; InvalidArgument with a sentence
-// for anything else.
+// for anything else: "the token is incomplete: copy all of it" when it starts
+// like a token but does not decode into every part (cut short in copying).
 absl::StatusOr<bowden::v1::JoinToken> DecodeToken(absl::string_view text);
 
 // A new identity, held in memory until it is written.
@@ -24,11 +25,14 @@ struct Enrolled {
   std::string relay_address;
 };
 
-// Enrolls with `token`: fetches the relay's CA over TLS and accepts it only
+// Enrolls with `token` as `kind` ("agent" or "user": what the calling
+// command makes of the certificate; the relay refuses, without spending the
+// token, unless the token was made for that kind). Fetches the relay's CA over TLS and accepts it only
 // if its SHA-256 matches the token's pin, then, over TLS verified against
 // that CA, sends a CSR for a key generated here. The private key never
 // leaves this host. Errors say what went wrong and what to do.
-absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token);
+absl::StatusOr<Enrolled> EnrollWithToken(const bowden::v1::JoinToken& token,
+                                         absl::string_view kind);
 
 // Writes DIR/NAME.key (0600), DIR/NAME.crt and DIR/ca.crt (DIR is created
 // 0700), replacing earlier files atomically.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "identity/relay_name.h"
 
 namespace bowden::identity {
 namespace {
@@ -157,6 +158,9 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_verify_server_certs(true);
+  // The host name check, with a sentence that names the certificate's names.
+  options.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<RelayNameVerifier>());
   return grpc::experimental::TlsCredentials(options);
 }
 

@@ -302,6 +302,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
   }
   absl::Duration ttl = request->ttl_seconds() > 0 ? absl::Seconds(request->ttl_seconds())
                                                   : absl::Hours(1);
+  // A token is a password until it is used: it must not lie around for long.
+  if (ttl > kMaxTokenTtl) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("a join token may be valid for at most 7 days (168h), not ",
+                     absl::FormatDuration(ttl),
+                     ": it works like a password until used; pass a shorter --ttl")));
+    return reactor;
+  }
   // The token pins every certificate of the bundle GetCa will hand out (a
   // rotation changes the bundle, so tokens made before it stop working).
   absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);

@@ -3,11 +3,15 @@
 
 #include <optional>
 
+#include "absl/time/time.h"
 #include "identity/spiffe_id.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "relay/relay_state.h"
 
 namespace bowden::relay {
+
+// The longest a join token may be valid; CreateToken refuses longer.
+inline constexpr absl::Duration kMaxTokenTtl = absl::Hours(7 * 24);
 
 // AdminService for user certificates: live sessions and killing them.
 // Relay administrators (Policy.admins) see and kill any session; other users

@@ -60,6 +60,16 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext*
       state_->identities->RedeemToken(hash, absl::Now(), /*consume=*/false);
   if (!grant.ok()) return refuse(grant.status(), context->peer());
   std::string actor = absl::StrCat(grant->kind, " ", grant->name);
+  if (request->kind() != grant->kind) {
+    return refuse(absl::FailedPreconditionError(absl::StrCat(
+                      "this join token is for ",
+                      grant->kind == "agent"
+                          ? "a printer host: run `bowden-agent enroll --token TOKEN "
+                            "--state-dir DIR` there"
+                          : "a user: run `bowden login --token TOKEN`",
+                      " (the token was not used)")),
+                  actor);
+  }
   identity::SpiffeId id{state_->trust_domain,
                         grant->kind == "agent" ? identity::PeerKind::kAgent
                                                : identity::PeerKind::kUser,

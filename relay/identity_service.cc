@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 
 #include "absl/strings/str_cat.h"
+#include "certs/ca.h"
 #include "glog/logging.h"
 #include "relay/call_auth.h"
 #include "relay/status_convert.h"
@@ -27,8 +28,17 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Renew(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
+  // Renewal keeps the key (docs/identity.md): the CSR must be for the key of
+  // the certificate the caller authenticated with.
+  auto pems = context->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  absl::Status same_key =
+      pems.size() == 1
+          ? certs::CheckCsrKeepsKeyOf(request->csr_pem(),
+                                      absl::string_view(pems[0].data(), pems[0].size()))
+          : absl::UnauthenticatedError("the peer presented no certificate");
   absl::StatusOr<SignedCertificate> signed_cert =
-      SignForPeer(state_->signing, request->csr_pem(), *peer);
+      same_key.ok() ? SignForPeer(state_->signing, request->csr_pem(), *peer)
+                    : absl::StatusOr<SignedCertificate>(same_key);
   bowden::v1::AuditEvent event =
       MakeAuditEvent("auth", peer->ToString(), signed_cert.ok() ? "ok" : "denied");
   (*event.mutable_fields())["action"] = "renew";

@@ -249,7 +249,36 @@ TEST_F(BadInputTest, ATargetThatRefusesGivesAClearError) {
   ASSERT_NE(port, 0);
   tunnel::UniqueFd socket = ConnectTo(port);
   EXPECT_EQ(ReadAll(socket.get()), "");
+  // The user is told what refused: the printer's service, not the relay.
+  Process& open = farm_.last_open();
+  EXPECT_TRUE(open.WaitForOutput(absl::StrCat(
+      "the printer's local service 'dead' (127.0.0.1:", dead_port_,
+      ") refused the connection (Connection refused): is it running on the printer host?")))
+      << open.Stderr();
+  EXPECT_FALSE(absl::StrContains(open.Stderr(), "unreachable")) << open.Stderr();
   ExpectServiceIntact();
+}
+
+TEST_F(BadInputTest, ARelayCertificateForAnotherNameIsNamedAsSuch) {
+  farm_.pki().Issue("relay", "elsewhere", {"--dns", "relay.farm.example"});
+  identity::TlsFiles tls = farm_.pki().Files("elsewhere");
+  TempDir other;
+  int port = ClosedPort();
+  Process relay({BinaryPath("relay/bowden-relay"), "--listen", absl::StrCat("127.0.0.1:", port),
+                 "--cert", tls.cert, "--key", tls.key, "--ca", tls.ca, "--state-dir",
+                 other.File("state"), "--allow", "alice=prusa-*"},
+                other.File("relay"));
+  ASSERT_TRUE(relay.WaitForOutput("listening on port")) << relay.Stderr();
+  std::vector<std::string> cli = farm_.CliAs("alice");
+  cli[2] = absl::StrCat("127.0.0.1:", port);  // --relay value
+  cli.push_back("ls");
+  std::string out;
+  EXPECT_EQ(RunToCompletion(cli, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out,
+                                "bowden: the relay's certificate is not for 127.0.0.1 (it names "
+                                "relay.farm.example): use --relay with a name in its certificate"))
+      << out;
+  EXPECT_FALSE(absl::StrContains(out, "unreachable")) << out;
 }
 
 TEST_F(BadInputTest, ATargetThatClosesAtOnceEndsTheSessionCleanly) {

@@ -13,9 +13,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "certs/ca.h"
 #include "gtest/gtest.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tests/harness.h"
+#include "transport/relay_channel.h"
 
 namespace bowden::testing {
 namespace {
@@ -130,6 +132,7 @@ TEST_F(EnrollTest, ABadCsrIsRefusedWithoutBurningTheToken) {
   grpc::ClientContext context;
   bowden::v1::EnrollRequest request;
   request.set_secret(parsed.secret());
+  request.set_kind("user");
   request.set_csr_pem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n");
   bowden::v1::EnrollResponse response;
   grpc::Status status = stub->Enroll(&context, request, &response);
@@ -159,6 +162,7 @@ TEST_F(EnrollTest, ACsrAskingForAnotherIdentityIsRefusedAndAudited) {
   std::ifstream csr(farm_->dir().File("evil.csr"));
   bowden::v1::EnrollRequest request;
   request.set_secret(Parse(token).secret());
+  request.set_kind("user");
   request.set_csr_pem(std::string(std::istreambuf_iterator<char>(csr), {}));
   auto stub = EnrollStub(Parse(token));
   grpc::ClientContext context;
@@ -201,6 +205,90 @@ TEST_F(EnrollTest, EnrollmentAttemptsAreRateLimitedPerAddress) {
                        "octoprint", "still here", &echoed)
                   .ok());
   EXPECT_EQ(echoed, "still here");
+}
+
+TEST_F(EnrollTest, TokensLiveAtMostSevenDays) {
+  std::vector<std::string> argv = farm_->CliAs("alice");
+  argv.insert(argv.end(), {"token", "create", "user", "dave", "--ttl", "169h"});
+  std::string out;
+  EXPECT_EQ(RunToCompletion(argv, &out), 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "a join token may be valid for at most 7 days (168h)"))
+      << out;
+  EXPECT_FALSE(absl::StrContains(out, "bwj1_")) << out;
+  EXPECT_NE(CreateToken("user", "dave", "168h"), "");
+}
+
+// The kind inside the token is a hint anyone can edit: the relay holds the
+// kind it made the token for, and refuses the wrong command without
+// spending the token.
+TEST_F(EnrollTest, ATokenWithATamperedKindIsNotSpentByTheWrongCommand) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  std::string token = CreateToken("agent", "mk4-08");
+  bowden::v1::JoinToken tampered = Parse(token);
+  tampered.set_kind("user");
+  std::string encoded;
+  absl::WebSafeBase64Escape(tampered.SerializeAsString(), &encoded);
+  std::string out;
+  EXPECT_EQ(Login("bwj1_" + encoded, farm_->dir().File("mallory"), &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "this join token is for a printer host")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "the token was not used")) << out;
+  struct stat st;
+  EXPECT_NE(stat(farm_->dir().File("mallory/user.crt").c_str(), &st), 0);
+
+  // The other way round, and the real token still enrolls its printer.
+  std::string user_token = CreateToken("user", "erin");
+  tampered = Parse(user_token);
+  tampered.set_kind("agent");
+  absl::WebSafeBase64Escape(tampered.SerializeAsString(), &encoded);
+  EXPECT_EQ(RunToCompletion({BinaryPath("agent/bowden-agent"), "enroll", "--token",
+                             "bwj1_" + encoded, "--state-dir", farm_->dir().File("erin-agent")},
+                            &out),
+            1);
+  EXPECT_TRUE(absl::StrContains(out, "this join token is for a user")) << out;
+  EXPECT_EQ(RunToCompletion({BinaryPath("agent/bowden-agent"), "enroll", "--token", token,
+                             "--state-dir", farm_->dir().File("mk4-08")},
+                            &out),
+            0)
+      << out;
+  EXPECT_EQ(Login(user_token, farm_->dir().File("erin"), &out), 0) << out;
+}
+
+TEST_F(EnrollTest, ATruncatedTokenIsCalledIncomplete) {
+  std::string token = CreateToken("user", "dave");
+  std::string out;
+  EXPECT_EQ(Login(token.substr(0, token.size() - 7), farm_->dir().File("dave"), &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "the token is incomplete: copy all of it")) << out;
+  // Not spent by the attempt.
+  EXPECT_EQ(Login(token, farm_->dir().File("dave"), &out), 0) << out;
+}
+
+// docs/identity.md: renewal keeps the key. A CSR for any other key is
+// refused, so a new key only ever comes with a new enrollment.
+TEST_F(EnrollTest, RenewalKeepsTheKey) {
+  identity::TlsFiles alice = farm_->pki().Files("alice");
+  auto stub = bowden::v1::IdentityService::NewStub(
+      transport::MakeRelayChannel(farm_->relay_address(), alice));
+  absl::StatusOr<std::pair<std::string, std::string>> other = certs::NewKeyAndCsr();
+  ASSERT_TRUE(other.ok()) << other.status();
+  bowden::v1::RenewRequest request;
+  request.set_csr_pem(other->second);
+  bowden::v1::RenewResponse response;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub->Renew(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "renewal keeps the key"))
+        << status.error_message();
+    EXPECT_TRUE(response.certificate_pem().empty());
+  }
+  absl::StatusOr<std::string> own = certs::CsrForKey(ReadFileOrEmpty(alice.key));
+  ASSERT_TRUE(own.ok()) << own.status();
+  request.set_csr_pem(*own);
+  grpc::ClientContext context;
+  grpc::Status status = stub->Renew(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(response.certificate_pem(), "");
 }
 
 TEST_F(EnrollTest, APrinterHostEnrollsAndAttaches) {

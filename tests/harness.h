@@ -178,6 +178,8 @@ class Farm {
   // port it listens on, or 0.
   int Open(const std::string& user, const std::string& printer,
            const std::string& target);
+  // The `bowden open` process the last Open() started.
+  Process& last_open() { return *opens_.back(); }
   // CLI argv prefix for `user`: bowden --relay ... --cert ... --key ... --ca ...
   std::vector<std::string> CliAs(const std::string& user) const;
 

@@ -30,6 +30,12 @@ std::string DescribeCallError(const grpc::Status& status,
                               const std::string& relay_address) {
   const std::string& message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // identity::RelayNameVerifier's sentence says all there is to say.
+    size_t wrong_name = message.find("the relay's certificate is not for ");
+    if (wrong_name != std::string::npos) return message.substr(wrong_name);
+    // gRPC's own words for a connection it could not make. A bare
+    // "Connection refused" is not one: the relay passes on an agent's report
+    // that the printer's local service refused (the agent names it).
     bool connecting = absl::StrContains(message, "failed to connect");
     if (absl::StrContains(message, "andshake") ||
         absl::StrContains(message, "CERTIFICATE") ||
@@ -48,8 +54,7 @@ std::string DescribeCallError(const grpc::Status& status,
           " closed the connection during the TLS handshake: it rejected your "
           "certificate (is it issued by this farm's CA and still valid?)");
     }
-    if (connecting || absl::StrContains(message, "Connection refused") ||
-        absl::StrContains(message, "connections to all backends failing")) {
+    if (connecting || absl::StrContains(message, "connections to all backends failing")) {
       return absl::StrCat("relay ", relay_address,
                           " is unreachable: is it running and is --relay right? (",
                           message, ")");

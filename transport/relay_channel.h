@@ -19,8 +19,10 @@ std::shared_ptr<grpc::Channel> MakeRelayChannel(const std::string& address,
                                                 const identity::TlsFiles& tls);
 
 // Turns a failed call's status into one sentence for a person: tells a
-// relay that cannot be reached from a TLS handshake failure (certificate
-// rejected) and passes the relay's own explanations through.
+// relay that cannot be reached from a relay certificate for another host
+// name and from a TLS handshake failure (certificate rejected), and passes
+// the relay's own explanations through (e.g. the agent's report that the
+// printer's local service refused the connection).
 std::string DescribeCallError(const grpc::Status& status,
                               const std::string& relay_address);
 
