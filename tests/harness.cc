@@ -337,6 +337,7 @@ void Farm::StartRelay() {
       "--state-dir", dir_.File("state")};
   argv.insert(argv.end(), options_.relay_extra_flags.begin(),
               options_.relay_extra_flags.end());
+  argv.insert(argv.begin(), options_.relay_prefix.begin(), options_.relay_prefix.end());
   if (options_.enrollment) {
     argv.insert(argv.end(), {"--ca-dir", pki_->dir(), "--enroll-listen", "127.0.0.1:0"});
   } else if (options_.relay_signs) {

@@ -140,6 +140,8 @@ class Farm {
  public:
   struct Options {
     std::vector<std::string> relay_extra_flags;  // e.g. {"--allow", "alice=*"}
+    // Runs the relay through this command, e.g. {"prlimit", "--nofile=1024", "--"}.
+    std::vector<std::string> relay_prefix;
     std::string printer = "prusa-01";
     std::vector<std::string> targets;  // NAME=127.0.0.1:PORT
     // Run the relay with --ca-dir (the farm's PKI) and --enroll-listen.

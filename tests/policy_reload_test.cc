@@ -44,9 +44,9 @@ TEST(PolicyReloadTest, ChangesTakeEffectAndBrokenFilesAreRefused) {
   ASSERT_TRUE(farm.relay().WaitForOutput("policy reloaded: 2 grant(s)"))
       << farm.relay().Stderr();
   EXPECT_EQ(dial("bob"), grpc::StatusCode::OK);
-  EXPECT_TRUE(farm.agent().WaitForOutput("bob (viewer) -> target 'octoprint'"))
+  EXPECT_TRUE(farm.agent().WaitForOutput("bob (viewer) -> the printer's local service 'octoprint'"))
       << farm.agent().Stderr();
-  EXPECT_TRUE(farm.agent().WaitForOutput("alice (operator) -> target 'octoprint'"));
+  EXPECT_TRUE(farm.agent().WaitForOutput("alice (operator) -> the printer's local service 'octoprint'"));
 
   ReplaceFile(policy, "grant { user: \"bob\"\n  printers: ");  // half-written
   ASSERT_TRUE(farm.relay().WaitForOutput("policy change refused"))
