@@ -95,6 +95,12 @@ class RelayLink::AttachCall final
   bool closing_ = false;
 };
 
+// After an outage of any length an agent tries again at most this long
+// after the relay is back, plus the jitter of Backoff (each delay is drawn
+// from [base/2, base]), so a farm comes back spread over a few seconds
+// rather than all at once or minutes later.
+constexpr absl::Duration kMaxReconnectDelay = absl::Seconds(10);
+
 RelayLink::RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
                      std::string relay_address,
                      std::shared_ptr<grpc::Channel> channel,
@@ -108,7 +114,7 @@ RelayLink::RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
       targets_(targets),
       safety_(safety),
       events_(events),
-      backoff_(absl::Milliseconds(500), absl::Seconds(30),
+      backoff_(absl::Milliseconds(500), kMaxReconnectDelay,
                [gen = std::make_shared<absl::BitGen>()] {
                  return absl::Uniform<double>(*gen, 0.0, 1.0);
                }) {}
@@ -121,6 +127,10 @@ void RelayLink::Start() {
 
 void RelayLink::Connect() {
   LOG(INFO) << "relay " << relay_address_ << ": connecting";
+  // The agent's own backoff decides when to try again; gRPC's reconnect
+  // backoff for the channel would otherwise stack on it (after a long outage
+  // a call could fail fast for up to its cap after the relay was back).
+  grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
   attached_ = false;
   call_ = new AttachCall(this, *targets_);
 }

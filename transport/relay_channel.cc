@@ -16,7 +16,9 @@ std::shared_ptr<grpc::Channel> MakeRelayChannel(const std::string& address,
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 30000);
+  // The agent resets it before each of its own attempts; for the CLI it
+  // bounds how long a relay that came back stays unreachable.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
   args.SetMaxReceiveMessageSize(1 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   // Each process gets its own connection: the CLI and an agent on one host
