@@ -18,11 +18,13 @@ namespace bowden::transport {
 std::shared_ptr<grpc::Channel> MakeRelayChannel(const std::string& address,
                                                 const identity::TlsFiles& tls);
 
-// Turns a failed call's status into one sentence for a person: tells a
-// relay that cannot be reached from a relay certificate for another host
-// name and from a TLS handshake failure (certificate rejected), and passes
-// the relay's own explanations through (e.g. the agent's report that the
-// printer's local service refused the connection).
+// Turns a failed call's status into one sentence for a person that names
+// the actual cause: nothing listening (refused), no answer in time (frozen,
+// overloaded, dropped by a firewall), something that does not speak TLS, a
+// relay certificate this CA did not sign or that is for another host name,
+// a TLS alert from the relay with its reason, a connection closed during the
+// handshake. The relay's own explanations pass through (e.g. the agent's
+// report that the printer's local service refused the connection).
 std::string DescribeCallError(const grpc::Status& status,
                               const std::string& relay_address);
 
