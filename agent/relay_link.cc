@@ -279,7 +279,7 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     event.set_actor(request.user());
     event.set_target(request.target());
     event.set_session_id(request.session_id());
-    event.set_outcome(e.verdict == "allow" ? "ok" : "denied");
+    event.set_outcome(e.verdict != "allow" ? "denied" : e.interrupted ? "interrupted" : "ok");
     event.set_detail(e.reason);
     auto& fields = *event.mutable_fields();
     // An upload's file, size, sha256 and scan verdict (and, if refused, the

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/chain.h"
+#include "audit/checkpoint.h"
 #include "audit/redact.h"
 #include "audit/sql.h"
 
@@ -58,6 +60,16 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_next_seq_only BEFORE INSERT ON audit_log
 WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log)
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: seq must follow the last row'); END;
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  head_seq INTEGER NOT NULL,
+  head_hash BLOB NOT NULL,
+  sessions_checked_seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO audit_checkpoint VALUES (1, 0, zeroblob(32), 0);
+CREATE INDEX IF NOT EXISTS audit_log_session_opens ON audit_log (seq)
+  WHERE kind = 'session.open';
+CREATE INDEX IF NOT EXISTS audit_log_session_closes ON audit_log (session_id)
+  WHERE kind = 'session.close';
 )sql";
 
 void Bind(sqlite3_stmt* stmt, int i, absl::string_view text) {
@@ -163,7 +175,7 @@ struct PendingRow {
     fields = EncodeFields(escaped);
   }
   RowContent View(int64_t seq, int64_t time_unix_micros) const {
-    return RowContent{seq,    time_unix_micros, kind,   actor, printer,
+    return RowContent{seq,    time_unix_micros, kind,    actor,  printer,
                       target, session_id,       outcome, detail, fields};
   }
 
@@ -176,8 +188,10 @@ absl::StatusOr<int64_t> AuditLog::Append(const AuditEvent& event) {
   return AppendBatch({event});
 }
 
-absl::StatusOr<int64_t> AuditLog::AppendBatch(const std::vector<AuditEvent>& events) {
-  if (events.empty()) return absl::InvalidArgumentError("no audit events to append");
+absl::StatusOr<int64_t> AuditLog::AppendBatch(
+    const std::vector<AuditEvent>& events) {
+  if (events.empty())
+    return absl::InvalidArgumentError("no audit events to append");
   std::vector<PendingRow> rows;
   rows.reserve(events.size());
   for (const AuditEvent& event : events) {
@@ -210,6 +224,18 @@ absl::StatusOr<int64_t> AuditLog::AppendBatch(const std::vector<AuditEvent>& eve
   std::string prev_hash =
       rc == SQLITE_ROW ? std::string(Column(tail->get(), 1)) : GenesisHash();
   tail->reset();  // finalize: the read is done
+  // Rows this writer chains onto the verified head are verified by
+  // construction, so the head moves with them and a restart has nothing to
+  // walk. Onto any other tail (rows someone else appended, a head behind)
+  // it stays where it is, and the next VerifySinceHead walks from it.
+  const int64_t tail_seq = seq - 1;
+  const std::string tail_hash = prev_hash;
+  absl::StatusOr<std::optional<internal::Checkpoint>> checkpoint =
+      internal::ReadCheckpoint(writer_);
+  if (!checkpoint.ok()) return fail(checkpoint.status());
+  const bool advance_head = checkpoint->has_value() &&
+                            (*checkpoint)->head_seq == tail_seq &&
+                            (*checkpoint)->head_hash == tail_hash;
 
   absl::StatusOr<Statement> insert =
       Prepare(writer_, absl::StrCat("INSERT INTO audit_log (", kRowColumns,
@@ -233,10 +259,18 @@ absl::StatusOr<int64_t> AuditLog::AppendBatch(const std::vector<AuditEvent>& eve
       sqlite3_bind_blob(s, i++, bytes.empty() ? "" : bytes.data(),
                         static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
     }
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(SqlError(writer_, "insert"));
+    if (sqlite3_step(s) != SQLITE_DONE)
+      return fail(SqlError(writer_, "insert"));
     prev_hash = std::move(hash);
   }
   insert->reset();  // finalize before COMMIT
+  if (advance_head) {
+    if (absl::Status advanced = internal::AdvanceHead(
+            writer_, tail_seq, tail_hash, seq - 1, prev_hash);
+        !advanced.ok()) {
+      return fail(advanced);
+    }
+  }
   if (sqlite3_exec(writer_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail(SqlError(writer_, "commit"));
   }
@@ -282,25 +316,9 @@ absl::StatusOr<std::vector<AuditEvent>> AuditLog::Query(
   std::vector<AuditEvent> events;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    RowContent row = RowAt(s);
-    absl::StatusOr<std::map<std::string, std::string>> fields =
-        DecodeFields(row.fields);
-    if (!fields.ok()) {
-      return absl::DataLossError(absl::StrCat("audit row ", row.seq, ": ",
-                                              fields.status().message(),
-                                              "; run `bowden audit verify`"));
-    }
-    AuditEvent& event = events.emplace_back();
-    event.set_seq(row.seq);
-    event.set_time_unix_micros(row.time_unix_micros);
-    event.set_kind(std::string(row.kind));
-    event.set_actor(std::string(row.actor));
-    event.set_printer(std::string(row.printer));
-    event.set_target(std::string(row.target));
-    event.set_session_id(std::string(row.session_id));
-    event.set_outcome(std::string(row.outcome));
-    event.set_detail(std::string(row.detail));
-    event.mutable_fields()->insert(fields->begin(), fields->end());
+    absl::StatusOr<AuditEvent> event = internal::EventAt(s);
+    if (!event.ok()) return event.status();
+    events.push_back(*std::move(event));
   }
   if (rc != SQLITE_DONE) return SqlError(reader_, "query");
   return events;

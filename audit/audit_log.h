@@ -88,7 +88,8 @@ class AuditLog {
   // Appends `events` in order in one transaction (one fsync for all): all of
   // them commit or none does. Returns the last one's seq. Errors as for
   // Append; InvalidArgumentError, and nothing written, if any has no kind.
-  absl::StatusOr<int64_t> AppendBatch(const std::vector<bowden::v1::AuditEvent>& events)
+  absl::StatusOr<int64_t> AppendBatch(
+      const std::vector<bowden::v1::AuditEvent>& events)
       ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Events matching `query`, oldest or newest first (see AuditQuery).
@@ -106,10 +107,35 @@ class AuditLog {
   // earlier HeadAnchor()) to be present with that exact hash.
   VerifyResult Verify(absl::string_view expected_head) const;
 
+  // The check a start can afford, whatever the log's size: the stored
+  // verified head (the last row known to chain correctly, kept in the same
+  // file and moved by each append that chains onto it) must still be there
+  // with its hash and still hash to it; then only the rows after it are
+  // walked. If all is well the head moves to the last row. rows_checked
+  // counts the head row and the rows after it. What it cannot see: an edit
+  // of a row before the head, made with the file in hand; Verify() does.
+  // Without a stored head (deleted), walks the whole chain.
+  VerifyResult VerifySinceHead() ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Sessions left open when the writer stopped: session.open rows after the
+  // last call's end that have no session.close (both found by partial
+  // indexes, so the cost grows with the sessions opened since, not with the
+  // log). For each, appends the session.close `make_close` builds from the
+  // open row, then records how far it looked. Call at start, before any new
+  // session can open. Returns how many sessions it closed.
+  absl::StatusOr<int64_t> CloseDanglingSessions(
+      const std::function<bowden::v1::AuditEvent(
+          const bowden::v1::AuditEvent& open)>& make_close)
+      ABSL_LOCKS_EXCLUDED(write_mu_, read_mu_);
+
  private:
   AuditLog(std::string path, sqlite3* writer, sqlite3* reader,
            AuditLogOptions options);
-  VerifyResult Walk(const Anchor* anchor) const;
+  // Walks the rows after `from` (seq 0: the whole chain) in `db`, inside a
+  // read transaction the caller holds.
+  VerifyResult Walk(sqlite3* db, const Anchor& from,
+                    const Anchor* anchor) const;
+  VerifyResult WalkAll(const Anchor* anchor) const;
 
   const std::string path_;
   const AuditLogOptions options_;

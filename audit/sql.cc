@@ -1,5 +1,8 @@
 #include "audit/sql.h"
 
+#include <map>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 
 namespace bowden::audit::internal {
@@ -72,6 +75,29 @@ RowContent RowAt(sqlite3_stmt* stmt) {
   row.detail = Column(stmt, 8);
   row.fields = Column(stmt, 9);
   return row;
+}
+
+absl::StatusOr<bowden::v1::AuditEvent> EventAt(sqlite3_stmt* stmt) {
+  RowContent row = RowAt(stmt);
+  absl::StatusOr<std::map<std::string, std::string>> fields =
+      DecodeFields(row.fields);
+  if (!fields.ok()) {
+    return absl::DataLossError(absl::StrCat("audit row ", row.seq, ": ",
+                                            fields.status().message(),
+                                            "; run `bowden audit verify`"));
+  }
+  bowden::v1::AuditEvent event;
+  event.set_seq(row.seq);
+  event.set_time_unix_micros(row.time_unix_micros);
+  event.set_kind(std::string(row.kind));
+  event.set_actor(std::string(row.actor));
+  event.set_printer(std::string(row.printer));
+  event.set_target(std::string(row.target));
+  event.set_session_id(std::string(row.session_id));
+  event.set_outcome(std::string(row.outcome));
+  event.set_detail(std::string(row.detail));
+  event.mutable_fields()->insert(fields->begin(), fields->end());
+  return event;
 }
 
 }  // namespace bowden::audit::internal

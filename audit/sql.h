@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "audit/chain.h"
+#include "proto/audit.pb.h"
 
 namespace bowden::audit::internal {
 
@@ -40,6 +41,8 @@ absl::string_view Column(sqlite3_stmt* stmt, int i);
 
 // The row of a statement that selected kRowColumns first.
 RowContent RowAt(sqlite3_stmt* stmt);
+// The same row as an event. DataLossError if its fields blob is corrupt.
+absl::StatusOr<bowden::v1::AuditEvent> EventAt(sqlite3_stmt* stmt);
 
 }  // namespace bowden::audit::internal
 

@@ -1,12 +1,15 @@
 // AuditLog::Verify: walks the chain in one read snapshot on a connection of
 // its own, so a long verification never blocks appends.
 
+#include <limits>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "audit/audit_log.h"
 #include "audit/chain.h"
+#include "audit/checkpoint.h"
 #include "audit/sql.h"
 
 namespace bowden::audit {
@@ -115,7 +118,7 @@ absl::string_view ProblemName(Problem problem) {
   return "unknown";
 }
 
-VerifyResult AuditLog::Verify() const { return Walk(nullptr); }
+VerifyResult AuditLog::Verify() const { return WalkAll(nullptr); }
 
 VerifyResult AuditLog::Verify(absl::string_view expected_head) const {
   absl::StatusOr<Anchor> anchor = ParseAnchor(expected_head);
@@ -123,34 +126,128 @@ VerifyResult AuditLog::Verify(absl::string_view expected_head) const {
     return Broken(Problem::kBadAnchor, 0,
                   std::string(anchor.status().message()));
   }
-  return Walk(&*anchor);
+  return WalkAll(&*anchor);
 }
 
-VerifyResult AuditLog::Walk(const Anchor* anchor) const {
+namespace {
+
+using Connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+
+// A read-only connection of its own inside a read transaction, so the walk
+// and any lookup see one snapshot and never block appends.
+absl::StatusOr<Connection> OpenSnapshot(const std::string& path) {
   absl::StatusOr<sqlite3*> opened =
-      internal::OpenConnection(path_, SQLITE_OPEN_READONLY);
-  if (!opened.ok()) {
-    return Broken(Problem::kUnreadable, 0,
-                  std::string(opened.status().message()));
+      internal::OpenConnection(path, SQLITE_OPEN_READONLY);
+  if (!opened.ok()) return opened.status();
+  Connection db(*opened, sqlite3_close);
+  if (absl::Status s = internal::Exec(db.get(), "BEGIN"); !s.ok()) return s;
+  return db;
+}
+
+VerifyResult Unreadable(sqlite3* db, int64_t seq, absl::string_view what) {
+  return Broken(Problem::kUnreadable, seq,
+                std::string(internal::SqlError(db, what).message()));
+}
+
+// Checks that row `head.seq` is still stored with hash `head.hash` and that
+// its content still hashes to it.
+VerifyResult CheckHead(sqlite3* db, const Anchor& head) {
+  if (head.seq == 0) {
+    if (head.hash == GenesisHash()) return VerifyResult();
+    return Broken(Problem::kAnchorMismatch, 0,
+                  "the stored verified head names row 0 with a hash other than "
+                  "genesis: the checkpoint was edited");
   }
-  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(*opened, sqlite3_close);
-  auto unreadable = [&db](int64_t seq, absl::string_view what) {
-    return Broken(Problem::kUnreadable, seq,
-                  std::string(internal::SqlError(db.get(), what).message()));
-  };
-  // One transaction: the walk and any lookup see the same snapshot.
-  if (!internal::Exec(db.get(), "BEGIN").ok()) return unreadable(0, "begin");
+  absl::StatusOr<Statement> stmt = Prepare(
+      db, absl::StrCat("SELECT ", kRowColumns,
+                       ", prev_hash, hash FROM audit_log WHERE seq = ?"));
+  if (!stmt.ok()) return Unreadable(db, head.seq, "select head");
+  sqlite3_bind_int64(stmt->get(), 1, head.seq);
+  int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_DONE) {
+    return Broken(Problem::kTruncated, head.seq,
+                  absl::StrCat("row ", head.seq,
+                               ", the last verified row, is gone: rows were "
+                               "removed"));
+  }
+  if (rc != SQLITE_ROW) return Unreadable(db, head.seq, "read head");
+  absl::string_view prev_hash = Column(stmt->get(), 10);
+  absl::string_view hash = Column(stmt->get(), 11);
+  if (hash != head.hash) {
+    return Broken(Problem::kAnchorMismatch, head.seq,
+                  absl::StrCat("row ", head.seq,
+                               " is not the row last verified (its stored hash "
+                               "differs): the log or its checkpoint was "
+                               "rewritten"));
+  }
+  if (ChainHash(prev_hash, RowAt(stmt->get())) != hash) {
+    return Broken(Problem::kHashMismatch, head.seq,
+                  absl::StrCat("row ", head.seq,
+                               "'s content does not match its hash: the row "
+                               "was edited"));
+  }
+  VerifyResult ok;
+  ok.rows_checked = 1;
+  return ok;
+}
+
+}  // namespace
+
+VerifyResult AuditLog::WalkAll(const Anchor* anchor) const {
+  absl::StatusOr<Connection> db = OpenSnapshot(path_);
+  if (!db.ok()) {
+    return Broken(Problem::kUnreadable, 0, std::string(db.status().message()));
+  }
+  return Walk(db->get(), Anchor{0, GenesisHash()}, anchor);
+}
+
+VerifyResult AuditLog::VerifySinceHead() {
+  absl::StatusOr<Connection> db = OpenSnapshot(path_);
+  if (!db.ok()) {
+    return Broken(Problem::kUnreadable, 0, std::string(db.status().message()));
+  }
+  absl::StatusOr<std::optional<internal::Checkpoint>> checkpoint =
+      internal::ReadCheckpoint(db->get());
+  if (!checkpoint.ok()) return Unreadable(db->get(), 0, "read checkpoint");
+  Anchor from{0, GenesisHash()};
+  if (checkpoint->has_value()) {
+    from = Anchor{(*checkpoint)->head_seq, (*checkpoint)->head_hash};
+  }
+  VerifyResult head = CheckHead(db->get(), from);
+  if (!head.ok()) return head;
+  VerifyResult result = Walk(db->get(), from, nullptr);
+  result.rows_checked += head.rows_checked;
+  if (!result.ok() || !checkpoint->has_value()) return result;
+  absl::StatusOr<Anchor> tail = ParseAnchor(result.head);
+  if (!tail.ok() || tail->seq == from.seq) return result;
+  absl::MutexLock lock(&write_mu_);
+  if (absl::Status s = internal::AdvanceHead(writer_, from.seq, from.hash,
+                                             tail->seq, tail->hash);
+      !s.ok()) {
+    // Only costs the next start a longer walk.
+    result.detail =
+        absl::StrCat("verified, but the head was not stored: ", s.message());
+  }
+  return result;
+}
+
+VerifyResult AuditLog::Walk(sqlite3* db, const Anchor& from,
+                            const Anchor* anchor) const {
   absl::StatusOr<Statement> stmt =
-      Prepare(db.get(), absl::StrCat("SELECT ", kRowColumns,
-                                     ", prev_hash, hash FROM audit_log "
-                                     "ORDER BY seq"));
-  if (!stmt.ok()) return unreadable(0, "select");
-  std::string prev = GenesisHash();
-  int64_t last_seq = 0;
+      Prepare(db, absl::StrCat("SELECT ", kRowColumns,
+                               ", prev_hash, hash FROM audit_log "
+                               "WHERE seq >= ? ORDER BY seq"));
+  if (!stmt.ok()) return Unreadable(db, from.seq + 1, "select");
+  // A row with seq <= 0 must still be found (and refused) by a whole walk.
+  sqlite3_bind_int64(
+      stmt->get(), 1,
+      from.seq == 0 ? std::numeric_limits<int64_t>::min() : from.seq + 1);
+  std::string prev = from.hash;
+  int64_t last_seq = from.seq;
   int64_t rows = 0;
   int rc;
   while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
-    VerifyResult row = CheckRow(db.get(), stmt->get(), last_seq + 1, prev);
+    VerifyResult row = CheckRow(db, stmt->get(), last_seq + 1, prev);
     if (!row.ok()) {
       row.rows_checked = rows;
       row.head = FormatAnchor(last_seq, prev);
@@ -170,7 +267,7 @@ VerifyResult AuditLog::Walk(const Anchor* anchor) const {
       return result;
     }
   }
-  if (rc != SQLITE_DONE) return unreadable(last_seq + 1, "walk");
+  if (rc != SQLITE_DONE) return Unreadable(db, last_seq + 1, "walk");
   VerifyResult result;
   result.rows_checked = rows;
   result.head = FormatAnchor(last_seq, prev);

@@ -237,6 +237,9 @@ void GuardProxy::Finish() {
     tunnel::ResetAndClose(std::move(client_.fd));
     tunnel::ResetAndClose(std::move(target_.fd));
   }
+  // Requests the connection ends before their answers: audited now, as
+  // interrupted, rather than never.
+  guard_->EndConnection();
   std::vector<GuardEvent> events = guard_->TakeEvents();
   if (!events.empty() && on_events_) on_events_(std::move(events));
   DoneCallback done = std::move(done_);

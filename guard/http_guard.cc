@@ -440,6 +440,28 @@ void HttpGuard::CompleteResponse(int status, GuardOutput* out) {
   FlushLocal(out);
 }
 
+void HttpGuard::EndConnection() {
+  // After a 101 the upgrade's event is out and nothing else is owed.
+  if (!raw_) {
+    for (Pending& owed : pending_) {
+      GuardEvent event = std::move(owed.event);
+      if (!owed.local) {  // a local answer's event is already complete
+        event.interrupted = true;
+        const bool answering = &owed == &pending_.front() &&
+                               response_ != nullptr &&
+                               response_->is_header_done();
+        event.status = answering ? static_cast<int>(response_->status) : 0;
+      }
+      events_.push_back(std::move(event));
+    }
+  }
+  pending_.clear();
+  response_.reset();
+  stop_parsing_ = true;
+  request_.reset();
+  client_buf_.clear();
+}
+
 void HttpGuard::GoRaw(GuardOutput* out) {
   raw_ = true;
   upgrade_pending_ = false;

@@ -29,6 +29,10 @@ struct GuardEvent {
   std::string verdict;  // "allow", "deny" or "bad-request"
   std::string reason;   // why, for denials
   int status = 0;       // the response status the client got
+  // The connection ended before the response did (a download cut off, a
+  // client that gave up, every webcam stream): `status` is the response's
+  // if its head had arrived, else 0. Audited with outcome "interrupted".
+  bool interrupted = false;
   // Uploads: the file's name, size, SHA-256 and scan result (see
   // UploadInspector::fields()).
   std::map<std::string, std::string> fields;
@@ -150,7 +154,14 @@ class HttpGuard {
   // Bytes the guard holds right now (for tests and metrics).
   size_t buffered_bytes() const;
   // Requests decided since the last call, with their response status.
+  // Each request's event comes once, when its response is complete (one
+  // audit row per request, not two), or from EndConnection().
   std::vector<GuardEvent> TakeEvents();
+  // The connection is gone (either side closed for good, an error, a
+  // timeout): every request still owed an answer gets its event now, a
+  // forwarded one marked interrupted, so no request the target saw is
+  // missing from the audit log. Nothing is parsed afterwards.
+  void EndConnection();
 
  private:
   enum class Mode { kStream, kInspect, kDiscard, kUpload };

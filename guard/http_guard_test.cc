@@ -334,5 +334,70 @@ TEST(HttpGuardTest, WebcamOnlyStreamsAndSnapshots) {
   EXPECT_TRUE(absl::StrContains(out.to_target, "GET /?action=snapshot HTTP/1.1"));
 }
 
+// A request the target saw is audited even if its answer never completes,
+// and a completed one only once.
+TEST(HttpGuardTest,
+     ForwardedRequestCutBeforeItsAnswerIsAuditedOnceAsInterrupted) {
+  HttpGuard guard(Config(policy::Role::kOperator));
+  GuardOutput out;
+  guard.FromClient(Get("/downloads/files/local/benchy.gcode"), &out);
+  ASSERT_TRUE(absl::StrContains(out.to_target,
+                                "GET /downloads/files/local/benchy.gcode"));
+  EXPECT_TRUE(guard.TakeEvents().empty());  // no row yet: the answer is owed
+  guard.EndConnection();
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].path, "/downloads/files/local/benchy.gcode");
+  EXPECT_EQ(events[0].verdict, "allow");
+  EXPECT_EQ(events[0].status, 0);
+  EXPECT_TRUE(events[0].interrupted);
+  guard.EndConnection();
+  EXPECT_TRUE(guard.TakeEvents().empty());
+}
+
+TEST(HttpGuardTest, EndlessStreamCutByTheClientIsAuditedWithItsStatus) {
+  GuardConfig config = Config(policy::Role::kViewer);
+  config.kind = TargetKind::kWebcam;
+  HttpGuard guard(config);
+  GuardOutput out;
+  guard.FromClient(Get("/?action=stream"), &out);
+  guard.FromTarget(
+      "HTTP/1.1 200 OK\r\nContent-Type: "
+      "multipart/x-mixed-replace;boundary=f\r\n\r\n"
+      "--f\r\nContent-Type: image/jpeg\r\n\r\nframe",
+      &out);
+  EXPECT_TRUE(absl::StrContains(out.to_client, "frame"));
+  EXPECT_TRUE(guard.TakeEvents().empty());
+  guard.EndConnection();
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].path, "/");
+  EXPECT_EQ(events[0].status, 200);
+  EXPECT_TRUE(events[0].interrupted);
+}
+
+TEST(HttpGuardTest, EndConnectionAuditsWhatIsOwedAndNothingTwice) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(
+      absl::StrCat(Get("/api/version"), Get("/api/job"),
+                   Post("/api/printer/command", "{\"command\":\"G28\"}")),
+      &out);
+  guard.FromTarget(kOk, &out);  // /api/version is answered
+  std::vector<GuardEvent> answered = guard.TakeEvents();
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_FALSE(answered[0].interrupted);
+  // /api/job is owed; the refusal waits behind it.
+  guard.EndConnection();
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].path, "/api/job");
+  EXPECT_TRUE(events[0].interrupted);
+  EXPECT_EQ(events[0].status, 0);
+  EXPECT_EQ(events[1].verdict, "deny");
+  EXPECT_EQ(events[1].status, 403);
+  EXPECT_FALSE(events[1].interrupted);
+}
+
 }  // namespace
 }  // namespace bowden::guard

@@ -9,6 +9,7 @@
 #include "grpcpp/server_builder.h"
 #include "certs/ca.h"
 #include "identity/spiffe_id.h"
+#include "relay/audit_startup.h"
 #include "tunnel/net.h"
 
 namespace bowden::relay {
@@ -96,12 +97,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
       audit::AuditLog::Open(absl::StrCat(options.state_dir, "/audit.db"));
   if (!audit_log.ok()) return audit_log.status();
-  audit::VerifyResult verified = (*audit_log)->Verify();
-  if (!verified.ok()) {
-    LOG(ERROR) << "the audit log's hash chain is broken at seq " << verified.seq << " ("
-               << audit::ProblemName(verified.problem) << ": " << verified.detail
-               << "); the relay keeps appending, `bowden audit verify` reports it";
-  }
+  PrepareAuditLog(**audit_log);
   absl::StatusOr<std::unique_ptr<IdentityStore>> identities =
       IdentityStore::Open(options.state_dir);
   if (!identities.ok()) return identities.status();

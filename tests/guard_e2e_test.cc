@@ -4,6 +4,8 @@
 // before OctoPrint sees or stores them, and OctoPrint only ever sees the
 // agent's own forwarding headers.
 
+#include <sys/socket.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,6 +18,28 @@
 
 namespace bowden::testing {
 namespace {
+
+// Like mjpg-streamer's /?action=stream: after the request head, a 200 and
+// JPEG frames for as long as anyone reads them.
+void EndlessMjpegStream(tunnel::UniqueFd socket) {
+  std::string head;
+  char buffer[4096];
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = recv(socket.get(), buffer, sizeof(buffer), 0);
+    if (n <= 0) return;
+    head.append(buffer, n);
+  }
+  const std::string frame = absl::StrCat(
+      "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: 4096\r\n\r\n",
+      std::string(4096, 'j'), "\r\n");
+  if (!WriteAll(socket.get(),
+                "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;"
+                "boundary=frame\r\n\r\n")) {
+    return;
+  }
+  while (WriteAll(socket.get(), frame)) {
+  }
+}
 
 class GuardE2eTest : public ::testing::Test {
  protected:
@@ -75,9 +99,11 @@ class GuardE2eTest : public ::testing::Test {
         << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n"
         << "grant { user: \"bob\" printers: \"*\" role: \"viewer\" }\n"
         << "grant { user: \"carol\" printers: \"*\" role: \"operator\" }\n";
+    webcam_ = std::make_unique<TcpTarget>(EndlessMjpegStream);
     Farm::Options options;
     options.relay_extra_flags = {"--policy", policy_dir_.File("policy.textproto")};
-    options.targets = {absl::StrCat("octoprint=127.0.0.1:", nginx_port_)};
+    options.targets = {absl::StrCat("octoprint=127.0.0.1:", nginx_port_),
+                       absl::StrCat("webcam=127.0.0.1:", webcam_->port(), ",guard=webcam")};
     options.agent_extra_flags = AgentFlags();
     farm_ = std::make_unique<Farm>(options);
     farm_->pki().Issue("user", "bob");
@@ -134,6 +160,7 @@ class GuardE2eTest : public ::testing::Test {
   TempDir policy_dir_;
   int nginx_port_ = 0;
   std::unique_ptr<Process> nginx_;
+  std::unique_ptr<TcpTarget> webcam_;  // outlives the farm's connections to it
   std::unique_ptr<Farm> farm_;
   int alice_port_ = 0;
   int bob_port_ = 0;
@@ -157,6 +184,35 @@ int Count(const std::string& text, const std::string& needle) {
     ++count;
   }
   return count;
+}
+
+// A response that never completes (every webcam stream, a download the
+// client gives up on) is audited when the connection ends, as interrupted
+// with the status the client got; before, it was never audited at all.
+TEST_F(GuardE2eTest, AStreamTheClientCutsIsAuditedAsInterrupted) {
+  const int port = farm_->Open("bob", "prusa-01", "webcam");
+  ASSERT_NE(port, 0);
+  {
+    tunnel::UniqueFd viewer = ConnectTo(port);
+    ASSERT_TRUE(viewer.valid());
+    ASSERT_TRUE(
+        WriteAll(viewer.get(),
+                 "GET /?action=stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    std::string seen;
+    char buffer[16384];
+    while (seen.size() < 64 * 1024) {  // a few frames have come through
+      ssize_t n = recv(viewer.get(), buffer, sizeof(buffer), 0);
+      ASSERT_GT(n, 0) << seen.substr(0, 200);
+      seen.append(buffer, n);
+    }
+    EXPECT_TRUE(absl::StartsWith(seen, "HTTP/1.1 200 OK"))
+        << seen.substr(0, 200);
+  }  // the viewer closes its tab
+  EXPECT_TRUE(WaitFor([&] {
+    return Audited("bob", {"\"outcome\":\"interrupted\"", "\"path\":\"/\"",
+                           "\"status\":\"200\"", "\"verdict\":\"allow\"",
+                           "\"rule\":\"webcam.action\""});
+  }));
 }
 
 TEST_F(GuardE2eTest, RolesDecideWhatReachesOctoPrint) {
