@@ -234,6 +234,12 @@ ChainVerdict ClientChainChecker::Check(absl::string_view leaf_pem,
         verdict, "invalid",
         "the relay could not set up certificate verification (out of memory?)");
   }
+#ifndef OPENSSL_IS_BORINGSSL
+  // As OpenSSL's own handshake check does at Debian's default security level:
+  // weak keys (RSA under 2048 bits) and SHA-1 signatures are refused.
+  // (BoringSSL has no security levels.)
+  X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx.get()), 2);
+#endif
   const bool verified = X509_verify_cert(ctx.get()) == 1;
   const int error = X509_STORE_CTX_get_error(ctx.get());
   const int depth = X509_STORE_CTX_get_error_depth(ctx.get());

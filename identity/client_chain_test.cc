@@ -211,6 +211,17 @@ TEST_F(ClientChainTest, ATamperedSignatureIsRefused) {
             "or altered");
 }
 
+TEST_F(ClientChainTest, AWeakKeyIsRefusedAsTheHandshakeWould) {
+  x509::KeyPtr weak = x509::GenerateKey(EVP_PKEY_RSA, 1024);
+  ASSERT_NE(weak, nullptr);
+  std::string pem = x509::IssueCert(farm_.cert.get(), farm_.key.get(),
+                                    weak.get(), "alice", kUserExtensions);
+  ChainVerdict verdict = Check(pem);
+  EXPECT_EQ(verdict.code, "invalid");
+  EXPECT_TRUE(absl::StrContains(verdict.status.message(), "too weak"))
+      << verdict.status;
+}
+
 TEST_F(ClientChainTest, GarbageIsUnreadable) {
   ChainVerdict verdict =
       Check("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
