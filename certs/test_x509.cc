@@ -121,11 +121,19 @@ std::string MakeCsr(
 
 std::string IssueCert(X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
                       const std::vector<std::pair<int, std::string>>& extensions) {
+  return IssueCertValid(issuer, issuer_key, key, cn, -3600, 24 * 3600,
+                        extensions);
+}
+
+std::string IssueCertValid(
+    X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
+    long not_before, long not_after,
+    const std::vector<std::pair<int, std::string>>& extensions) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 0x7e57);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), not_before);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), not_after);
   X509_NAME_add_entry_by_NID(X509_get_subject_name(cert.get()), NID_commonName, MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>(cn.data()), cn.size(), -1,
                              0);

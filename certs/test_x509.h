@@ -61,6 +61,12 @@ std::string MakeCsr(EVP_PKEY* key, const std::string& cn,
 // failure.
 std::string IssueCert(X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
                       const std::vector<std::pair<int, std::string>>& extensions);
+// As IssueCert, valid from `not_before` to `not_after` seconds from now
+// (negative: in the past), e.g. -7200, -3600 for one that expired an hour ago.
+std::string IssueCertValid(
+    X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* key, const std::string& cn,
+    long not_before, long not_after,
+    const std::vector<std::pair<int, std::string>>& extensions);
 // The DER of the first CSR in `pem`, and DER wrapped as PEM verbatim, so that
 // a byte tampered with in between survives into the PEM.
 std::string CsrDer(const std::string& pem);

@@ -126,15 +126,27 @@ absl::StatusOr<SpiffeId> CheckTlsFiles(const TlsFiles& files) {
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
-    const TlsFiles& files) {
+    const TlsFiles& files,
+    std::shared_ptr<grpc::experimental::CertificateVerifier> verifier) {
   auto provider =
       std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
           files.key, files.cert, files.ca, kRefreshSeconds);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
+  // Still watched with a verifier: the CA names go into the handshake's
+  // certificate request, which helps a client pick its certificate.
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_cert_request_type(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (verifier == nullptr) {
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    // "Don't verify" is OpenSSL's chain check only: a client must still send
+    // a certificate and prove it holds the key, and `verifier` runs before
+    // the handshake completes on the server.
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    options.set_certificate_verifier(std::move(verifier));
+  }
   return grpc::experimental::TlsServerCredentials(options);
 }
 

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
 #include "identity/spiffe_id.h"
 
 namespace bowden::identity {
@@ -28,8 +29,15 @@ absl::StatusOr<SpiffeId> CheckTlsFiles(const TlsFiles& files);
 // mTLS server credentials: client certificate required and verified against
 // `files.ca`. The files are watched, so replacing them rotates credentials
 // without a restart.
+//
+// With `verifier` (see peer_verifier.h) OpenSSL only requires a client
+// certificate and proof of its key, and `verifier` decides on the chain, so
+// that a refusal can say why; without one OpenSSL verifies the chain itself
+// and a refusal leaves no trace beyond gRPC's own log.
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
-    const TlsFiles& files);
+    const TlsFiles& files,
+    std::shared_ptr<grpc::experimental::CertificateVerifier> verifier =
+        nullptr);
 
 // TLS server credentials that request no client certificate: only for the
 // relay's enrollment listener, where new hosts have no certificate yet.

@@ -60,7 +60,9 @@ struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
 };
 
-absl::StatusOr<absl::Time> AsTime(const ASN1_TIME* time) {
+}  // namespace
+
+absl::StatusOr<absl::Time> CertificateTime(const ASN1_TIME* time) {
   struct tm tm {};
   if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
     return absl::InvalidArgumentError("unreadable certificate time");
@@ -68,21 +70,17 @@ absl::StatusOr<absl::Time> AsTime(const ASN1_TIME* time) {
   return absl::FromTM(tm, absl::UTCTimeZone());
 }
 
-}  // namespace
-
-absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem) {
-  std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return absl::InvalidArgumentError("not a readable PEM certificate");
+absl::StatusOr<PeerCertificate> DescribeCertificate(X509* cert) {
   PeerCertificate out;
-  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert.get()), nullptr);
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr);
   char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
   if (hex != nullptr) out.serial_hex = hex;
   OPENSSL_free(hex);
   BN_free(serial);
-  absl::StatusOr<absl::Time> not_before = AsTime(X509_get0_notBefore(cert.get()));
-  absl::StatusOr<absl::Time> not_after = AsTime(X509_get0_notAfter(cert.get()));
+  absl::StatusOr<absl::Time> not_before =
+      CertificateTime(X509_get0_notBefore(cert));
+  absl::StatusOr<absl::Time> not_after =
+      CertificateTime(X509_get0_notAfter(cert));
   if (!not_before.ok() || !not_after.ok() || out.serial_hex.empty()) {
     return absl::InvalidArgumentError("a certificate without a readable serial or validity");
   }
@@ -90,12 +88,23 @@ absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem) {
   out.not_after = *not_after;
   // The extension flags are OpenSSL's own reading of basicConstraints and
   // keyUsage (BoringSSL has the same calls).
-  const uint32_t flags = X509_get_extension_flags(cert.get());
+  const uint32_t flags = X509_get_extension_flags(cert);
   if (flags & EXFLAG_CA) out.ca_marks = "basicConstraints CA:TRUE";
-  if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(cert.get()) & KU_KEY_CERT_SIGN)) {
+  if ((flags & EXFLAG_KUSAGE) &&
+      (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN)) {
     absl::StrAppend(&out.ca_marks, out.ca_marks.empty() ? "" : " and ", "keyUsage keyCertSign");
   }
   return out;
+}
+
+absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem) {
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<X509, X509Free> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert)
+    return absl::InvalidArgumentError("not a readable PEM certificate");
+  return DescribeCertificate(cert.get());
 }
 
 namespace {

@@ -1,6 +1,8 @@
 #ifndef BOWDEN_IDENTITY_PEER_H_
 #define BOWDEN_IDENTITY_PEER_H_
 
+#include <openssl/x509.h>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/auth_context.h"
@@ -34,6 +36,13 @@ struct PeerCertificate {
 // The serial, validity and CA marks of the first certificate in `pem`;
 // InvalidArgument if there is none or it cannot be read.
 absl::StatusOr<PeerCertificate> ParseCertificatePem(absl::string_view pem);
+
+// The same for a parsed certificate; InvalidArgument if its serial or
+// validity cannot be read.
+absl::StatusOr<PeerCertificate> DescribeCertificate(X509* cert);
+
+// `time` as an absl::Time (UTC); InvalidArgument if it cannot be read.
+absl::StatusOr<absl::Time> CertificateTime(const ASN1_TIME* time);
 
 // Reads the peer's leaf certificate from the call's auth context;
 // UNAUTHENTICATED if it is a CA certificate (PeerCertificate::ca_marks):

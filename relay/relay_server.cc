@@ -5,9 +5,11 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "certs/ca.h"
 #include "glog/logging.h"
 #include "grpcpp/server_builder.h"
-#include "certs/ca.h"
+#include "identity/client_chain.h"
+#include "identity/peer_verifier.h"
 #include "identity/spiffe_id.h"
 #include "relay/audit_startup.h"
 #include "tunnel/net.h"
@@ -109,10 +111,23 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   relay->state_.signing = SigningConfig{options.ca_dir, options.tls.ca,
                                         options.agent_cert_ttl, options.user_cert_ttl};
 
+  // The relay checks client chains itself, so that a refused one is audited
+  // with its reason instead of ending the handshake without a trace.
+  absl::StatusOr<std::unique_ptr<identity::ClientChainChecker>> checker =
+      identity::ClientChainChecker::Create(options.tls.ca);
+  if (!checker.ok()) return checker.status();
+  relay->tls_refusals_ = std::make_shared<TlsRefusalLog>(relay->audit_.get());
+  auto verifier = identity::MakeClientCertificateVerifier(
+      std::move(*checker),
+      [refusals = relay->tls_refusals_](const identity::TlsRefusal& refusal) {
+        refusals->Record(refusal);
+      });
+
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen->ToString(),
-                           identity::MakeServerCredentials(options.tls),
-                           &relay->port_);
+  builder.AddListeningPort(
+      listen->ToString(),
+      identity::MakeServerCredentials(options.tls, std::move(verifier)),
+      &relay->port_);
   builder.RegisterService(&relay->agent_service_);
   builder.RegisterService(&relay->user_service_);
   builder.RegisterService(&relay->admin_service_);
@@ -179,9 +194,12 @@ void RelayServer::Shutdown(absl::Duration grace) {
     enroll_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     enroll_server_.reset();
   }
-  if (server_ == nullptr) return;
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  server_.reset();
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_.reset();
+  }
+  // gRPC may keep the verifier (and so the log) past this point.
+  if (tls_refusals_ != nullptr) tls_refusals_->Stop();
 }
 
 }  // namespace bowden::relay

@@ -9,13 +9,14 @@
 #include "grpcpp/server.h"
 #include "identity/credentials.h"
 #include "policy/policy_source.h"
-#include "tunnel/net.h"
 #include "relay/admin_service.h"
 #include "relay/agent_service.h"
 #include "relay/enroll_service.h"
 #include "relay/identity_service.h"
 #include "relay/relay_state.h"
+#include "relay/tls_refusals.h"
 #include "relay/user_service.h"
+#include "tunnel/net.h"
 
 namespace bowden::relay {
 
@@ -77,6 +78,9 @@ class RelayServer {
                                const tunnel::HostPort& main_listen);
 
   std::unique_ptr<EnrollServiceImpl> enroll_service_;
+  // Audits client certificates refused during the TLS handshake; shared
+  // with the listener's certificate verifier, stopped at Shutdown.
+  std::shared_ptr<TlsRefusalLog> tls_refusals_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> enroll_server_;
   int port_ = 0;

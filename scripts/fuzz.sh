@@ -21,6 +21,8 @@ build() {  # name sources...
     "tests/fuzz/${name}_fuzz.cc" "$@" -o "$out/$name" $absl_libs -lprotobuf -lcrypto
 }
 build spiffe_id identity/spiffe_id.cc
+build client_chain identity/client_chain.cc identity/peer.cc identity/spiffe_id.cc \
+  -lglog -lgrpc++ -lgrpc -lgpr
 build host_port tunnel/net.cc
 build policy policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc"
 build gcode gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc \
@@ -37,7 +39,7 @@ build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_uplo
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id host_port policy gcode canonical_path multipart body_inspector origin_check http_guard; do
+for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/
