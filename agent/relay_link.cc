@@ -241,7 +241,8 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
         [this, request](std::vector<guard::GuardEvent> events) {
           RecordGuardEvents(request, events);
         },
-        nullptr, safety_->limits);
+        // After the guard's last events: the session's static assets.
+        [this, request] { FlushStaticTally(request); }, safety_->limits);
     socket = tunnel::UniqueFd(pair[0]);
   }
   auto context = std::make_unique<grpc::ClientContext>();
@@ -263,9 +264,28 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
       });
 }
 
+void RelayLink::FlushStaticTally(const bowden::v1::OpenSession& request) {
+  auto it = static_tallies_.find(request.session_id());
+  if (it == static_tallies_.end()) return;
+  if (!it->second.empty()) {
+    bowden::v1::AuditEvent summary = it->second.TakeSummary();
+    summary.set_actor(request.user());
+    summary.set_target(request.target());
+    summary.set_session_id(request.session_id());
+    (*summary.mutable_fields())["role"] = request.role();
+    events_->Push(std::move(summary));
+    ScheduleAuditBatch();
+  }
+  static_tallies_.erase(it);
+}
+
 void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
                                   const std::vector<guard::GuardEvent>& events) {
+  StaticTally* tally = nullptr;
+  const absl::Time now = absl::Now();
   for (const guard::GuardEvent& e : events) {
+    if (tally == nullptr) tally = &static_tallies_[request.session_id()];
+    if (tally->Add(e, now)) continue;  // summarised: FlushStaticTally
     // Every request is in the relay's audit log; the agent's own log keeps
     // the refusals, and every request only with GLOG_v=1 (one line per
     // request would be an access log on the printer host's journal).
@@ -293,6 +313,7 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     fields["role"] = request.role();
     events_->Push(std::move(event));
   }
+  if (tally != nullptr && tally->Due(now)) FlushStaticTally(request);
   // Everything the guards report in this turn of the loop goes to disk in
   // one transaction, before the loop waits again.
   if (!commit_posted_) {

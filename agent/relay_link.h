@@ -7,6 +7,8 @@
 #include "absl/status/status.h"
 #include "agent/backoff.h"
 #include "agent/event_queue.h"
+#include "absl/container/flat_hash_map.h"
+#include "agent/static_tally.h"
 #include "agent/targets.h"
 #include "gcode/checker.h"
 #include "guard/guard_proxy.h"
@@ -63,6 +65,8 @@ class RelayLink {
   // Queues the guard's events for the relay's audit log and sends them.
   void RecordGuardEvents(const bowden::v1::OpenSession& request,
                          const std::vector<guard::GuardEvent>& events);
+  // Queues the session's static-asset summary, if it counted any.
+  void FlushStaticTally(const bowden::v1::OpenSession& request);
   // Sends the next batch of queued events when attached and none is in
   // flight.
   void SendAuditBatch();
@@ -88,6 +92,8 @@ class RelayLink {
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;
+  // Per guarded session: its static assets, summarised (static_tally.h).
+  absl::flat_hash_map<std::string, StaticTally> static_tallies_;
 };
 
 }  // namespace bowden::agent

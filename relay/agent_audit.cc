@@ -13,7 +13,8 @@ namespace {
 constexpr size_t kMaxCachedOwners = 4096;
 
 bool AcceptedKind(const std::string& kind) {
-  return kind == "http.request" || kind == "http.denials" || kind == "upload";
+  return kind == "http.request" || kind == "http.denials" || kind == "http.static" ||
+         kind == "upload";
 }
 
 void Truncate(std::string* text, size_t max) {

@@ -82,6 +82,7 @@ class GuardE2eTest : public ::testing::Test {
         << "/stored; }\n"
         << "  location = /stored { default_type application/json; return 201 "
            "'{\"done\":true}'; }\n"
+        << "  location /static/ { default_type text/javascript; return 200 'asset'; }\n"
         << "  location / { return 404; }\n }\n}\n";
     nginx_ = std::make_unique<Process>(
         std::vector<std::string>{"/usr/sbin/nginx", "-p", web_.path(), "-c",
@@ -286,6 +287,35 @@ M997"})"}}) {
     return absl::StrContains(AccessLog(), R"(body={\"commands\":[\"M112\"]})");
   })) << AccessLog();
   EXPECT_FALSE(absl::StrContains(AccessLog(), "M997")) << AccessLog();
+}
+
+// A page load's scripts and styles are counted in one row per session
+// rather than one each (about half of a UI page load's requests).
+TEST_F(GuardE2eTest, StaticAssetsOfASessionAreSummarisedInOneRow) {
+  // One keep-alive connection, so one session, loading five assets.
+  std::vector<std::string> argv = {"/usr/bin/curl", "-s", "-o", "/dev/null"};
+  for (int i = 0; i < 5; ++i) {
+    argv.push_back(absl::StrCat("http://127.0.0.1:", bob_port_, "/static/js/app", i, ".js"));
+  }
+  std::string out;
+  ASSERT_EQ(RunToCompletion(argv, &out), 0) << out;
+  std::string audit;
+  EXPECT_TRUE(WaitFor([&] {
+    std::vector<std::string> cli = farm_->CliAs("alice");
+    cli.insert(cli.end(), {"audit", "--json", "--user", "bob"});
+    if (RunToCompletion(cli, &audit) != 0) return false;
+    std::istringstream lines(audit);
+    for (std::string line; std::getline(lines, line);) {
+      if (absl::StrContains(line, "\"http.static\"") &&
+          absl::StrContains(line, "\"count\":\"5\"") &&
+          absl::StrContains(line, "\"statuses\":\"200:5\"")) {
+        return true;
+      }
+    }
+    return false;
+  })) << audit;
+  EXPECT_FALSE(absl::StrContains(audit, "/static/js/app1.js")) << audit;
+  EXPECT_EQ(Count(AccessLog(), "GET /static/js/app"), 5) << AccessLog();
 }
 
 TEST_F(GuardE2eTest, OperatorsJogAndStopButNeverReachTheTerminal) {
