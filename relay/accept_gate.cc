@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -124,6 +125,20 @@ class Gate {
     if (tracked != by_fd_.end()) Forget(tracked);
   }
 
+  std::string PendingSources() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    Prune();
+    std::vector<std::string> sources;
+    for (const auto& [source, n] : count_by_source_) sources.push_back(source);
+    std::sort(sources.begin(), sources.end());
+    if (sources.empty()) return "";
+    if (sources.size() == 1) return sources[0];
+    const size_t shown = std::min<size_t>(sources.size(), 4);
+    std::string list = absl::StrJoin(sources.begin(), sources.begin() + shown, ", ");
+    return absl::StrCat("one of ", list, sources.size() > shown ? ", ..." : "", " (",
+                        by_fd_.size(), " connections not yet authenticated)");
+  }
+
   AcceptGate::Stats stats() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     AcceptGate::Stats stats = stats_;
@@ -199,6 +214,11 @@ void AcceptGate::MarkAuthenticated(absl::string_view peer) {
 }
 
 AcceptGate::Stats AcceptGate::stats() { return TheGate().stats(); }
+
+std::string AcceptGate::PendingSources() {
+  if (!TheGate().installed.load(std::memory_order_acquire)) return "";
+  return TheGate().PendingSources();
+}
 
 std::string RaiseOpenFileLimit() {
   rlimit limit;

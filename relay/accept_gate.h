@@ -51,6 +51,13 @@ class AcceptGate {
   // `peer` as gRPC names it: "ipv4:1.2.3.4:5678" or "ipv6:[::1]:5678".
   static void MarkAuthenticated(absl::string_view peer);
   static Stats stats();
+  // Where the connections that have not authenticated come from right now:
+  // "127.0.0.2" when they all share one source address, "one of A, B, ...
+  // (N connections)" otherwise, "" when the gate is not installed or there
+  // are none. A TLS refusal happens on one of them, and gRPC 1.51 does not
+  // tell its certificate verifier the peer's address, so this is the best
+  // the relay can say about where a refused certificate came from.
+  static std::string PendingSources();
 };
 
 // Raises this process's soft limit on open files to its hard limit; returns

@@ -84,6 +84,7 @@ TEST(AcceptGateTest, CapsUnauthenticatedConnectionsAndSurvivesDescriptorExhausti
   EXPECT_EQ(accepted.size(), 3u);
   EXPECT_TRUE(ClosedByServer(clients[3]));
   EXPECT_EQ(AcceptGate::stats().refused_per_source, 1u);
+  EXPECT_EQ(AcceptGate::PendingSources(), "127.0.0.1");
 
   // Another source still gets in, up to the total of 5.
   for (int i = 0; i < 3; ++i) clients.push_back(Connect(port, "127.0.0.2"));
@@ -91,6 +92,8 @@ TEST(AcceptGateTest, CapsUnauthenticatedConnectionsAndSurvivesDescriptorExhausti
   EXPECT_EQ(more.size(), 2u);
   EXPECT_TRUE(ClosedByServer(clients.back()));
   EXPECT_EQ(AcceptGate::stats().refused_total, 1u);
+  EXPECT_EQ(AcceptGate::PendingSources(),
+            "one of 127.0.0.1, 127.0.0.2 (5 connections not yet authenticated)");
 
   // An authenticated connection no longer counts; a closed one is forgotten.
   sockaddr_in local;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
+#include "relay/accept_gate.h"
 #include "relay/relay_state.h"
 
 namespace bowden::relay {
@@ -83,8 +84,12 @@ void TlsRefusalLog::Record(const identity::TlsRefusal& refusal) {
             << refusal.reason;
     return;
   }
-  LOG(WARNING) << "refused a TLS client certificate of " << event->actor()
-               << " (peer address " << kNoPeerAddress << "): " << refusal.reason
+  // The refused handshake is one of the connections that have not
+  // authenticated: the accept gate knows where those come from.
+  const std::string sources = AcceptGate::PendingSources();
+  if (!sources.empty()) (*event->mutable_fields())["peer"] = sources;
+  LOG(WARNING) << "refused a TLS client certificate of " << event->actor() << " (peer "
+               << event->fields().at("peer") << "): " << refusal.reason
                << " [serial " << refusal.cert.serial_hex << ", issuer "
                << refusal.cert.issuer << "]";
   absl::MutexLock lock(&mu_);
