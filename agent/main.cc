@@ -37,6 +37,11 @@
 #include "tunnel/malloc_tuning.h"
 
 ABSL_FLAG(std::string, config, "", "AgentConfig textproto; flags override it");
+// Listed by --help only: config::TakeRepeatedFlag takes every --target out of
+// the arguments before Abseil parses them (Abseil keeps only the last one).
+ABSL_FLAG(std::string, target, "",
+          "NAME=HOST:PORT[,guard=octoprint|webcam|none], repeatable: a local service the "
+          "relay may ask for, e.g. octoprint=127.0.0.1:5000,guard=octoprint");
 ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
 ABSL_FLAG(std::string, cert, "", "agent certificate (PEM); its name is the printer id");
 ABSL_FLAG(std::string, key, "", "agent private key (PEM)");

@@ -114,6 +114,9 @@ constexpr Rule kOctoPrintRules[] = {
   // JSON commands (select, print, copy, move, slice).
   {kGet,    "/api/files",                   kViewer,   kNoFlag,               kNone,                   "octoprint.files.list",    "listing files"},
   {kGet,    "/api/files/**",                kViewer,   kNoFlag,               kNone,                   "octoprint.files.list",    "listing files"},
+  // The UI asks whether a name is taken (or how OctoPrint would sanitise
+  // it) before each upload: read-only, FILES_LIST in OctoPrint.
+  {kPost,   "/api/files/test",              kViewer,   kNoFlag,               kNone,                   "octoprint.files.test",    "checking file names"},
   {kPost,   "/api/files/*",                 kOperator, kNoFlag,               Inspect::kUpload,        "octoprint.files.upload",  "uploading files"},
   {kPost,   "/api/files/*/**",              kOperator, kNoFlag,               Inspect::kFileCommand,   "octoprint.files.command", "selecting, printing, copying and moving files"},
   {kDelete, "/api/files/*/**",              kOperator, kNoFlag,               kNone,                   "octoprint.files.delete",  "deleting files"},

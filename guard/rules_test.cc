@@ -139,6 +139,8 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "POST", "/api/job", "octoprint.job.control", kOperator},
       {kOcto, "POST", "/api/files/local", "octoprint.files.upload", kOperator, nullptr, Inspect::kUpload},
       {kOcto, "POST", "/api/files/sdcard", "octoprint.files.upload", kOperator, nullptr, Inspect::kUpload},
+      // The UI's check before an upload (issue 11: it got 400 bad-multipart).
+      {kOcto, "POST", "/api/files/test", "octoprint.files.test", kViewer},
       {kOcto, "POST", "/api/files/local/benchy.gcode", "octoprint.files.command", kOperator, nullptr, Inspect::kFileCommand},
       {kOcto, "POST", "/api/files/local/parts/benchy.gcode", "octoprint.files.command", kOperator, nullptr, Inspect::kFileCommand},
       {kOcto, "DELETE", "/api/files/local/benchy.gcode", "octoprint.files.delete", kOperator},

@@ -30,6 +30,11 @@
 #include "tunnel/malloc_tuning.h"
 
 ABSL_FLAG(std::string, config, "", "RelayConfig textproto; flags override it");
+// Listed by --help only: config::TakeRepeatedFlag takes every --allow out of
+// the arguments before Abseil parses them (Abseil keeps only the last one).
+ABSL_FLAG(std::string, allow, "",
+          "USER=PRINTER_GLOB, repeatable: a grant with role operator, e.g. alice=prusa-* "
+          "(roles, groups and many users: --policy)");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to listen on (port 0 picks one)");
 ABSL_FLAG(std::string, cert, "", "relay certificate (PEM)");
 ABSL_FLAG(std::string, key, "", "relay private key (PEM)");
