@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "audit/audit_log.h"
+#include "audit/chain.h"
 #include "gtest/gtest.h"
 
 namespace bowden::audit {
@@ -292,17 +293,78 @@ TEST_F(AuditSegmentsTest, VerifyFindsPruningWithoutRetention) {
   EXPECT_EQ(result.segment, 1);
 }
 
-TEST_F(AuditSegmentsTest, VerifyFindsAKeptSegmentWhoseRowsWereReplaced) {
+// Rewrites rows `from`..end with `detail` and freshly computed hashes, as
+// someone who knows the chain format could: the rows chain perfectly.
+void RewriteFrom(const std::string& path, int64_t from) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER audit_log_no_update", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db,
+                "SELECT seq, time_unix_micros, kind, actor, printer, target, "
+                "session_id, outcome, fields, prev_hash FROM audit_log "
+                "WHERE seq >= ? ORDER BY seq",
+                -1, &select, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_int64(select, 1, from);
+  struct Row {
+    int64_t seq = 0, time = 0;
+    std::string text[6], fields, prev;
+  };
+  std::vector<Row> rows;
+  auto col = [select](int i) {
+    return std::string(static_cast<const char*>(sqlite3_column_blob(select, i)),
+                       sqlite3_column_bytes(select, i));
+  };
+  while (sqlite3_step(select) == SQLITE_ROW) {
+    Row row;
+    row.seq = sqlite3_column_int64(select, 0);
+    row.time = sqlite3_column_int64(select, 1);
+    for (int i = 0; i < 6; ++i) row.text[i] = col(2 + i);
+    row.fields = col(8);
+    row.prev = col(9);
+    rows.push_back(row);
+  }
+  sqlite3_finalize(select);
+  std::string prev = rows.front().prev;
+  const std::string detail = "GET /nothing-to-see";
+  for (const Row& row : rows) {
+    RowContent content{row.seq,     row.time,    row.text[0], row.text[1],
+                       row.text[2], row.text[3], row.text[4], row.text[5],
+                       detail,      row.fields};
+    std::string hash = ChainHash(prev, content);
+    sqlite3_stmt* update = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "UPDATE audit_log SET detail = ?, "
+                                 "prev_hash = ?, hash = ? WHERE seq = ?",
+                                 -1, &update, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(update, 1, detail.data(), detail.size(),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(update, 2, prev.data(), prev.size(), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(update, 3, hash.data(), hash.size(), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(update, 4, row.seq);
+    ASSERT_EQ(sqlite3_step(update), SQLITE_DONE);
+    sqlite3_finalize(update);
+    prev = hash;
+  }
+  sqlite3_close(db);
+}
+
+TEST_F(AuditSegmentsTest, SealedSegmentsCatchARewriteWithFreshHashes) {
   PrunedLog();
-  // Rows 301-350 (the open segment) are rewritten with a valid chain onto
-  // segment 3's end... but segment 3's own last row is replaced: the walk
-  // sees a chain that never passes through the sealed record's last hash.
-  Tamper(
-      "UPDATE audit_log SET hash = zeroblob(32) WHERE seq = 300;"
-      "UPDATE audit_log SET prev_hash = zeroblob(32) WHERE seq = 301;");
+  log_.reset();
+  // Rows 250-350 rewritten with a valid chain: without segments only a
+  // saved head anchor would reveal it; segment 3's sealed record does.
+  RewriteFrom(path_, 250);
+  Open(policy_);
   VerifyResult result = log_->Verify();
-  EXPECT_FALSE(result.ok());
-  EXPECT_EQ(result.seq, 300) << result.detail;
+  EXPECT_EQ(result.problem, Problem::kSegmentMismatch) << result.detail;
+  EXPECT_EQ(result.segment, 3);
+  EXPECT_EQ(result.seq, 300);
 }
 
 TEST_F(AuditSegmentsTest, StartVerifiesWhenTheStoredHeadWasPruned) {
