@@ -63,8 +63,8 @@ ABSL_FLAG(int64_t, audit_segment_rows, 0,
           "seal the audit log's open segment at this many rows "
           "(default 1000000)");
 ABSL_FLAG(std::string, audit_segment_age, "",
-          "... or when its first row is this old (default 24h; 0: by size "
-          "only)");
+          "also seal the audit log's open segment when its first row is "
+          "this old (default 24h; 0: by size only)");
 ABSL_FLAG(std::string, audit_retention, "",
           "delete the rows of audit segments sealed longer ago than this "
           "(e.g. 90d or 720h); their sealed records stay, so `bowden audit "
