@@ -27,7 +27,9 @@ using internal::RowAt;
 using internal::SqlError;
 using internal::Statement;
 
-constexpr int kSchemaVersion = 1;
+// 2: audit_segments, and DELETE allowed for rows of pruned segments (a
+// version-1 program would report pruned rows as deleted, so it refuses).
+constexpr int kSchemaVersion = 2;
 constexpr int kDefaultQueryLimit = 1000;
 constexpr int kMaxQueryLimit = 10000;
 
@@ -55,8 +57,31 @@ CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (time_unix_micros);
 CREATE INDEX IF NOT EXISTS audit_log_by_session ON audit_log (session_id, seq);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+CREATE TABLE IF NOT EXISTS audit_segments (
+  id INTEGER PRIMARY KEY,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  first_prev_hash BLOB NOT NULL,
+  last_hash BLOB NOT NULL,
+  sealed_at_unix_micros INTEGER NOT NULL,
+  segment_hash BLOB NOT NULL,
+  pruned INTEGER NOT NULL DEFAULT 0);
+DROP TRIGGER IF EXISTS audit_log_no_delete;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+WHEN NOT EXISTS (SELECT 1 FROM audit_segments WHERE pruned = 1
+                 AND OLD.seq BETWEEN first_seq AND last_seq)
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_segments_no_delete BEFORE DELETE ON audit_segments
+BEGIN SELECT RAISE(ABORT, 'audit_segments: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_segments_prune_only BEFORE UPDATE ON audit_segments
+WHEN OLD.pruned = 1 OR NEW.pruned != 1 OR NEW.id != OLD.id
+  OR NEW.first_seq != OLD.first_seq OR NEW.last_seq != OLD.last_seq
+  OR NEW.rows != OLD.rows OR NEW.first_prev_hash != OLD.first_prev_hash
+  OR NEW.last_hash != OLD.last_hash
+  OR NEW.sealed_at_unix_micros != OLD.sealed_at_unix_micros
+  OR NEW.segment_hash != OLD.segment_hash
+BEGIN SELECT RAISE(ABORT, 'audit_segments: only marking a segment pruned is allowed'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_next_seq_only BEFORE INSERT ON audit_log
 WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log)
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: seq must follow the last row'); END;
@@ -112,7 +137,7 @@ absl::Status PrepareWriter(sqlite3* db, const std::string& path) {
   }
   for (const char* sql :
        {"PRAGMA synchronous=FULL", "PRAGMA recursive_triggers=ON",
-        "BEGIN IMMEDIATE", kSchema, "PRAGMA user_version=1", "COMMIT"}) {
+        "BEGIN IMMEDIATE", kSchema, "PRAGMA user_version=2", "COMMIT"}) {
     if (absl::Status s = Exec(db, sql); !s.ok()) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       return absl::FailedPreconditionError(

@@ -33,11 +33,18 @@ struct VerifyResult {
     kTruncated,         // the anchor's row and those after `seq`-1 are gone
     kAnchorMismatch,    // row `seq` exists but is not the anchored row
     kBadAnchor,         // the expected head could not be parsed
+    kSegmentMismatch,   // segment `segment`'s record is missing, edited, or
+                        // does not match its rows
+    kPrunedEarly,       // segment `segment`'s rows were deleted before the
+                        // retention allows (or with no retention set)
     kUnreadable,        // the database could not be read (see detail)
   };
   Problem problem = Problem::kNone;
   int64_t seq = 0;
   int64_t rows_checked = 0;
+  int64_t segment = 0;          // the segment record that is wrong, if any
+  int64_t segments = 0;         // sealed segment records checked
+  int64_t pruned_segments = 0;  // of them, how many had their rows deleted
   std::string head;    // anchor of the last row checked before any problem
   std::string detail;  // one line for humans
 
@@ -45,10 +52,32 @@ struct VerifyResult {
 };
 absl::string_view ProblemName(VerifyResult::Problem problem);
 
+// When the open segment is sealed and when sealed segments' rows go.
+struct SegmentPolicy {
+  // Seal the open segment when it holds this many rows (0: no size bound).
+  int64_t max_rows = 1000000;
+  // ... or when its first row is this old (ZeroDuration: no age bound).
+  absl::Duration max_age = absl::Hours(24);
+  // Delete the rows of sealed segments sealed this long ago (their records
+  // stay); InfiniteDuration keeps everything. The newest sealed segment is
+  // always kept.
+  absl::Duration retention = absl::InfiniteDuration();
+};
+
 struct AuditLogOptions {
   // Source of event times; tests inject a fake. Defaults to absl::Now.
-  // Called with the append lock held, so it need not be thread-safe.
+  // Called with the append lock held, and by Verify on its caller's thread
+  // (for retention), so a fake must tolerate that.
   std::function<absl::Time()> clock;
+  SegmentPolicy segments;
+};
+
+// What one MaintainSegments call did.
+struct MaintenanceResult {
+  int64_t sealed = 0;        // segments sealed
+  int64_t pruned = 0;        // segments newly marked pruned
+  int64_t rows_deleted = 0;  // rows of pruned segments deleted
+  bool more = false;         // rows of pruned segments remain: call again
 };
 
 // The relay's tamper-evident audit log: one append-only SQLite table (WAL,
@@ -117,6 +146,15 @@ class AuditLog {
   // Without a stored head (deleted), walks the whole chain.
   VerifyResult VerifySinceHead() ABSL_LOCKS_EXCLUDED(write_mu_);
 
+  // Seals the open segment if it reached the policy's size or age, marks
+  // the segments retention allows as pruned, and deletes at most
+  // `max_delete_rows` of their rows, each step its own short transaction
+  // so appends wait at most for one chunk. Call periodically on the writer
+  // thread (the relay's AuditSink does, once a second) and again while
+  // `more`. Errors as for Append.
+  absl::StatusOr<MaintenanceResult> MaintainSegments(
+      int64_t max_delete_rows = 10000) ABSL_LOCKS_EXCLUDED(write_mu_);
+
   // Sessions left open when the writer stopped: session.open rows after the
   // last call's end that have no session.close (both found by partial
   // indexes, so the cost grows with the sessions opened since, not with the
@@ -135,6 +173,10 @@ class AuditLog {
   // read transaction the caller holds.
   VerifyResult Walk(sqlite3* db, const Anchor& from,
                     const Anchor* anchor) const;
+  // Walk from where the segment records say the kept rows start (or from
+  // `from`, if later), then checks each kept segment against its rows.
+  VerifyResult WalkSegments(sqlite3* db, const Anchor* from,
+                            const Anchor* anchor) const;
   VerifyResult WalkAll(const Anchor* anchor) const;
 
   const std::string path_;

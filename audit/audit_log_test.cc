@@ -34,7 +34,11 @@ std::string NewLogPath() {
 // A clock that advances one second per reading, so times are exact.
 AuditLogOptions FakeClock() {
   auto next = std::make_shared<std::atomic<int64_t>>(kStart);
-  return {[next] { return absl::FromUnixMicros(next->fetch_add(1000000)); }};
+  AuditLogOptions options;
+  options.clock = [next] {
+    return absl::FromUnixMicros(next->fetch_add(1000000));
+  };
+  return options;
 }
 
 AuditEvent Event(const std::string& kind, const std::string& actor,

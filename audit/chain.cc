@@ -60,7 +60,10 @@ std::string CanonicalBytes(const RowContent& row) {
 }
 
 std::string ChainHash(absl::string_view prev_hash, const RowContent& row) {
-  std::string canonical = CanonicalBytes(row);
+  return Sha256Of(prev_hash, CanonicalBytes(row));
+}
+
+std::string Sha256Of(absl::string_view first, absl::string_view second) {
   std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -68,15 +71,17 @@ std::string ChainHash(absl::string_view prev_hash, const RowContent& row) {
   // that cannot hash must not pretend to work.
   if (context == nullptr ||
       EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), prev_hash.data(), prev_hash.size()) !=
-          1 ||
-      EVP_DigestUpdate(context.get(), canonical.data(), canonical.size()) !=
-          1 ||
+      EVP_DigestUpdate(context.get(), first.data(), first.size()) != 1 ||
+      EVP_DigestUpdate(context.get(), second.data(), second.size()) != 1 ||
       EVP_DigestFinal_ex(context.get(), digest, &length) != 1 ||
       length != kHashSize) {
     abort();
   }
   return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+void AppendBe64(int64_t value, std::string* out) {
+  AppendBigEndian(static_cast<uint64_t>(value), 8, out);
 }
 
 std::string EncodeFields(const std::map<std::string, std::string>& fields) {

@@ -51,6 +51,11 @@ std::string CanonicalBytes(const RowContent& row);
 // SHA-256(prev_hash || CanonicalBytes(row)), 32 raw bytes.
 std::string ChainHash(absl::string_view prev_hash, const RowContent& row);
 
+// SHA-256(first || second), 32 raw bytes.
+std::string Sha256Of(absl::string_view first, absl::string_view second);
+// Appends `value` as 8 big-endian bytes (two's complement).
+void AppendBe64(int64_t value, std::string* out);
+
 // Fields blob: for each (key, value) in ascending byte order of key:
 // be32(len key) || key || be32(len value) || value. Empty map, empty blob.
 // A std::map gives the order; callers copy a protobuf Map into one.

@@ -5,11 +5,13 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/audit_log.h"
 #include "audit/chain.h"
 #include "audit/checkpoint.h"
+#include "audit/segments.h"
 #include "audit/sql.h"
 
 namespace bowden::audit {
@@ -112,6 +114,10 @@ absl::string_view ProblemName(Problem problem) {
       return "anchor mismatch";
     case Problem::kBadAnchor:
       return "bad anchor";
+    case Problem::kSegmentMismatch:
+      return "segment mismatch";
+    case Problem::kPrunedEarly:
+      return "pruned early";
     case Problem::kUnreadable:
       return "unreadable";
   }
@@ -191,14 +197,98 @@ VerifyResult CheckHead(sqlite3* db, const Anchor& head) {
   return ok;
 }
 
+// After a walk that ended at row `walked_to`: each kept segment's last row
+// must be stored with the hash its record names (its first row is then
+// right too: the walk chained it onto the previous segment's last row,
+// which the segment chain ties to this record's first_prev_hash).
+VerifyResult CheckKeptSegments(
+    sqlite3* db, const std::vector<internal::SegmentRecord>& segments,
+    int64_t walked_to) {
+  absl::StatusOr<Statement> stmt =
+      Prepare(db, "SELECT hash FROM audit_log WHERE seq = ?");
+  if (!stmt.ok()) return Unreadable(db, 0, "select segment end");
+  for (const internal::SegmentRecord& segment : segments) {
+    if (segment.pruned) continue;
+    if (segment.last_seq > walked_to) {
+      VerifyResult result = Broken(
+          Problem::kTruncated, walked_to + 1,
+          absl::StrCat("segment ", segment.id, " ends at row ",
+                       segment.last_seq, " but the log ends at row ", walked_to,
+                       ": rows from ", walked_to + 1, " were removed"));
+      result.segment = segment.id;
+      return result;
+    }
+    sqlite3_reset(stmt->get());
+    sqlite3_bind_int64(stmt->get(), 1, segment.last_seq);
+    int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return Unreadable(db, segment.last_seq, "read segment end");
+    }
+    if (rc == SQLITE_DONE || Column(stmt->get(), 0) != segment.last_hash) {
+      VerifyResult result =
+          Broken(Problem::kSegmentMismatch, segment.last_seq,
+                 absl::StrCat("row ", segment.last_seq,
+                              ", the last of segment ", segment.id,
+                              ", is not the row its sealed record names: the "
+                              "segment's rows were replaced"));
+      result.segment = segment.id;
+      return result;
+    }
+  }
+  return VerifyResult();
+}
+
 }  // namespace
+
+VerifyResult AuditLog::WalkSegments(sqlite3* db, const Anchor* from,
+                                    const Anchor* anchor) const {
+  absl::StatusOr<std::vector<internal::SegmentRecord>> segments =
+      internal::ReadSegments(db);
+  if (!segments.ok()) return Unreadable(db, 0, "read segments");
+  // The clock is read only when retention matters, so a log without pruned
+  // segments verifies without consuming a fake clock's readings.
+  bool any_pruned = false;
+  for (const internal::SegmentRecord& s : *segments) any_pruned |= s.pruned;
+  internal::SegmentCheck check = internal::CheckSegments(
+      *segments, options_.segments.retention,
+      any_pruned ? options_.clock() : absl::InfinitePast());
+  if (!check.ok) {
+    VerifyResult result =
+        Broken(check.malformed      ? Problem::kMalformedRow
+               : check.pruned_early ? Problem::kPrunedEarly
+                                    : Problem::kSegmentMismatch,
+               0, check.detail);
+    result.segment = check.segment;
+    if (check.segment >= 1 &&
+        check.segment <= static_cast<int64_t>(segments->size())) {
+      result.seq = (*segments)[check.segment - 1].first_seq;
+    }
+    return result;
+  }
+  Anchor start{check.kept_from_seq, check.kept_from_hash};
+  if (from != nullptr && from->seq > start.seq) start = *from;
+  VerifyResult result = Walk(db, start, anchor);
+  if (result.ok()) {
+    absl::StatusOr<Anchor> tail = ParseAnchor(result.head);
+    const int64_t walked_to = tail.ok() ? tail->seq : 0;
+    VerifyResult kept = CheckKeptSegments(db, *segments, walked_to);
+    if (!kept.ok()) {
+      kept.rows_checked = result.rows_checked;
+      kept.head = result.head;
+      result = std::move(kept);
+    }
+  }
+  result.segments = check.segments;
+  result.pruned_segments = check.pruned;
+  return result;
+}
 
 VerifyResult AuditLog::WalkAll(const Anchor* anchor) const {
   absl::StatusOr<Connection> db = OpenSnapshot(path_);
   if (!db.ok()) {
     return Broken(Problem::kUnreadable, 0, std::string(db.status().message()));
   }
-  return Walk(db->get(), Anchor{0, GenesisHash()}, anchor);
+  return WalkSegments(db->get(), nullptr, anchor);
 }
 
 VerifyResult AuditLog::VerifySinceHead() {
@@ -213,15 +303,23 @@ VerifyResult AuditLog::VerifySinceHead() {
   if (checkpoint->has_value()) {
     from = Anchor{(*checkpoint)->head_seq, (*checkpoint)->head_hash};
   }
-  VerifyResult head = CheckHead(db->get(), from);
+  // A head whose row retention deleted is vouched for no more: the walk
+  // then starts where the segment records say the kept rows start.
+  absl::StatusOr<int64_t> pruned_through = internal::PrunedThrough(db->get());
+  if (!pruned_through.ok()) return Unreadable(db->get(), 0, "read segments");
+  const bool head_pruned = from.seq <= *pruned_through;
+  VerifyResult head;
+  if (!head_pruned) head = CheckHead(db->get(), from);
   if (!head.ok()) return head;
-  VerifyResult result = Walk(db->get(), from, nullptr);
+  VerifyResult result =
+      WalkSegments(db->get(), head_pruned ? nullptr : &from, nullptr);
   result.rows_checked += head.rows_checked;
   if (!result.ok() || !checkpoint->has_value()) return result;
   absl::StatusOr<Anchor> tail = ParseAnchor(result.head);
   if (!tail.ok() || tail->seq == from.seq) return result;
   absl::MutexLock lock(&write_mu_);
-  if (absl::Status s = internal::AdvanceHead(writer_, from.seq, from.hash,
+  if (absl::Status s = internal::AdvanceHead(writer_, (*checkpoint)->head_seq,
+                                             (*checkpoint)->head_hash,
                                              tail->seq, tail->hash);
       !s.ok()) {
     // Only costs the next start a longer walk.

@@ -168,17 +168,23 @@ int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& ar
     return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
   }
   if (response.ok()) {
-    std::cout << "The audit log is intact: " << response.rows_checked()
+    std::cout << "The audit log is intact: " << response.segments()
+              << " sealed segments (" << response.pruned_segments()
+              << " pruned by retention), " << response.rows_checked()
               << " rows verified. Head: " << response.head()
-              << "\nKeep the head somewhere else; `bowden audit verify --head HEAD` later "
+              << "\nKeep the head somewhere else; "
+                 "`bowden audit verify --head HEAD` later "
                  "proves nothing up to it was removed."
               << std::endl;
     return 0;
   }
-  std::cout << "The audit log is BROKEN at row " << response.broken_seq() << " ("
-            << response.problem() << "): " << response.detail() << "\n"
-            << "Rows before it verify; the last good head is " << response.head() << "."
-            << std::endl;
+  std::cout << "The audit log is BROKEN at row " << response.broken_seq()
+            << (response.broken_segment() > 0
+                    ? absl::StrCat(", segment ", response.broken_segment())
+                    : std::string())
+            << " (" << response.problem() << "): " << response.detail() << "\n"
+            << "Rows before it verify; the last good head is "
+            << response.head() << "." << std::endl;
   return 3;
 }
 

@@ -157,6 +157,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
   response->set_ok(result.ok());
   response->set_rows_checked(result.rows_checked);
   response->set_broken_seq(result.ok() ? 0 : result.seq);
+  response->set_segments(result.segments);
+  response->set_pruned_segments(result.pruned_segments);
+  response->set_broken_segment(result.segment);
   response->set_problem(std::string(audit::ProblemName(result.problem)));
   response->set_detail(result.detail);
   response->set_head(result.head);

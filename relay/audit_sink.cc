@@ -1,11 +1,16 @@
 #include "relay/audit_sink.h"
 
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace bowden::relay {
 namespace {
 
 constexpr size_t kMaxQueued = 10000;
+// How often the writer checks whether to seal a segment or prune one, and
+// how many rows of a pruned segment one step deletes (tens of milliseconds).
+constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
+constexpr int64_t kMaxDeletePerStep = 5000;
 
 }  // namespace
 
@@ -65,6 +70,31 @@ void AuditSink::Flush() {
       &want));
 }
 
+void AuditSink::Maintain() {
+  absl::StatusOr<audit::MaintenanceResult> done =
+      log_->MaintainSegments(kMaxDeletePerStep);
+  if (!done.ok()) {
+    LOG(ERROR) << "audit log maintenance (sealing, retention) failed: "
+               << done.status();
+    next_maintenance_ = absl::Now() + kMaintenanceInterval;
+    return;
+  }
+  if (done->sealed > 0 || done->pruned > 0) {
+    LOG(INFO) << "audit log: " << done->sealed << " segment(s) sealed, "
+              << done->pruned << " segment(s) past retention pruned";
+  }
+  pruned_rows_ += done->rows_deleted;
+  if (!done->more && pruned_rows_ > 0) {
+    LOG(INFO) << "audit log: " << pruned_rows_
+              << " rows of pruned segments deleted";
+    pruned_rows_ = 0;
+  }
+  // While rows of pruned segments remain, delete the next chunk as soon as
+  // the queue is written: appends wait for at most one chunk.
+  next_maintenance_ =
+      done->more ? absl::Now() : absl::Now() + kMaintenanceInterval;
+}
+
 void AuditSink::Run() {
   // Everything queued goes into one transaction (one fsync), up to this many:
   // under load the log keeps up with thousands of requests a second.
@@ -73,39 +103,48 @@ void AuditSink::Run() {
     std::vector<Entry> batch;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](AuditSink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return !self->queue_.empty() || self->stopping_;
-          },
-          this));
-      if (queue_.empty()) return;  // stopping, and everything is written
+      mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](AuditSink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+                return !self->queue_.empty() || self->stopping_;
+              },
+              this),
+          next_maintenance_);
+      if (queue_.empty() && stopping_) return;  // everything is written
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    std::vector<bowden::v1::AuditEvent> events;
-    events.reserve(batch.size());
-    for (Entry& entry : batch) events.push_back(std::move(entry.event));
-    absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
-    if (!seq.ok()) {
-      // One at a time, so one bad event cannot keep the others out; each
-      // failure is logged and marks its agent batch as not acknowledged.
-      for (size_t i = 0; i < batch.size(); ++i) {
-        absl::StatusOr<int64_t> one = log_->Append(events[i]);
-        if (one.ok()) continue;
-        LOG(ERROR) << "audit log append failed (" << events[i].kind() << "): " << one.status();
-        if (batch[i].batch_failed) *batch[i].batch_failed = true;
-      }
-    }
-    // Only an agent batch all of whose events are in the log is
-    // acknowledged; the agent resends the others.
-    for (Entry& entry : batch) {
-      if (entry.committed && !(entry.batch_failed && *entry.batch_failed)) entry.committed();
-    }
-    absl::MutexLock lock(&mu_);
-    written_ += batch.size();
+    if (!batch.empty()) Write(batch);
+    if (absl::Now() >= next_maintenance_) Maintain();
   }
+}
+
+void AuditSink::Write(std::vector<Entry>& batch) {
+  std::vector<bowden::v1::AuditEvent> events;
+  events.reserve(batch.size());
+  for (Entry& entry : batch) events.push_back(std::move(entry.event));
+  absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
+  if (!seq.ok()) {
+    // One at a time, so one bad event cannot keep the others out; each
+    // failure is logged and marks its agent batch as not acknowledged.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      absl::StatusOr<int64_t> one = log_->Append(events[i]);
+      if (one.ok()) continue;
+      LOG(ERROR) << "audit log append failed (" << events[i].kind()
+                 << "): " << one.status();
+      if (batch[i].batch_failed) *batch[i].batch_failed = true;
+    }
+  }
+  // Only an agent batch all of whose events are in the log is
+  // acknowledged; the agent resends the others.
+  for (Entry& entry : batch) {
+    if (entry.committed && !(entry.batch_failed && *entry.batch_failed))
+      entry.committed();
+  }
+  absl::MutexLock lock(&mu_);
+  written_ += batch.size();
 }
 
 }  // namespace bowden::relay

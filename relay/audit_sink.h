@@ -8,15 +8,18 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "audit/audit_log.h"
 #include "proto/audit.pb.h"
 
 namespace bowden::relay {
 
 // Hands audit events to one writer thread, so gRPC reactions never wait for
-// the log's fsync. An event is durable once the writer has committed it
-// (normally within a millisecond or two); a relay killed before that loses
-// only events still queued, and the chain stays intact either way.
+// the log's fsync. The same thread seals segments and applies retention
+// (AuditLog::MaintainSegments) once a second, in chunks between batches. An
+// event is durable once the writer has committed it (normally within a
+// millisecond or two); a relay killed before that loses only events still
+// queued, and the chain stays intact either way.
 //
 // Thread-safe. Record() blocks only when 10,000 events are queued, which
 // slows callers down rather than dropping audit records.
@@ -39,7 +42,10 @@ class AuditSink {
   audit::AuditLog& log() { return *log_; }
 
  private:
+  struct Entry;
   void Run();
+  void Write(std::vector<Entry>& batch);
+  void Maintain();
 
   std::unique_ptr<audit::AuditLog> log_;
   absl::Mutex mu_;
@@ -54,6 +60,9 @@ class AuditSink {
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Only the writer thread touches these.
+  absl::Time next_maintenance_ = absl::InfinitePast();
+  int64_t pruned_rows_ = 0;
   std::thread writer_;
 };
 

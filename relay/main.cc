@@ -15,10 +15,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
@@ -63,6 +64,16 @@ ABSL_FLAG(int, max_unauthenticated, 0,
           "connections that may wait to authenticate at once, in all (default 512)");
 ABSL_FLAG(std::string, handshake_timeout, "",
           "close a connection whose TLS handshake is not done by then (default 10s)");
+ABSL_FLAG(int64_t, audit_segment_rows, 0,
+          "seal the audit log's open segment at this many rows "
+          "(default 1000000)");
+ABSL_FLAG(std::string, audit_segment_age, "",
+          "also seal the audit log's open segment when its first row is "
+          "this old (default 24h; 0: by size only)");
+ABSL_FLAG(std::string, audit_retention, "",
+          "delete the rows of audit segments sealed longer ago than this "
+          "(e.g. 90d or 720h); their sealed records stay, so `bowden audit "
+          "verify` still proves what is kept (default off: keep everything)");
 
 namespace {
 
@@ -99,6 +110,11 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
     config.set_max_unauthenticated_per_source(n);
   }
   if (int n = absl::GetFlag(FLAGS_max_unauthenticated); n != 0) config.set_max_unauthenticated(n);
+  if (int64_t n = absl::GetFlag(FLAGS_audit_segment_rows); n != 0) {
+    config.set_audit_segment_rows(n);
+  }
+  Override(config.mutable_audit_segment_age(), FLAGS_audit_segment_age);
+  Override(config.mutable_audit_retention(), FLAGS_audit_retention);
   for (const std::string& allow : allows) config.add_allow(allow);
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},
@@ -124,6 +140,53 @@ absl::StatusOr<std::unique_ptr<bowden::policy::PolicySource>> LoadPolicy(
     grants.push_back(*grant);
   }
   return bowden::policy::PolicySource::Load(config.policy(), std::move(grants));
+}
+
+// "off" (no retention), "90d" (days), or any absl duration ("720h", "30m").
+bool ParseRetention(const std::string& text, absl::Duration* out) {
+  if (text == "off") {
+    *out = absl::InfiniteDuration();
+    return true;
+  }
+  int64_t days = 0;
+  if (absl::EndsWith(text, "d") &&
+      absl::SimpleAtoi(absl::string_view(text).substr(0, text.size() - 1),
+                       &days)) {
+    if (days <= 0 || days > 100000) return false;
+    *out = absl::Hours(24 * days);
+    return true;
+  }
+  return absl::ParseDuration(text, out) && *out >= absl::Seconds(1) &&
+         *out != absl::InfiniteDuration();
+}
+
+// The audit log's segment policy from the config, or what is wrong with it.
+absl::StatusOr<bowden::audit::SegmentPolicy> AuditSegments(
+    const RelayConfig& config) {
+  bowden::audit::SegmentPolicy policy;
+  if (config.audit_segment_rows() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--audit-segment-rows ", config.audit_segment_rows(),
+        " is negative: give the rows per sealed segment, e.g. 1000000"));
+  }
+  if (config.audit_segment_rows() > 0)
+    policy.max_rows = config.audit_segment_rows();
+  if (!config.audit_segment_age().empty() &&
+      (!absl::ParseDuration(config.audit_segment_age(), &policy.max_age) ||
+       policy.max_age < absl::ZeroDuration() ||
+       policy.max_age == absl::InfiniteDuration())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--audit-segment-age '", config.audit_segment_age(),
+                     "' is not a duration, e.g. 24h (0 seals by size only)"));
+  }
+  if (!config.audit_retention().empty() &&
+      !ParseRetention(config.audit_retention(), &policy.retention)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--audit-retention '", config.audit_retention(),
+                     "' is not a retention: give days like 90d, a duration "
+                     "like 720h, or off"));
+  }
+  return policy;
 }
 
 int Fail(const absl::Status& status) {
@@ -202,6 +265,10 @@ int main(int argc, char** argv) {
         "--handshake-timeout '", config->handshake_timeout(),
         "' is not a duration of at least 100ms, e.g. 10s")));
   }
+  absl::StatusOr<bowden::audit::SegmentPolicy> segments =
+      AuditSegments(*config);
+  if (!segments.ok()) return Fail(segments.status());
+  options.audit_segments = *segments;
   bowden::relay::AcceptGate::Limits limits;
   if (config->max_unauthenticated_per_source() < 0 || config->max_unauthenticated() < 0) {
     return Fail(absl::InvalidArgumentError(

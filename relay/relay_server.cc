@@ -96,8 +96,11 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       PrinterStore::Open(options.state_dir);
   if (!store.ok()) return store.status();
 
+  audit::AuditLogOptions audit_options;
+  audit_options.segments = options.audit_segments;
   absl::StatusOr<std::unique_ptr<audit::AuditLog>> audit_log =
-      audit::AuditLog::Open(absl::StrCat(options.state_dir, "/audit.db"));
+      audit::AuditLog::Open(absl::StrCat(options.state_dir, "/audit.db"),
+                            std::move(audit_options));
   if (!audit_log.ok()) return audit_log.status();
   PrepareAuditLog(**audit_log);
   absl::StatusOr<std::unique_ptr<IdentityStore>> identities =

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "audit/audit_log.h"
 #include "grpcpp/server.h"
 #include "identity/credentials.h"
 #include "policy/policy_source.h"
@@ -39,6 +40,8 @@ struct RelayOptions {
   // Lifetimes of the certificates the relay signs (enrollment and renewal).
   absl::Duration agent_cert_ttl = absl::Hours(24);
   absl::Duration user_cert_ttl = absl::Hours(12);
+  // When audit segments are sealed and how long their rows are kept.
+  audit::SegmentPolicy audit_segments;
 };
 
 // The running relay: one gRPC server (TLS 1.2+, client certificates required)
