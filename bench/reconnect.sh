@@ -308,23 +308,32 @@ def seconds(text):  # absl::FormatDuration: 1m2.5s, 812.3ms, 9.6s, 250us
     return total
 back = {}
 refused_exists = 0
-gate_refused = 0
+# The relay logs its running count of refusals at most every 10 s: the last
+# count logged before the relay was back is subtracted, so a few refusals of
+# the previous 10 s may be counted here.
+gate_before = gate_after = 0
 with open(relay_log, errors='replace') as f:
     for line in f:
         t = when(line)
-        if t is None or t < back_at - 0.001:
+        if t is None:
             continue
+        m = re.search(r'refused a connection from .*\((\d+) refused so far\)', line)
+        if m and t < back_at:
+            gate_before = max(gate_before, int(m.group(1)))
+        if t < back_at - 0.001 or t > end_at:
+            continue
+        if m:
+            gate_after = max(gate_after, int(m.group(1)))
         m = re.search(r'agent (p-\d+) attached from', line)
         if m and m.group(1) not in back:
             back[m.group(1)] = t - back_at
         if re.search(r'agent p-\d+ from .* refused:', line):
             refused_exists += 1
-        m = re.search(r'refused a connection from .*\((\d+) refused so far\)', line)
-        if m:
-            gate_refused = max(gate_refused, int(m.group(1)))
+gate_refused = max(gate_after - gate_before, 0)
 first_try = []
 attempts = {}
 longest_backoff = 0.0
+failed = 0
 for path in glob.glob(os.path.join(agents_dir, 'p-*.err')):
     seen_first = False
     with open(path, errors='replace') as f:
@@ -342,6 +351,8 @@ for path in glob.glob(os.path.join(agents_dir, 'p-*.err')):
             m = re.search(r'; backing off (\S+):', line)
             if m:
                 longest_backoff = max(longest_backoff, seconds(m.group(1)))
+                if t >= back_at and 'could not attach' in line:
+                    failed += 1
 times = sorted(back.values())
 def rank(q):  # nearest rank over all n; None if not that many came back
     k = max(math.ceil(q * n), 1)
@@ -351,9 +362,9 @@ def fmt(v):
 half, p90, full = rank(0.5), rank(0.9), rank(1.0)
 first_max = max(first_try) if first_try else float('nan')
 peak = max(attempts.values()) if attempts else 0
-print('| %s | %d/%d | %s | %s | %s | %.1f | %.1f | %d | %d | %d |' % (
+print('| %s | %d/%d | %s | %s | %s | %.1f | %.1f | %d | %d | %d | %d |' % (
     scenario, len(times), n, fmt(half), fmt(p90), fmt(full), first_max,
-    longest_backoff, peak, gate_refused, refused_exists))
+    longest_backoff, peak, failed, gate_refused, refused_exists))
 EOF
 }
 
@@ -419,13 +430,19 @@ REPORT="${T}/report.md"
   echo
   echo "Seconds from the moment the relay is back (listening again, or continued) until each"
   echo "agent is attached again, as the relay logs it; \"first try\" is the latest, over all"
-  echo "agents, of each agent's first Attach attempt after that moment."
+  echo "agents, of each agent's first Attach attempt after that moment. Attempts are the"
+  echo "agents' Attach calls (gRPC may open more TCP connections than that); \"failed"
+  echo "attempts\" are those after the relay was back. The accept gate refuses a connection"
+  echo "when its source address already has that many connections without a call (64 by"
+  echo "default): here every agent connects from 127.0.0.1."
   echo
-  echo "| fault | back | half back (s) | p90 (s) | all back (s) | first try, latest (s) | longest backoff (s) | peak attempts/s | refused by accept gate | refused ALREADY_EXISTS | relay CPU (s) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| fault | back | half back (s) | p90 (s) | all back (s) | first try, latest (s) | longest backoff (s) | peak attempts/s | failed attempts | refused by accept gate (approx.) | refused ALREADY_EXISTS | relay CPU (s) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "Reproduce: \`bench/reconnect.sh --agents ${AGENTS} --outage ${OUTAGE} --freeze ${FREEZE}${ONLY:+ --only ${ONLY}}\`"
+  repro="bench/reconnect.sh --agents ${AGENTS} --outage ${OUTAGE} --freeze ${FREEZE}${ONLY:+ --only ${ONLY}}"
+  for arg in "${RELAY_ARGS[@]}"; do repro+=" --relay-arg=${arg}"; done
+  echo "Reproduce: \`${repro}\`"
 } >"${REPORT}"
 mkdir -p "$(dirname "${OUT}")"
 cp "${REPORT}" "${OUT}"
