@@ -442,6 +442,7 @@ REPORT="${T}/report.md"
   echo
   repro="bench/reconnect.sh --agents ${AGENTS} --outage ${OUTAGE} --freeze ${FREEZE}${ONLY:+ --only ${ONLY}}"
   for arg in "${RELAY_ARGS[@]}"; do repro+=" --relay-arg=${arg}"; done
+  [[ "${AGENT_BIN}" == "${ROOT}/bazel-bin/agent/bowden-agent" ]] || repro+=" --agent-bin ${AGENT_BIN}"
   echo "Reproduce: \`${repro}\`"
 } >"${REPORT}"
 mkdir -p "$(dirname "${OUT}")"
