@@ -370,7 +370,7 @@ EOF
 
 ROWS=()
 REVISION="$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if ! git -C "${ROOT}" diff --quiet HEAD -- agent relay transport 2>/dev/null; then
+if ! git -C "${ROOT}" diff --quiet HEAD -- agent relay transport ':(exclude)*.md' 2>/dev/null; then
   REVISION="${REVISION}+local changes"
 fi
 
