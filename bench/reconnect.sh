@@ -129,12 +129,23 @@ umask 077
 T="$(mktemp -d -t bowden-reconnect.XXXXXX)"
 readonly T
 PIDS=()
+SLEEP_PID=""
+
+# pause SECONDS: sleeps in the background and waits for it, so that a signal
+# stops the script at once (bash runs traps only between foreground commands).
+pause() {
+  sleep "$1" &
+  SLEEP_PID=$!
+  wait "${SLEEP_PID}"
+  SLEEP_PID=""
+}
 
 # Stops only what this script started, newest first (a frozen relay is
 # continued first, so it can take its SIGTERM), then deletes the workspace.
 cleanup() {
   local status=$? i pid deadline
   trap - EXIT INT TERM
+  [[ -z "${SLEEP_PID}" ]] || kill "${SLEEP_PID}" 2>/dev/null || true
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -CONT "${PIDS[i]}" 2>/dev/null || true
     kill -TERM "${PIDS[i]}" 2>/dev/null || true
@@ -381,7 +392,7 @@ if [[ -z "${ONLY}" || "${ONLY}" == outage ]]; then
   FAULT_AT="$(now)"
   kill -KILL "${RELAY_PID}"
   wait "${RELAY_PID}" 2>/dev/null || true
-  sleep "${OUTAGE}"
+  pause "${OUTAGE}"
   say "Restarting the relay on the same port with the same state directory"
   start_relay
   BACK_AT="${RELAY_UP_AT}"
@@ -405,7 +416,7 @@ if [[ -z "${ONLY}" || "${ONLY}" == freeze ]]; then
   kill -STOP "${RELAY_PID}"
   # Nothing is logged while it is stopped: what comes after this line is new.
   LINES_BEFORE="$(wc -l <"${RELAY_LOG}")"
-  sleep "${FREEZE}"
+  pause "${FREEZE}"
   BACK_AT="$(now)"
   kill -CONT "${RELAY_PID}"
   wait_back "${RELAY_LOG}" "${LINES_BEFORE}"
