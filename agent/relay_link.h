@@ -92,6 +92,8 @@ class RelayLink {
   Backoff backoff_;
   AttachCall* call_ = nullptr;  // the live Attach call, if any
   bool attached_ = false;
+  absl::Time attempt_started_;     // of the current Attach
+  bool quick_retry_used_ = false;  // for the current backoff step
   // Per guarded session: its static assets, summarised (static_tally.h).
   absl::flat_hash_map<std::string, StaticTally> static_tallies_;
 };

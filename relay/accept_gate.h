@@ -36,8 +36,10 @@ namespace bowden::relay {
 class AcceptGate {
  public:
   struct Limits {
-    int per_source = 64;
-    int total = 512;
+    // A farm behind one NAT address reconnects all its agents at once after
+    // an outage: per_source must stay above its number of printers.
+    int per_source = 256;
+    int total = 1024;
   };
   struct Stats {
     uint64_t refused_per_source = 0;

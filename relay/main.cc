@@ -59,9 +59,9 @@ ABSL_FLAG(int32_t, max_sessions_per_user, 0,
           "sessions one user may hold open at once (default 64)");
 
 ABSL_FLAG(int, max_unauthenticated_per_source, 0,
-          "connections from one address that may wait to authenticate at once (default 64)");
+          "connections from one address that may wait to authenticate at once (default 256; keep it above the number of printers behind one NAT address)");
 ABSL_FLAG(int, max_unauthenticated, 0,
-          "connections that may wait to authenticate at once, in all (default 512)");
+          "connections that may wait to authenticate at once, in all (default 1024)");
 ABSL_FLAG(std::string, handshake_timeout, "",
           "close a connection whose TLS handshake is not done by then (default 10s)");
 ABSL_FLAG(int64_t, audit_segment_rows, 0,
