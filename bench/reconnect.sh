@@ -444,7 +444,7 @@ REPORT="${T}/report.md"
   echo "agents, of each agent's first Attach attempt after that moment. Attempts are the"
   echo "agents' Attach calls (gRPC may open more TCP connections than that); \"failed"
   echo "attempts\" are those after the relay was back. The accept gate refuses a connection"
-  echo "when its source address already has that many connections without a call (64 by"
+  echo "when its source address already has that many connections without a call (256 by"
   echo "default): here every agent connects from 127.0.0.1."
   echo
   echo "| fault | back | half back (s) | p90 (s) | all back (s) | first try, latest (s) | longest backoff (s) | peak attempts/s | failed attempts | refused by accept gate (approx.) | refused ALREADY_EXISTS | relay CPU (s) |"
