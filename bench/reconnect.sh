@@ -46,6 +46,8 @@ set -euo pipefail
 readonly CALLER_PWD="${PWD}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly ROOT="${PWD}"
+# shellcheck source=bench/lib.sh
+source "${ROOT}/bench/lib.sh"
 
 # ---- options ----------------------------------------------------------------
 
@@ -172,43 +174,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CMD...: runs CMD in the background, stdout in $T/NAME.out and
-# stderr in $T/NAME.err; sets LAST_PID.
-start() {
-  local name="$1"
-  shift
-  "$@" >"${T}/${name}.out" 2>"${T}/${name}.err" </dev/null &
-  LAST_PID=$!
-  PIDS+=("${LAST_PID}")
-}
 
-show_logs() {
-  local name file
-  for name in "$@"; do
-    for file in "${T}/${name}.out" "${T}/${name}.err"; do
-      if [[ -s "${file}" ]]; then
-        echo "---- ${file##*/} (last lines)" >&2
-        tail -n 20 "${file}" >&2
-      fi
-    done
-  done
-}
 
 now() { date +%s.%N; }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-# Sum of utime+stime of process PID, in seconds (all its threads).
-cpu_seconds() {
-  local ticks=0
-  if [[ -r "/proc/$1/stat" ]]; then
-    # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
-    ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
-  fi
-  awk -v t="${ticks}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
-}
 
 # attached_since FILE LINE: how many distinct printers the relay log FILE
 # reports attached after its first LINE lines.

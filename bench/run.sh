@@ -41,6 +41,8 @@ set -euo pipefail
 readonly CALLER_PWD="${PWD}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly ROOT="${PWD}"
+# shellcheck source=bench/lib.sh
+source "${ROOT}/bench/lib.sh"
 
 # ---- options ----------------------------------------------------------------
 
@@ -109,14 +111,6 @@ T="$(mktemp -d -t bowden-bench.XXXXXX)"
 readonly T
 PIDS=()
 
-# The live descendants of PID (children first found, grandchildren after).
-descendants() {
-  local child
-  for child in $(pgrep -P "$1" 2>/dev/null || true); do
-    echo "${child}"
-    descendants "${child}"
-  done
-}
 
 # Stops only what this script started (and their children, e.g. sshd's
 # per-connection processes), newest first, then deletes the workspace.
@@ -148,27 +142,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CMD...: runs CMD in the background, stdout in $T/NAME.out and
-# stderr in $T/NAME.err; sets LAST_PID.
-start() {
-  local name="$1"
-  shift
-  "$@" >"${T}/${name}.out" 2>"${T}/${name}.err" </dev/null &
-  LAST_PID=$!
-  PIDS+=("${LAST_PID}")
-}
 
-show_logs() {
-  local name file
-  for name in "$@"; do
-    for file in "${T}/${name}.out" "${T}/${name}.err"; do
-      if [[ -s "${file}" ]]; then
-        echo "---- ${file##*/} (last lines)" >&2
-        tail -n 20 "${file}" >&2
-      fi
-    done
-  done
-}
 
 # wait_for TIMEOUT_S PID WHAT CMD...: polls CMD until it succeeds; fails after
 # TIMEOUT_S seconds or as soon as PID (if not empty) has exited.
@@ -189,9 +163,6 @@ wait_for() {
   done
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
@@ -222,23 +193,6 @@ tunnel_cpu() {
   cpu_seconds "${pids[@]}"
 }
 
-# Sum of utime+stime, in seconds, of the given processes and their live
-# descendants (a process's figure covers all its threads).
-cpu_seconds() {
-  local pid all=() children=() ticks=0 hz
-  hz="$(getconf CLK_TCK)"
-  for pid in "$@"; do
-    mapfile -t children < <(descendants "${pid}")
-    all+=("${pid}" "${children[@]}")
-  done
-  for pid in "${all[@]}"; do
-    if [[ -r "/proc/${pid}/stat" ]]; then
-      # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
-      ticks=$((ticks + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
-    fi
-  done
-  awk -v t="${ticks}" -v hz="${hz}" 'BEGIN { printf "%.2f", t / hz }'
-}
 
 # ---- the target: nginx ------------------------------------------------------
 

@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# Shell helpers shared by bench/run.sh and bench/reconnect.sh: starting and
+# watching the processes of one benchmark run. Sourced, not run. The caller
+# defines T (its temporary directory) and the array PIDS (every process it
+# started, stopped by its cleanup trap).
+
+# The live descendants of PID (children first found, grandchildren after).
+descendants() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do
+    echo "${child}"
+    descendants "${child}"
+  done
+}
+
+# start NAME CMD...: runs CMD in the background, stdout in $T/NAME.out and
+# stderr in $T/NAME.err; sets LAST_PID.
+start() {
+  local name="$1"
+  shift
+  "$@" >"${T}/${name}.out" 2>"${T}/${name}.err" </dev/null &
+  LAST_PID=$!
+  PIDS+=("${LAST_PID}")
+}
+
+show_logs() {
+  local name file
+  for name in "$@"; do
+    for file in "${T}/${name}.out" "${T}/${name}.err"; do
+      if [[ -s "${file}" ]]; then
+        echo "---- ${file##*/} (last lines)" >&2
+        tail -n 20 "${file}" >&2
+      fi
+    done
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Sum of utime+stime, in seconds, of the given processes and their live
+# descendants (a process's figure covers all its threads).
+cpu_seconds() {
+  local pid all=() children=() ticks=0 hz
+  hz="$(getconf CLK_TCK)"
+  for pid in "$@"; do
+    mapfile -t children < <(descendants "${pid}")
+    all+=("${pid}" "${children[@]}")
+  done
+  for pid in "${all[@]}"; do
+    if [[ -r "/proc/${pid}/stat" ]]; then
+      # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
+      ticks=$((ticks + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
+    fi
+  done
+  awk -v t="${ticks}" -v hz="${hz}" 'BEGIN { printf "%.2f", t / hz }'
+}
