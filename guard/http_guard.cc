@@ -29,6 +29,18 @@ std::string Reason(int status) {
   }
 }
 
+// The guard's own answer: a JSON body naming the rule and the reason.
+std::string LocalAnswer(int status, absl::string_view rule, absl::string_view reason,
+                        bool close_after, absl::string_view extra_json) {
+  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
+                                  "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
+                                  JsonEscape(reason), "\"", extra_json,
+                                  ",\"by\":\"bowden-agent\"}\n");
+  return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                      close_after ? "\r\nConnection: close" : "", "\r\n\r\n", body);
+}
+
 bool HasToken(const RequestParser& request, absl::string_view name,
               absl::string_view token) {
   for (const auto& [field, value] : request.fields) {
@@ -256,12 +268,10 @@ void HttpGuard::FinishInspected(GuardOutput* out) {
                                               " went to the printer on its own");
       forwarded.event.verdict = "deny";
       forwarded.event.reason = reason;
-      Pending local = MakeLocal(403, current_.rule, reason, GuardEvent{},
-                                !request_->keep_alive(),
-                                absl::StrCat(",\"sent\":\"",
-                                             JsonEscape(verdict.emergency_commands), "\""));
-      forwarded.replace_response = std::move(local.response);
-      forwarded.replace_close = local.close_after;
+      forwarded.replace_close = !request_->keep_alive();
+      forwarded.replace_response =
+          LocalAnswer(403, current_.rule, reason, forwarded.replace_close,
+                      absl::StrCat(",\"sent\":\"", JsonEscape(verdict.emergency_commands), "\""));
     }
     pending_.push_back(std::move(forwarded));
   } else if (verdict.allowed()) {
@@ -298,18 +308,11 @@ void HttpGuard::OnRequestDone(GuardOutput* out) {
 HttpGuard::Pending HttpGuard::MakeLocal(int status, absl::string_view rule,
                                         absl::string_view reason, GuardEvent event,
                                         bool close_after, absl::string_view extra_json) {
-  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
-                                  "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
-                                  JsonEscape(reason), "\"", extra_json,
-                                  ",\"by\":\"bowden-agent\"}\n");
   Pending local;
   local.id = next_id_++;
   local.local = true;
   local.close_after = close_after;
-  local.response = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
-                                "\r\nContent-Type: application/json\r\nContent-Length: ",
-                                body.size(), close_after ? "\r\nConnection: close" : "",
-                                "\r\n\r\n", body);
+  local.response = LocalAnswer(status, rule, reason, close_after, extra_json);
   local.event = std::move(event);
   local.event.status = status;
   return local;
