@@ -72,7 +72,9 @@ EventQueue::Statement EventQueue::Prepare(const char* sql) {
   ++statements_;
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    LOG(ERROR) << "event queue: " << sqlite3_errmsg(db_);
+    LOG(ERROR) << "audit event queue (--state-dir events.db): " << sqlite3_errmsg(db_)
+               << "; events that cannot be written are lost and counted (dropped_before on the "
+                  "next one): check free disk space and that the state directory is writable";
   }
   return Statement(stmt);
 }

@@ -74,8 +74,9 @@ void AuditSink::Maintain() {
   absl::StatusOr<audit::MaintenanceResult> done =
       log_->MaintainSegments(kMaxDeletePerStep);
   if (!done.ok()) {
-    LOG(ERROR) << "audit log maintenance (sealing, retention) failed: "
-               << done.status();
+    LOG(ERROR) << "audit log maintenance (sealing, retention) failed: " << done.status()
+               << "; appending goes on and it is tried again shortly: check free disk space "
+                  "and that the state directory's audit.db is writable";
     next_maintenance_ = absl::Now() + kMaintenanceInterval;
     return;
   }
@@ -132,8 +133,9 @@ void AuditSink::Write(std::vector<Entry>& batch) {
     for (size_t i = 0; i < batch.size(); ++i) {
       absl::StatusOr<int64_t> one = log_->Append(events[i]);
       if (one.ok()) continue;
-      LOG(ERROR) << "audit log append failed (" << events[i].kind()
-                 << "): " << one.status();
+      LOG(ERROR) << "audit log append failed (" << events[i].kind() << "): " << one.status()
+                 << "; an agent's batch is not acknowledged and comes again: check free disk "
+                    "space and that the state directory's audit.db is writable";
       if (batch[i].batch_failed) *batch[i].batch_failed = true;
     }
   }
