@@ -319,21 +319,33 @@ TEST_F(GuardE2eTest, StaticAssetsOfASessionAreSummarisedInOneRow) {
 }
 
 TEST_F(GuardE2eTest, OperatorsJogAndStopButNeverReachTheTerminal) {
-  // carol is an operator: the UI's jog passes as it is, M112 passes, G28
-  // through the terminal does not.
+  // carol is an operator: the UI's jog passes as it is, M112 passes, the
+  // Control tab's Motors off and Fan on go as the UI sends them, G28 and a
+  // fan speed beyond 255 through the terminal do not.
   EXPECT_EQ(PostJson(carol_port_, "/api/printer/printhead",
                      R"({"absolute":false,"x":10,"command":"jog"})"),
             "204 ");
   EXPECT_EQ(PostJson(carol_port_, "/api/printer/command", R"({"commands":["M112"]})"), "204 ");
-  std::string answer = PostJson(carol_port_, "/api/printer/command", R"({"commands":["G28"]})");
-  EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << answer;
-  EXPECT_TRUE(absl::StrContains(answer, "needs role admin")) << answer;
+  EXPECT_EQ(PostJson(carol_port_, "/api/printer/command",
+                     R"({"commands":["M18"],"parameters":{}})"),
+            "204 ");
+  EXPECT_EQ(PostJson(carol_port_, "/api/printer/command",
+                     R"({"commands":["M106 S255"],"parameters":{}})"),
+            "204 ");
+  for (const char* body : {R"({"commands":["G28"]})", R"({"commands":["M106 S4096"]})"}) {
+    std::string answer = PostJson(carol_port_, "/api/printer/command", body);
+    EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "needs role admin")) << answer;
+  }
   EXPECT_TRUE(WaitFor([&] {
     const std::string log = AccessLog();
     return absl::StrContains(log, R"(body={\"absolute\":false,\"x\":10,\"command\":\"jog\"})") &&
-           absl::StrContains(log, R"(body={\"commands\":[\"M112\"]})");
+           absl::StrContains(log, R"(body={\"commands\":[\"M112\"]})") &&
+           absl::StrContains(log, R"(body={\"commands\":[\"M18\"],\"parameters\":{}})") &&
+           absl::StrContains(log, R"(body={\"commands\":[\"M106 S255\"],\"parameters\":{}})");
   })) << AccessLog();
   EXPECT_FALSE(absl::StrContains(AccessLog(), "G28")) << AccessLog();
+  EXPECT_FALSE(absl::StrContains(AccessLog(), "M106 S4096")) << AccessLog();
 }
 
 TEST_F(GuardE2eTest, EvasionsAreCanonicalisedOrRefused) {
