@@ -140,6 +140,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case Inspect::kPrinterCommand:
       CheckTerminalBody(json, input);
       break;
+    case Inspect::kOperatorCommand:
+      // Forwarded as sent: what an operator may send, the terminal may too.
+      if (verdict.emergency_body.empty()) {
+        if (!bowden::guard::InspectBody(
+                 DefaultChecker(), ceiling,
+                 BodyRequest{Inspect::kPrinterCommand, path, input})
+                 .allowed()) {
+          Fail("an operator's command the terminal refuses", input);
+        }
+        CheckTerminalBody(json, input);
+      }
+      break;
     default:
       break;
   }
