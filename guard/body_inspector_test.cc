@@ -109,6 +109,10 @@ TEST_F(BodyInspectorTest, BelowAdminOnlyEmergencyCommandsPass) {
   EXPECT_TRUE(absl::StrContains(verdict.denial, "\"G28\"")) << verdict.denial;
   EXPECT_EQ(verdict.emergency_body, R"({"commands":["M112"]})");
   EXPECT_FALSE(Judge(Inspect::kOperatorCommand, R"({"script":"x"})").allowed());
+  // Out of a refused batch only the emergency commands go, not motors off.
+  verdict = Judge(Inspect::kOperatorCommand, R"({"commands":["M18","G28","M410"]})");
+  EXPECT_FALSE(verdict.allowed());
+  EXPECT_EQ(verdict.emergency_body, R"({"commands":["M410"]})");
 }
 
 // The Control tab's Motors off and Fan on/off, exactly as OctoPrint's UI
