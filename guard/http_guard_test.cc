@@ -201,7 +201,7 @@ TEST(HttpGuardTest, PipelinedRequestsBehindASlowOneQueueOnlyUpToTheBound) {
   HttpGuard guard(config);
   constexpr int kDenied = 10000;
   std::string flood = Get("/api/version");
-  for (int i = 0; i < kDenied; ++i) flood += Get("/api/settings");
+  for (int i = 0; i < kDenied; ++i) flood += Get("/api/system/commands");
   GuardOutput out;
   guard.FromClient(flood, &out);
   // The first request waits for the target; of the rest, only enough to
@@ -213,7 +213,7 @@ TEST(HttpGuardTest, PipelinedRequestsBehindASlowOneQueueOnlyUpToTheBound) {
   EXPECT_FALSE(guard.wants_resume());
   // Feeding more while backlogged only buffers it.
   GuardOutput more;
-  guard.FromClient(Get("/api/settings"), &more);
+  guard.FromClient(Get("/api/system/commands"), &more);
   EXPECT_TRUE(more.to_client.empty());
 
   GuardOutput answered;

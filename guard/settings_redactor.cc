@@ -1,5 +1,6 @@
 #include "guard/settings_redactor.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "absl/status/status.h"
@@ -7,8 +8,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace bowden::guard {
 namespace {
@@ -16,27 +22,27 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
+constexpr char kTypeUrlPrefix[] = "type.googleapis.com";
+
 // Endings of member names that name a credential (after Normalize).
 constexpr absl::string_view kSecretEndings[] = {
-    "key",         "keys",        "token",      "tokens",   "secret",
-    "secrets",     "password",    "passwords",  "passwd",   "passphrase",
-    "credential",  "credentials", "accesscode", "passcode", "authorization",
-    "cookie",      "cookies",     "webhook",    "webhooks", "webhookurl",
-    "webhookurls",
+    "key",        "keys",       "token",         "tokens",     "secret",     "secrets",
+    "password",   "passwords",  "passwd",        "passphrase", "credential", "credentials",
+    "accesscode", "passcode",   "authorization", "cookie",     "cookies",    "webhook",
+    "webhooks",   "webhookurl", "webhookurls",
 };
 
 // Paths (members and "*" for any array element) that carry credentials or
 // identify the installation under names the ending rule does not catch.
 // `api.key` is caught by the ending rule too; it is listed because it is
 // the one secret every OctoPrint has.
-const std::initializer_list<std::initializer_list<absl::string_view>>
-    kSecretPaths = {
-        {"api", "key"},
-        {"system", "actions", "*", "command"},
-        {"plugins", "eventmanager", "subscriptions", "*", "command"},
-        {"plugins", "tracking", "unique_id"},
-        {"plugins", "errortracking", "unique_id"},
-        {"plugins", "telegram", "chats"},
+const std::initializer_list<std::initializer_list<absl::string_view>> kSecretPaths = {
+    {"api", "key"},
+    {"system", "actions", "*", "command"},
+    {"plugins", "eventmanager", "subscriptions", "*", "command"},
+    {"plugins", "tracking", "unique_id"},
+    {"plugins", "errortracking", "unique_id"},
+    {"plugins", "telegram", "chats"},
 };
 
 std::string Normalize(absl::string_view name) {
@@ -92,8 +98,7 @@ class Redactor {
   void Visit(const std::string& name, Value* value) {
     path_.push_back(name);
     if (IsKnownPath(path_) || (!IsIndex() && IsSecretName(name)) ||
-        (value->has_string_value() &&
-         IsUrlWithUserInfo(value->string_value()))) {
+        (value->has_string_value() && IsUrlWithUserInfo(value->string_value()))) {
       Null(value);
     } else if (value->has_struct_value()) {
       WalkStruct(value->mutable_struct_value());
@@ -110,9 +115,7 @@ class Redactor {
 
   // Whether the last path segment is an array index, not a member name
   // (a member may be called "0" too).
-  bool IsIndex() const {
-    return !index_depths_.empty() && index_depths_.back() == path_.size();
-  }
+  bool IsIndex() const { return !index_depths_.empty() && index_depths_.back() == path_.size(); }
 
   void Null(Value* value) {
     if (value->has_null_value()) return;
@@ -121,8 +124,7 @@ class Redactor {
   }
 
   std::vector<std::string> path_;
-  std::vector<size_t>
-      index_depths_;  // path_ sizes whose last segment is an index
+  std::vector<size_t> index_depths_;  // path_ sizes whose last segment is an index
   std::vector<std::string> redacted_;
 };
 
@@ -139,22 +141,36 @@ bool IsSecretName(absl::string_view name) {
 absl::StatusOr<RedactedSettings> RedactSettings(absl::string_view json) {
   Struct root;
   google::protobuf::util::JsonParseOptions parse;
-  if (!google::protobuf::util::JsonStringToMessage(std::string(json), &root,
-                                                   parse)
-           .ok()) {
-    return absl::InvalidArgumentError(
-        "OctoPrint's settings are not a JSON object");
+  if (!google::protobuf::util::JsonStringToMessage(std::string(json), &root, parse).ok()) {
+    return absl::InvalidArgumentError("OctoPrint's settings are not a JSON object");
   }
   Redactor redactor;
   redactor.WalkStruct(&root);
   RedactedSettings result;
-  google::protobuf::util::JsonPrintOptions print;
-  if (!google::protobuf::util::MessageToJsonString(root, &result.json, print)
-           .ok()) {
-    return absl::InternalError(
-        "the redacted settings could not be written as JSON");
-  }
   result.paths = redactor.TakePaths();
+  std::sort(result.paths.begin(), result.paths.end());
+  // A Struct's members are a map, iterated in no fixed order: written
+  // deterministically (sorted by name, as Flask's jsonify sorts them too),
+  // the same settings always give the same bytes.
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!root.SerializeToCodedStream(&coded)) {
+      return absl::InternalError("the redacted settings could not be serialised");
+    }
+  }
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          kTypeUrlPrefix, google::protobuf::DescriptorPool::generated_pool());
+  google::protobuf::util::JsonPrintOptions print;
+  if (!google::protobuf::util::BinaryToJsonString(
+           resolver, absl::StrCat(kTypeUrlPrefix, "/", Struct::descriptor()->full_name()), binary,
+           &result.json, print)
+           .ok()) {
+    return absl::InternalError("the redacted settings could not be written as JSON");
+  }
   return result;
 }
 

@@ -36,7 +36,8 @@ struct RedactedSettings {
 //     subscriptions (they often carry a token for a notification service),
 //     the tracking plugins' unique_id, the Telegram plugin's chats.
 // Numbers, booleans and every other string keep their value (numbers as the
-// IEEE double a browser reads them as); member order may change.
+// IEEE double a browser reads them as); members come sorted by name (as Flask sends them), so
+// the same settings always give the same bytes; `paths` is sorted.
 // InvalidArgument (one sentence) for anything but a JSON object.
 // Thread-safe (a pure function).
 absl::StatusOr<RedactedSettings> RedactSettings(absl::string_view json);

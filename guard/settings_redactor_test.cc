@@ -3,10 +3,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace bowden::guard {
@@ -95,19 +95,19 @@ TEST(SettingsRedactorTest, NullsPluginSecretsWhereverTheyAre) {
   EXPECT_TRUE(At(out, {"plugins", "discordremote", "webhook_url"}).has_null_value());
   EXPECT_TRUE(At(out, {"plugins", "tracking", "unique_id"}).has_null_value());
   EXPECT_TRUE(At(out, {"plugins", "cam", "url"}).has_null_value());
-  for (const char* secret : {"ghp_secret", "123:ABC", "12345678", "hunter2", "s3cr3t",
-                             "webhooks/1", "Bearer abc", "admin:pw", "b3c1f1e0"}) {
+  for (const char* secret : {"ghp_secret", "123:ABC", "12345678", "hunter2", "s3cr3t", "webhooks/1",
+                             "Bearer abc", "admin:pw", "b3c1f1e0"}) {
     EXPECT_EQ(redacted->json.find(secret), std::string::npos) << secret;
   }
-  EXPECT_THAT(redacted->paths,
-              UnorderedElementsAre(
-                  "api.key", "system.actions.0.command", "plugins.softwareupdate.credentials",
-                  "plugins.tracking.unique_id", "plugins.telegram.token",
-                  "plugins.telegram.tracking_token", "plugins.telegram.chats",
-                  "plugins.octoautoremote.autoremotekey", "plugins.bambu.access_code",
-                  "plugins.discordremote.webhook_url",
-                  "plugins.meross.arrSmartplugs.0.login.password",
-                  "plugins.eventmanager.subscriptions.0.command", "plugins.cam.url"));
+  EXPECT_THAT(
+      redacted->paths,
+      UnorderedElementsAre("api.key", "system.actions.0.command",
+                           "plugins.softwareupdate.credentials", "plugins.tracking.unique_id",
+                           "plugins.telegram.token", "plugins.telegram.tracking_token",
+                           "plugins.telegram.chats", "plugins.octoautoremote.autoremotekey",
+                           "plugins.bambu.access_code", "plugins.discordremote.webhook_url",
+                           "plugins.meross.arrSmartplugs.0.login.password",
+                           "plugins.eventmanager.subscriptions.0.command", "plugins.cam.url"));
 }
 
 TEST(SettingsRedactorTest, NestedSecretsInArraysAndObjects) {
@@ -115,9 +115,9 @@ TEST(SettingsRedactorTest, NestedSecretsInArraysAndObjects) {
       "servers": [[{"name": "a", "api-key": "x"}], {"deep": {"Bot_Token": "y", "n": 1}}],
       "keys": ["k1", "k2"]}}})");
   ASSERT_TRUE(redacted.ok()) << redacted.status();
-  EXPECT_THAT(redacted->paths, UnorderedElementsAre("plugins.p.servers.0.0.api-key",
-                                                    "plugins.p.servers.1.deep.Bot_Token",
-                                                    "plugins.p.keys"));
+  EXPECT_THAT(redacted->paths,
+              UnorderedElementsAre("plugins.p.servers.0.0.api-key",
+                                   "plugins.p.servers.1.deep.Bot_Token", "plugins.p.keys"));
   const Struct out = Parse(redacted->json);
   const Value& servers = At(out, {"plugins", "p", "servers"});
   ASSERT_EQ(servers.list_value().values_size(), 2);
@@ -201,8 +201,8 @@ TEST(SettingsRedactorTest, AlreadyNullIsNotCounted) {
 
 TEST(SettingsRedactorTest, RefusesWhatIsNotAJsonObject) {
   for (const char* bad : {"", "[]", "[{\"api\": {\"key\": \"x\"}}]", "\"x\"", "42", "null",
-                          "{\"api\": ", "{\"a\": 1} trailing", "<html>500</html>",
-                          "{\"a\": NaN}", "\x1f\x8b\x08\x00"}) {
+                          "{\"api\": ", "{\"a\": 1} trailing", "<html>500</html>", "{\"a\": NaN}",
+                          "\x1f\x8b\x08\x00"}) {
     absl::StatusOr<RedactedSettings> redacted = RedactSettings(bad);
     EXPECT_FALSE(redacted.ok()) << bad;
     EXPECT_EQ(redacted.status().code(), absl::StatusCode::kInvalidArgument) << bad;
@@ -210,10 +210,10 @@ TEST(SettingsRedactorTest, RefusesWhatIsNotAJsonObject) {
 }
 
 TEST(SettingsRedactorTest, SecretNames) {
-  for (const char* name : {"key", "apikey", "api_key", "API-Key", "privateKey", "token",
-                           "bot_token", "accessTokens", "secret", "client_secret", "password",
-                           "shelly_password", "passwd", "passphrase", "credentials",
-                           "access_code", "webhook_url", "Authorization", "cookie"}) {
+  for (const char* name :
+       {"key", "apikey", "api_key", "API-Key", "privateKey", "token", "bot_token", "accessTokens",
+        "secret", "client_secret", "password", "shelly_password", "passwd", "passphrase",
+        "credentials", "access_code", "webhook_url", "Authorization", "cookie"}) {
     EXPECT_TRUE(IsSecretName(name)) << name;
   }
   for (const char* name : {"keyboardControl", "streamUrl", "profiles", "name", "enabled",
