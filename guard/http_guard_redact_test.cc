@@ -61,7 +61,7 @@ struct Outcome {
 
 // `client` in one read, then `target` cut at `cuts`.
 Outcome Feed(const GuardConfig& config, const std::string& client, const std::string& target,
-         const std::vector<size_t>& cuts = {}) {
+             const std::vector<size_t>& cuts = {}) {
   HttpGuard guard(config);
   GuardOutput out;
   guard.FromClient(client, &out);
@@ -72,7 +72,7 @@ Outcome Feed(const GuardConfig& config, const std::string& client, const std::st
   }
   guard.FromTarget(absl::string_view(target).substr(at), &out);
   return Outcome{out.to_target, out.to_client, guard.TakeEvents(), guard.close_client(),
-             guard.abort_target()};
+                 guard.abort_target()};
 }
 
 // Every split of `target` into two reads, and byte by byte, give the result
@@ -162,7 +162,7 @@ TEST(HttpGuardRedactTest, AnAnswerDelimitedByTheTargetClosingIsRedactedToo) {
 
 TEST(HttpGuardRedactTest, ACompressedAnswerIsRefusedWith502AndBothConnectionsEnd) {
   Outcome run = Feed(Config(policy::Role::kViewer), GetSettings(),
-                 Ok(std::string("\x1f\x8b\x08\x00SEKRIT", 10), "Content-Encoding: gzip\r\n"));
+                     Ok(std::string("\x1f\x8b\x08\x00SEKRIT", 10), "Content-Encoding: gzip\r\n"));
   EXPECT_TRUE(absl::StartsWith(run.to_client, "HTTP/1.1 502 Bad Gateway\r\n")) << run.to_client;
   EXPECT_TRUE(absl::StrContains(run.to_client, "Content-Encoding: gzip")) << run.to_client;
   EXPECT_FALSE(absl::StrContains(run.to_client, "SEKRIT"));
@@ -188,12 +188,32 @@ TEST(HttpGuardRedactTest, AnOversizedAnswerIsRefusedWith502) {
   }
 }
 
+TEST(HttpGuardRedactTest, TheBufferedAnswerStaysWithinTheBound) {
+  GuardConfig config = Config(policy::Role::kViewer);
+  config.max_redacted_body = 256 * 1024;
+  HttpGuard guard(config);
+  GuardOutput out;
+  guard.FromClient(GetSettings(), &out);
+  // A 1 MiB answer, chunked, arriving in 4 KiB reads.
+  guard.FromTarget(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      &out);
+  const std::string chunk = absl::StrCat("1000\r\n", std::string(4096, ' '), "\r\n");
+  for (int i = 0; i < 256 && !guard.close_client(); ++i) {
+    guard.FromTarget(chunk, &out);
+    EXPECT_LE(guard.buffered_bytes(), config.max_redacted_body + chunk.size());
+  }
+  EXPECT_TRUE(guard.close_client());
+  EXPECT_TRUE(absl::StartsWith(out.to_client, "HTTP/1.1 502 Bad Gateway\r\n")) << out.to_client;
+  EXPECT_EQ(guard.buffered_bytes(), 0u);
+}
+
 TEST(HttpGuardRedactTest, AnAnswerThatIsNotAJsonObjectIsRefusedAndTheConnectionGoesOn) {
   const std::string client =
       absl::StrCat(GetSettings(), "GET /api/version HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n");
   const std::string version = Ok(R"({"api":"0.1"})");
   Outcome run = Feed(Config(policy::Role::kViewer), client,
-                 absl::StrCat(Ok("<html>key=SEKRIT</html>"), version));
+                     absl::StrCat(Ok("<html>key=SEKRIT</html>"), version));
   EXPECT_TRUE(absl::StartsWith(run.to_client, "HTTP/1.1 502 Bad Gateway\r\n")) << run.to_client;
   EXPECT_TRUE(absl::StrContains(run.to_client, "is not a JSON object"));
   EXPECT_FALSE(absl::StrContains(run.to_client, "SEKRIT"));
