@@ -117,7 +117,8 @@ std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarg
     if (!sso_header.empty() && lower == sso_header) continue;
     if (drop_expect && lower == "expect") continue;
     if (plain_response &&
-        (lower == "accept-encoding" || lower == "range" || lower == "if-range")) {
+        (lower == "accept-encoding" || lower == "te" || lower == "range" ||
+         lower == "if-range")) {
       continue;
     }
     if (body_length.has_value() &&

@@ -51,7 +51,7 @@ struct ProxyIdentity {
 // the head announces a body of that many bytes (Content-Length, no
 // Transfer-Encoding) instead of the client's: for a body the guard replaced.
 // `plain_response` asks for the whole response in plain bytes, for a
-// response the guard rewrites: the client's Accept-Encoding, Range and
+// response the guard rewrites: the client's Accept-Encoding, TE, Range and
 // If-Range are dropped and "Accept-Encoding: identity" is sent.
 std::string BuildForwardedHead(const RequestParser& request,
                                const CanonicalTarget& target,

@@ -32,7 +32,8 @@ std::string Settings() {
 
 std::string GetSettings(absl::string_view extra = "") {
   return absl::StrCat("GET /api/settings HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n",
-                      "Accept-Encoding: gzip, deflate, br\r\nRange: bytes=0-10\r\n", extra, "\r\n");
+                      "Accept-Encoding: gzip, deflate, br\r\nTE: gzip\r\nRange: bytes=0-10\r\n",
+                      extra, "\r\n");
 }
 
 std::string Ok(absl::string_view body, absl::string_view extra = "") {
@@ -118,6 +119,7 @@ TEST(HttpGuardRedactTest, ViewerAndOperatorGetTheKeyAndPluginSecretsAsNull) {
     // Asked for in plain bytes, whole.
     EXPECT_FALSE(absl::StrContains(run.to_target, "gzip")) << run.to_target;
     EXPECT_FALSE(absl::StrContains(run.to_target, "Range")) << run.to_target;
+    EXPECT_FALSE(absl::StrContains(run.to_target, "TE:")) << run.to_target;
     EXPECT_TRUE(absl::StrContains(run.to_target, "Accept-Encoding: identity\r\n"));
     EXPECT_FALSE(absl::StrContains(run.to_client, kKey)) << run.to_client;
     EXPECT_FALSE(absl::StrContains(run.to_client, "123:ABC")) << run.to_client;
