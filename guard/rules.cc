@@ -58,10 +58,10 @@ constexpr Inspect kNone = Inspect::kNone;
 
 // OctoPrint 1.10/1.11 (and 2.0 aliases), from
 // shared/research/octoprint-surface.md. Viewer gets the UI, the push
-// socket and read-only status; nothing that downloads G-code, shows
-// settings (webcam URLs, plugin secrets, the API key for admin sessions),
-// logs or host details. Plugin routes not listed here are denied for
-// every role: any plugin can add routes that send G-code uninspected.
+// socket, read-only status and the settings with their secrets removed by
+// the guard; nothing that downloads G-code, shows logs or host details.
+// Plugin routes not listed here are denied for every role: any plugin can
+// add routes that send G-code uninspected.
 // clang-format off
 constexpr Rule kOctoPrintRules[] = {
   // UI page, login page, static assets, liveness.
@@ -151,8 +151,10 @@ constexpr Rule kOctoPrintRules[] = {
   // Webcam through OctoPrint (server-side snapshot) or OctoPi's haproxy.
   {kGet,    "/downloads/camera/current",    kViewer,   kNoFlag,               kNone,                   "octoprint.webcam.snapshot", "webcam snapshots"},
   {kGet,    "/webcam/",                     kViewer,   kNoFlag,               kNone,                   "webcam.action",           "the webcam stream and snapshot", Query::kWebcamAction},
-  // Settings: reading shows webcam URLs, plugin secrets and, to admin
-  // sessions, the API key.
+  // Settings: the UI cannot load without reading them, so every role may.
+  // OctoPrint sends the API key and plugin secrets to any session logged in
+  // as an OctoPrint admin, so below admin the guard rewrites the answer with
+  // them nulled (HttpGuard, RedactSettings; docs/security.md).
   {kGet,    "/api/settings",                kViewer,   kNoFlag,               kNone,                   "octoprint.settings.read", "reading settings"},
   {kAny,    "/api/settings/apikey",         kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.settings.apikey", "managing the global API key"},
   {kAny,    "/api/settings",                kAdmin,    Flag::kSettingsWrite,  Inspect::kSettings,                  "octoprint.settings.write", "changing settings"},

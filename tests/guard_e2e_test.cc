@@ -41,10 +41,17 @@ void EndlessMjpegStream(tunnel::UniqueFd socket) {
   }
 }
 
+constexpr char kApiKey[] = "5E2A9B0C3D4F4A1B8C7D6E5F4A3B2C1D";
+constexpr char kSettings[] =
+    R"({"api":{"key":"5E2A9B0C3D4F4A1B8C7D6E5F4A3B2C1D","allowCrossOrigin":false},)"
+    R"("feature":{"keyboardControl":true},"temperature":{"profiles":[{"name":"PLA",)"
+    R"("extruder":180,"bed":60}]},"plugins":{"telegram":{"token":"123:bot-token"}}})";
+
 class GuardE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::ofstream(web_.File("version")) << "{\"api\":\"0.1\",\"server\":\"1.10.3\"}";
+    std::ofstream(web_.File("settings")) << kSettings;
     nginx_port_ = ClosedPort();
     std::ofstream(web_.File("nginx.conf"))
         << "daemon off; master_process off; worker_processes 1;\n"
@@ -71,6 +78,11 @@ class GuardE2eTest : public ::testing::Test {
         << "/recorded; }\n"
         << "  location = /recorded { return 204; }\n"
         << "  location = /api/connection { return 204; }\n"
+        // Like OctoPrint to an OctoPrint admin session (the login a tunnel
+        // viewer's browser may well have), compressed when asked to be.
+        << "  location = /api/settings { default_type application/json; gzip on;\n"
+        << "   gzip_types application/json; gzip_min_length 1; alias " << web_.File("settings")
+        << "; }\n"
         // Like OctoPrint with autologinLocal on: a local request without a
         // forwarded address is logged in as "pi".
         << "  location = /api/currentuser { default_type application/json;\n"
@@ -242,6 +254,33 @@ TEST_F(GuardE2eTest, RolesDecideWhatReachesOctoPrint) {
   EXPECT_TRUE(absl::StrContains(out, "path=/api/version")) << out;
   EXPECT_TRUE(absl::StrContains(out, "status=403")) << out;
   EXPECT_TRUE(absl::StrContains(out, "source=spiffe://farm.test/agent/prusa-01")) << out;
+}
+
+// The UI cannot load without its settings, so every role reads them; below
+// admin the agent nulls the API key and plugin secrets, even though the
+// browser asks for gzip (the agent asks OctoPrint for plain bytes).
+TEST_F(GuardE2eTest, ViewersReadTheSettingsWithoutTheirSecrets) {
+  for (int port : {bob_port_, carol_port_}) {
+    std::string answer = Curl(port, "/api/settings", {"--compressed"});
+    EXPECT_TRUE(absl::StartsWith(answer, "200 {")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"key\":null")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"token\":null")) << answer;
+    EXPECT_FALSE(absl::StrContains(answer, kApiKey)) << answer;
+    EXPECT_FALSE(absl::StrContains(answer, "bot-token")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"keyboardControl\":true")) << answer;
+    EXPECT_TRUE(absl::StrContains(answer, "\"extruder\":180")) << answer;
+  }
+  std::string admin = Curl(alice_port_, "/api/settings", {"--compressed"});
+  EXPECT_TRUE(absl::StartsWith(admin, "200 {")) << admin;
+  EXPECT_TRUE(absl::StrContains(admin, kApiKey)) << admin;
+
+  std::vector<std::string> audit = farm_->CliAs("alice");
+  audit.insert(audit.end(), {"audit", "--user", "bob"});
+  std::string out;
+  EXPECT_TRUE(WaitFor([&] {
+    RunToCompletion(audit, &out);
+    return absl::StrContains(out, "api.key, plugins.telegram.token");
+  })) << out;
 }
 
 TEST_F(GuardE2eTest, OnlyAdminsSaveConnectionSettings) {
