@@ -32,6 +32,7 @@ build multipart guard/multipart.cc
 build body_inspector guard/body_inspector.cc guard/printer_command.cc guard/python_format.cc \
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc
 build origin_check guard/origin_check.cc
+build passive_login agent/passive_login.cc
 build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
   guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/printer_command.cc \
   guard/python_format.cc guard/canonical_path.cc \
@@ -39,7 +40,7 @@ build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_uplo
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check http_guard; do
+for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check passive_login http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/
