@@ -93,8 +93,7 @@ void LoginWatch::Record(const std::string& target,
   } else {
     line =
         "OctoPrint's passive login logs nobody in without credentials, neither "
-        "a program "
-        "on this host nor a tunnel session";
+        "a program on this host nor a tunnel session";
   }
   bool changed = false;
   {
@@ -122,7 +121,7 @@ LoginWatch::Decision LoginWatch::Check(const std::string& target) {
             absl::StrCat(
                 "whom OctoPrint logs in without credentials is not known yet (",
                 state.last.has_value() ? state.last->status().message()
-                                       : "not asked yet",
+                                       : "no answer yet",
                 "); serving, and asking again")};
   }
   const std::string& user = (*state.last)->as_remote;
