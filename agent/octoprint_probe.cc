@@ -86,17 +86,15 @@ absl::StatusOr<LoginProbe> ProbeOctoPrintLogin(const ProbeTarget& target,
 
 std::string TunnelAutologinRefusal(const std::string& target,
                                    const std::string& user) {
-  return absl::StrCat("the printer's OctoPrint ('", target,
-                      "') logs every tunnel session in as '", user,
-                      "' without a password, so the agent refuses to serve it: "
-                      "on the printer host turn off "
-                      "OctoPrint's accessControl.autologinLocal, or remove the "
-                      "accessControl.localNetworks "
-                      "entry that covers ",
-                      guard::kForwardedForRange,
-                      " (the agent's forwarded addresses), and restart "
-                      "OctoPrint; or start bowden-agent with "
-                      "--allow-octoprint-autologin to serve it anyway");
+  return absl::StrCat(
+      "the printer's OctoPrint ('", target,
+      "') logs every tunnel session in as '", user,
+      "' without a password, so the agent refuses to serve it: on the printer "
+      "host turn off OctoPrint's accessControl.autologinLocal, or remove the "
+      "accessControl.localNetworks entry that covers ",
+      guard::kForwardedForRange,
+      " (the agent's forwarded addresses), and restart OctoPrint; or start "
+      "bowden-agent with --allow-octoprint-autologin to serve it anyway");
 }
 
 std::string TunnelAutologinAllowed(const std::string& target,
@@ -110,14 +108,14 @@ std::string TunnelAutologinAllowed(const std::string& target,
 
 std::string LocalAutologinWarning(const std::string& target,
                                   const std::string& user) {
-  return absl::StrCat("OctoPrint ('", target,
-                      "') logs every program on the printer host in as '", user,
-                      "' without a password (accessControl.autologinLocal); "
-                      "tunnel sessions are not (their "
-                      "forwarded addresses in ",
-                      guard::kForwardedForRange,
-                      " are outside its localNetworks), but turn "
-                      "autologinLocal off unless you need it");
+  return absl::StrCat(
+      "OctoPrint ('", target,
+      "') logs every program on the printer host in as '", user,
+      "' without a password (accessControl.autologinLocal); tunnel sessions "
+      "are not (their forwarded addresses in ",
+      guard::kForwardedForRange,
+      " are outside its localNetworks), but turn autologinLocal off unless "
+      "you need it");
 }
 
 }  // namespace bowden::agent
