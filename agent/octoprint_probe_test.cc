@@ -252,7 +252,7 @@ TEST(OctoPrintProbeTest, TheForwardedRequestIsWhatTheGuardSendsForASession) {
       PassiveLoginRequest("127.0.0.1:5000", Cookie{"csrf_token_P5000", "t"});
   guard::GuardConfig config;
   config.kind = guard::TargetKind::kOctoPrint;
-  config.role = policy::Role::kViewer;
+  config.role = policy::Role::kAdmin;  // the role does not change the head
   config.user = "alice";
   config.remote_user_header = "Remote-User";
   config.inspect_body = [](const guard::BodyRequest&) {
