@@ -7,7 +7,6 @@
 #include <csignal>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/relay_link.h"
+#include "agent/login_watch.h"
 #include "agent/octoprint_probe.h"
 #include "agent/targets.h"
 #include "guard/forwarding.h"
@@ -63,6 +63,11 @@ ABSL_FLAG(std::string, http_header_timeout, "",
           "it began (default 30s)");
 ABSL_FLAG(std::string, http_idle_timeout, "",
           "a guarded connection closes after this long without a request (default 10m)");
+ABSL_FLAG(bool, allow_octoprint_autologin, false,
+          "serve OctoPrint targets even when OctoPrint logs a tunnel session in without a "
+          "password (autologinLocal with 198.18.0.0/15 in its localNetworks): every Bowden "
+          "user, viewers too, then acts as OctoPrint's autologin user. Without it the agent "
+          "refuses such targets");
 ABSL_FLAG(std::string, octoprint_remote_user_header, "",
           "single sign-on: log each Bowden user in to OctoPrint as the user of the same name "
           "through this header (OctoPrint's accessControl.remoteUserHeader, e.g. REMOTE_USER; "
@@ -109,6 +114,9 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   if (absl::GetFlag(FLAGS_allow_user_management)) config.set_allow_user_management(true);
   if (absl::GetFlag(FLAGS_allow_firmware_flash)) config.set_allow_firmware_flash(true);
   if (absl::GetFlag(FLAGS_allow_gcode_scripts)) config.set_allow_gcode_scripts(true);
+  if (absl::GetFlag(FLAGS_allow_octoprint_autologin)) {
+    config.set_allow_octoprint_autologin(true);
+  }
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"relay", &config.relay()},
         {"cert", &config.cert()},
@@ -255,31 +263,6 @@ int main(int argc, char** argv) {
                       "use guard=octoprint or guard=webcam for HTTP services";
     }
   }
-  // Whom OctoPrint logs in without credentials, checked in the background so
-  // a slow or stopped OctoPrint does not delay the agent.
-  for (const auto& [name, target] : *targets) {
-    if (target.guard != bowden::agent::GuardKind::kOctoPrint) continue;
-    std::thread([name = name, target = target] {
-      absl::StatusOr<bowden::agent::LoginProbe> probe =
-          bowden::agent::ProbeOctoPrintLogin(target.address, absl::Seconds(5));
-      if (!probe.ok()) {
-        LOG(WARNING) << "could not check OctoPrint's login settings on target '" << name
-                     << "' (" << probe.status().message()
-                     << "): make sure its autologinLocal is off, the agent connects from "
-                        "127.0.0.1";
-        return;
-      }
-      std::vector<std::string> risks = bowden::agent::LoginRisks(*probe);
-      for (const std::string& risk : risks) {
-        LOG(ERROR) << "target '" << name << "': " << risk;
-      }
-      if (risks.empty()) {
-        LOG(INFO) << "target '" << name
-                  << "': OctoPrint logs nobody in without credentials (autologinLocal is off)";
-      }
-    }).detach();
-  }
-
   bowden::identity::TlsFiles tls{config->cert(), config->key(), config->ca()};
   absl::StatusOr<bowden::identity::SpiffeId> self = bowden::identity::CheckTlsFiles(tls);
   if (!self.ok()) return Fail(self.status());
@@ -294,6 +277,31 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Whom OctoPrint logs in without credentials, asked on the watch's own
+  // thread: at start, every 5 minutes, and when a session finds it unknown.
+  std::vector<std::string> octoprint_targets;
+  for (const auto& [name, target] : *targets) {
+    if (target.guard == bowden::agent::GuardKind::kOctoPrint) octoprint_targets.push_back(name);
+  }
+  bowden::agent::LoginWatch::Options watch_options;
+  watch_options.allow_autologin = config->allow_octoprint_autologin();
+  if (watch_options.allow_autologin) {
+    LOG(WARNING) << "--allow-octoprint-autologin: OctoPrint targets are served even when "
+                    "OctoPrint logs a tunnel session in without a password; every Bowden user, "
+                    "viewers too, would then act as OctoPrint's autologin user";
+  }
+  const absl::Duration probe_timeout = absl::Seconds(5);
+  bowden::agent::LoginWatch logins(
+      octoprint_targets,
+      [&targets, &safety, probe_timeout](const std::string& name) {
+        const bowden::agent::Target& target = targets->at(name);
+        return bowden::agent::ProbeOctoPrintLogin(
+            {target.address, target.host_port.ToString(), safety->remote_user_header},
+            probe_timeout);
+      },
+      watch_options);
+  logins.Start();
 
   absl::StatusOr<std::unique_ptr<bowden::agent::EventQueue>> events =
       bowden::agent::EventQueue::Open(config->state_dir());
@@ -310,9 +318,13 @@ int main(int argc, char** argv) {
             << " target(s); dialing out to " << config->relay();
   // The only thread that polls for the agent's streams (see CompletionThread).
   bowden::tunnel::CompletionThread calls;
+  // Sessions wait for no probe; the first answers (or the timeout) come
+  // before the first session can, so a target is judged from the start.
+  logins.AwaitProbes(static_cast<int>(octoprint_targets.size()),
+                     probe_timeout * octoprint_targets.size() + absl::Seconds(1));
   bowden::agent::RelayLink link(loop->get(), &calls, config->relay(),
                                 bowden::transport::MakeRelayChannel(config->relay(), tls),
-                                &*targets, &*safety, events->get());
+                                &*targets, &*safety, events->get(), &logins);
   link.Start();
   // Renews at two thirds of the lifetime; the channel's file watcher picks up
   // the new certificate for new connections, live sessions stay up.

@@ -1,132 +1,121 @@
 #include "agent/octoprint_probe.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <cerrno>
+#include <boost/asio/buffer.hpp>
+#include <functional>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "agent/http_exchange.h"
+#include "agent/passive_login.h"
+#include "guard/canonical_path.h"
 #include "guard/forwarding.h"
+#include "guard/http_parsers.h"
 
 namespace bowden::agent {
 namespace {
 
-namespace http = boost::beast::http;
-
-// The name a user gets in the probe's X-Forwarded-For: any user's address is
-// as good as another's, they all come from the same range.
+// The user whose X-Forwarded-For the forwarded probe carries: every user's
+// address is in the same range, any one shows what OctoPrint does with it.
 constexpr char kProbeUser[] = "bowden-login-probe";
 
-bool WaitFd(int fd, short events, absl::Time deadline) {
-  int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-  if (ms <= 0) return false;
-  pollfd p{fd, events, 0};
-  return poll(&p, 1, ms) == 1;
-}
+// Turns a request into what goes on the wire: as it is, or forwarded.
+using Wire = std::function<absl::StatusOr<std::string>(const std::string&)>;
 
-// One GET /api/currentuser; returns the "name" OctoPrint reports ("" for
-// the anonymous user).
-absl::StatusOr<std::string> CurrentUser(const tunnel::SocketAddress& address,
-                                        const std::string& extra_headers,
-                                        absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  tunnel::UniqueFd fd(socket(address.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid() || !tunnel::SetNonBlocking(fd.get()).ok()) {
-    return absl::UnavailableError("cannot create a socket");
+// One passive login as the UI makes it: the CSRF cookie first, then the POST.
+absl::StatusOr<std::string> PassiveLogin(const ProbeTarget& target,
+                                         const Wire& wire,
+                                         absl::Time deadline) {
+  absl::StatusOr<std::string> page = wire(CsrfPageRequest(target.host));
+  if (!page.ok()) return page.status();
+  absl::StatusOr<HttpAnswer> cookies =
+      ExchangeOnce(target.address, *page, deadline, /*head_only=*/true);
+  if (!cookies.ok()) return cookies.status();
+  // OctoPrint before 1.8.3 sets none and checks none.
+  std::optional<Cookie> csrf;
+  for (const std::string& set_cookie : cookies->set_cookies) {
+    if (!csrf.has_value()) csrf = CsrfCookieFromSetCookie(set_cookie);
   }
-  int rc = connect(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length);
-  int error = 0;
-  socklen_t len = sizeof(error);
-  if ((rc != 0 && errno != EINPROGRESS) || !WaitFd(fd.get(), POLLOUT, deadline) ||
-      getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) {
-    return absl::UnavailableError("OctoPrint did not accept a connection");
-  }
-  std::string request = absl::StrCat("GET /api/currentuser HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                                     extra_headers, "Connection: close\r\n\r\n");
-  for (size_t sent = 0; sent < request.size();) {
-    if (!WaitFd(fd.get(), POLLOUT, deadline)) return absl::UnavailableError("send timed out");
-    ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return absl::UnavailableError("OctoPrint closed the connection");
-    sent += n;
-  }
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024);
-  boost::beast::flat_buffer buffer;
-  while (!parser.is_done()) {
-    if (!WaitFd(fd.get(), POLLIN, deadline)) return absl::UnavailableError("no answer in time");
-    auto space = buffer.prepare(16 * 1024);
-    ssize_t n = recv(fd.get(), space.data(), space.size(), 0);
-    if (n == 0) {
-      // A body that ends with the connection ends here.
-      boost::beast::error_code ec;
-      parser.put_eof(ec);
-      if (ec || !parser.is_done()) {
-        return absl::UnavailableError("OctoPrint closed the connection early");
-      }
-      break;
-    }
-    if (n < 0) return absl::UnavailableError("OctoPrint closed the connection early");
-    buffer.commit(n);
-    // put() stops after the header; call it again for the body it holds.
-    while (buffer.size() > 0 && !parser.is_done()) {
-      boost::beast::error_code ec;
-      size_t used = parser.put(buffer.data(), ec);
-      buffer.consume(used);
-      if (ec == http::error::need_more) break;
-      if (ec) return absl::UnavailableError("the answer is not HTTP");
-      if (used == 0) break;
-    }
-  }
-  google::protobuf::Struct json;
-  auto field = [&]() -> const google::protobuf::Value* {
-    auto it = json.fields().find("name");
-    return it == json.fields().end() ? nullptr : &it->second;
-  };
-  if (parser.get().result_int() != 200 ||
-      !google::protobuf::util::JsonStringToMessage(parser.get().body(), &json).ok() ||
-      field() == nullptr) {
-    return absl::UnavailableError("the answer is not OctoPrint's /api/currentuser");
-  }
-  return field()->has_string_value() ? field()->string_value() : "";
+  absl::StatusOr<std::string> login =
+      wire(PassiveLoginRequest(target.host, csrf));
+  if (!login.ok()) return login.status();
+  absl::StatusOr<HttpAnswer> answer =
+      ExchangeOnce(target.address, *login, deadline);
+  if (!answer.ok()) return answer.status();
+  return ReadPassiveLoginAnswer(answer->status, answer->body);
 }
 
 }  // namespace
 
-absl::StatusOr<LoginProbe> ProbeOctoPrintLogin(const tunnel::SocketAddress& address,
+absl::StatusOr<std::string> AsForwardedSession(
+    const std::string& request, const std::string& remote_user_header) {
+  guard::RequestParser parser;
+  parser.keep_body = true;
+  parser.eager(true);
+  boost::beast::error_code ec;
+  parser.put(boost::asio::buffer(request), ec);
+  if (ec || !parser.is_done())
+    return absl::InternalError("the probe's request does not parse");
+  absl::StatusOr<guard::CanonicalTarget> target =
+      guard::Canonicalize(parser.target);
+  if (!target.ok()) return target.status();
+  // The guard's own identity for a session of kProbeUser, with no single
+  // sign-on user: the probe asks what a session gets without credentials.
+  guard::ProxyIdentity proxy{guard::ForwardedForAddress(kProbeUser),
+                             remote_user_header, ""};
+  return absl::StrCat(
+      guard::BuildForwardedHead(parser, *target, proxy, /*drop_expect=*/false),
+      parser.body);
+}
+
+absl::StatusOr<LoginProbe> ProbeOctoPrintLogin(const ProbeTarget& target,
                                                absl::Duration timeout) {
-  absl::StatusOr<std::string> local = CurrentUser(address, "", timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::string> local = PassiveLogin(
+      target, [](const std::string& request) { return request; }, deadline);
   if (!local.ok()) return local.status();
-  absl::StatusOr<std::string> remote = CurrentUser(
-      address,
-      absl::StrCat("X-Forwarded-For: ", guard::ForwardedForAddress(kProbeUser), "\r\n"),
-      timeout);
+  absl::StatusOr<std::string> remote = PassiveLogin(
+      target,
+      [&](const std::string& request) {
+        return AsForwardedSession(request, target.remote_user_header);
+      },
+      deadline);
   if (!remote.ok()) return remote.status();
   return LoginProbe{*local, *remote};
 }
 
-std::vector<std::string> LoginRisks(const LoginProbe& probe) {
-  std::vector<std::string> risks;
-  if (!probe.as_remote.empty()) {
-    risks.push_back(absl::StrCat(
-        "OctoPrint logs a request forwarded by the agent in as '", probe.as_remote,
-        "' without any credentials: every remote session would act as that user. Turn off "
-        "accessControl.autologinLocal, or remove 100.64.0.0/10 and 127.0.0.0/8 from "
-        "accessControl.localNetworks"));
-  } else if (!probe.as_local.empty()) {
-    risks.push_back(absl::StrCat(
-        "OctoPrint's autologinLocal is on: any program on this host is logged in as '",
-        probe.as_local,
-        "'. Remote sessions are not (the agent sends its own X-Forwarded-For), but turn it "
-        "off unless you need it"));
-  }
-  return risks;
+std::string TunnelAutologinRefusal(const std::string& target,
+                                   const std::string& user) {
+  return absl::StrCat(
+      "the printer's OctoPrint ('", target,
+      "') logs every tunnel session in as '", user,
+      "' without a password, so the agent refuses to serve it: on the printer "
+      "host turn off OctoPrint's accessControl.autologinLocal, or remove the "
+      "accessControl.localNetworks entry that covers ",
+      guard::kForwardedForRange,
+      " (the agent's forwarded addresses), and restart OctoPrint; or start "
+      "bowden-agent with --allow-octoprint-autologin to serve it anyway");
+}
+
+std::string TunnelAutologinAllowed(const std::string& target,
+                                   const std::string& user) {
+  return absl::StrCat(
+      "OctoPrint ('", target, "') logs every tunnel session in as '", user,
+      "' without a password, so every Bowden user, viewers too, acts as '",
+      user,
+      "' in OctoPrint; served anyway because of --allow-octoprint-autologin");
+}
+
+std::string LocalAutologinWarning(const std::string& target,
+                                  const std::string& user) {
+  return absl::StrCat(
+      "OctoPrint ('", target,
+      "') logs every program on the printer host in as '", user,
+      "' without a password (accessControl.autologinLocal); tunnel sessions "
+      "are not (their forwarded addresses in ",
+      guard::kForwardedForRange,
+      " are outside its localNetworks), but turn autologinLocal off unless "
+      "you need it");
 }
 
 }  // namespace bowden::agent

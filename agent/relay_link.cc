@@ -106,7 +106,7 @@ RelayLink::RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
                      std::string relay_address,
                      std::shared_ptr<grpc::Channel> channel,
                      const TargetList* targets, const LocalSafety* safety,
-                     EventQueue* events)
+                     EventQueue* events, LoginWatch* logins)
     : loop_(loop),
       calls_(calls),
       relay_address_(std::move(relay_address)),
@@ -115,6 +115,7 @@ RelayLink::RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
       targets_(targets),
       safety_(safety),
       events_(events),
+      logins_(logins),
       backoff_(absl::Milliseconds(500), kMaxReconnectDelay,
                [gen = std::make_shared<absl::BitGen>()] {
                  return absl::Uniform<double>(*gen, 0.0, 1.0);
@@ -201,8 +202,27 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
   std::string describe = absl::StrCat("the printer's local service '", target.name, "' (",
                                       service, target.host_port.ToString(), ")");
   // The role is logged now and enforced by the HTTP guard (issue 4).
-  LOG(INFO) << "session " << request.session_id() << ": " << request.user() << " ("
-            << request.role() << ") -> " << describe;
+  const std::string opened = absl::StrCat("session ", request.session_id(), ": ",
+                                          request.user(), " (", request.role(), ") -> ",
+                                          describe);
+  LoginWatch::Decision login;
+  if (target.guard == GuardKind::kOctoPrint && logins_ != nullptr) {
+    login = logins_->Check(target.name);
+  }
+  switch (login.verdict) {
+    case LoginWatch::Verdict::kServe:
+      LOG(INFO) << opened;
+      break;
+    case LoginWatch::Verdict::kUnchecked:
+    case LoginWatch::Verdict::kAllowed:
+      LOG(WARNING) << opened << " (WARNING: " << login.message << ")";
+      break;
+    case LoginWatch::Verdict::kRefuse:
+      // Fail closed: the user would act as OctoPrint's autologin user.
+      LOG(WARNING) << opened << " refused: " << login.message;
+      ReportFailure(request.session_id(), absl::FailedPreconditionError(login.message));
+      return;
+  }
   tunnel::ConnectAsync(
       loop_, target.address, describe, kTargetConnectTimeout,
       [this, request, &target](absl::StatusOr<tunnel::UniqueFd> socket) {

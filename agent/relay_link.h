@@ -7,7 +7,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "agent/backoff.h"
+#include "absl/container/flat_hash_map.h"
 #include "agent/event_queue.h"
+#include "agent/login_watch.h"
 #include "agent/static_tally.h"
 #include "agent/targets.h"
 #include "gcode/checker.h"
@@ -43,14 +45,15 @@ struct LocalSafety {
 //
 // Thread-safety: Start() is thread-safe; everything else runs on the event
 // loop thread. The loop, the completion thread (which drives the link's
-// streams), the channel and the targets must outlive the link.
+// streams), the channel, the targets and the login watch must outlive the link.
 class RelayLink {
  public:
   // `events` holds what the guards saw until the relay acknowledges it.
+  // `logins` (may be null) decides whether OctoPrint targets are served.
   RelayLink(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
             std::string relay_address,
             std::shared_ptr<grpc::Channel> channel, const TargetList* targets,
-            const LocalSafety* safety, EventQueue* events);
+            const LocalSafety* safety, EventQueue* events, LoginWatch* logins = nullptr);
   ~RelayLink();
 
   void Start();
@@ -91,6 +94,7 @@ class RelayLink {
   const TargetList* const targets_;
   const LocalSafety* const safety_;
   EventQueue* const events_;
+  LoginWatch* const logins_;
   int64_t audit_in_flight_ = 0;  // batch id awaiting the relay's ack
   bool audit_flush_scheduled_ = false;
   bool commit_posted_ = false;

@@ -73,11 +73,11 @@ bool IsProxyOwnedHeader(absl::string_view name) {
 std::string ForwardedForAddress(absl::string_view user) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(user.data()), user.size(), digest);
-  // 100.64.0.0/10: the top two bits of the second octet are 01.
-  int second = 64 | (digest[0] & 0x3f);
+  // 198.18.0.0/15: the second octet is 18 or 19.
+  int second = 18 | (digest[0] & 0x01);
   int third = digest[1];
   int fourth = 1 + digest[2] % 254;  // neither .0 nor .255
-  return absl::StrFormat("100.%d.%d.%d", second, third, fourth);
+  return absl::StrFormat("198.%d.%d.%d", second, third, fourth);
 }
 
 absl::StatusOr<std::string> RemoteUserHeaderName(absl::string_view setting) {

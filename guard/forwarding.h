@@ -28,9 +28,12 @@ absl::Status CheckFraming(const RequestParser& request, absl::string_view raw_he
 bool IsProxyOwnedHeader(absl::string_view name);
 
 // The address a user's requests appear to come from: a fixed address per
-// user in 100.64.0.0/10 (shared address space), outside OctoPrint's
-// localNetworks, so no remote session ever looks local (autologinLocal) and
-// each user gets their own login rate-limit bucket.
+// user in 198.18.0.0/15 (RFC 2544, reserved for benchmarking), so no remote
+// session ever looks local to OctoPrint (autologinLocal) and each user gets
+// their own login rate-limit bucket. Not a private range (RFC 1918), not the
+// shared 100.64.0.0/10 that CGNAT and Tailscale use: nobody puts it in
+// OctoPrint's localNetworks by accident (agent/octoprint_probe.h checks).
+inline constexpr char kForwardedForRange[] = "198.18.0.0/15";
 std::string ForwardedForAddress(absl::string_view user);
 
 // Who the agent, as OctoPrint's proxy, says a request comes from.

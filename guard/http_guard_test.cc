@@ -74,10 +74,18 @@ TEST(HttpGuardTest, PerUserForwardedForIsOutsideLocalNetworks) {
   std::string a = ForwardedForAddress("alice");
   std::string b = ForwardedForAddress("bob");
   EXPECT_NE(a, b);
-  EXPECT_TRUE(absl::StartsWith(a, "100.")) << a;
-  int second = std::stoi(a.substr(4, a.find('.', 4) - 4));
-  EXPECT_GE(second, 64);
-  EXPECT_LE(second, 127);
+  // 198.18.0.0/15, for every user: neither private nor CGNAT/Tailscale's
+  // 100.64.0.0/10, which users plausibly list in OctoPrint's localNetworks.
+  int seconds[2] = {0, 0};
+  for (int i = 0; i < 64; ++i) {
+    std::string address = ForwardedForAddress(absl::StrCat("user-", i));
+    ASSERT_TRUE(absl::StartsWith(address, "198.18.") || absl::StartsWith(address, "198.19."))
+        << address;
+    ++seconds[address[5] - '8'];
+    EXPECT_FALSE(absl::EndsWith(address, ".0") || absl::EndsWith(address, ".255")) << address;
+  }
+  EXPECT_GT(seconds[0], 0);  // the whole /15, not one /16
+  EXPECT_GT(seconds[1], 0);
 }
 
 TEST(HttpGuardTest, SingleSignOnSendsTheSessionsUserAndNeverTheClients) {

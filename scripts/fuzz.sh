@@ -33,6 +33,7 @@ build body_inspector guard/body_inspector.cc guard/printer_command.cc guard/pyth
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc
 build origin_check guard/origin_check.cc
 build settings_redactor guard/settings_redactor.cc
+build passive_login agent/passive_login.cc
 build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
   guard/http_guard_redact.cc guard/settings_redactor.cc \
   guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/printer_command.cc \
@@ -41,7 +42,7 @@ build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_uplo
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check settings_redactor http_guard; do
+for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check settings_redactor passive_login http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/

@@ -43,10 +43,13 @@ TEST(ConfigFileTest, RelayAgentAndCliRunFromConfigFiles) {
   std::ofstream(dir.File("agent.textproto"))
       << "relay: \"" << relay_address << "\"\ncert: \"" << agent_tls.cert
       << "\"\nkey: \"" << agent_tls.key << "\"\nca: \"" << agent_tls.ca
-      << "\"\ntarget: \"octoprint=127.0.0.1:" << echo.port() << ",guard=none\"\n";
+      << "\"\ntarget: \"octoprint=127.0.0.1:" << echo.port() << ",guard=none\"\n"
+      << "allow_octoprint_autologin: true\n";
   Process agent({BinaryPath("agent/bowden-agent"), "--config", dir.File("agent.textproto")},
                 dir.File("agent"));
   ASSERT_TRUE(agent.WaitForOutput("attached as printer 'mk4-01'")) << agent.Stderr();
+  // The override is loud wherever it is set.
+  EXPECT_TRUE(absl::StrContains(agent.Stderr(), "--allow-octoprint-autologin: ")) << agent.Stderr();
 
   identity::TlsFiles bob = pki.Files("bob");
   std::ofstream(dir.File("cli.textproto"))

@@ -83,11 +83,11 @@ class GuardE2eTest : public ::testing::Test {
         << "  location = /api/settings { default_type application/json; gzip on;\n"
         << "   gzip_types application/json; gzip_min_length 1; alias " << web_.File("settings")
         << "; }\n"
-        // Like OctoPrint with autologinLocal on: a local request without a
-        // forwarded address is logged in as "pi".
-        << "  location = /api/currentuser { default_type application/json;\n"
+        // Like OctoPrint with autologinLocal on: the UI's passive login from
+        // a local program without a forwarded address is logged in as "pi".
+        << "  location = /api/login { default_type application/json;\n"
         << "   if ($http_x_forwarded_for = \"\") { return 200 '{\"name\":\"pi\"}'; }\n"
-        << "   return 200 '{\"name\":null,\"groups\":[\"guests\"]}'; }\n"
+        << "   return 200 '{\"needs\":{\"role\":[]}}'; }\n"
         // Like OctoPrint, answer an upload only once all of it has arrived:
         // proxying reads the whole body before /stored sees the request.
         << "  location = /api/files/local { proxy_pass http://127.0.0.1:" << nginx_port_
@@ -315,7 +315,8 @@ M997"})"}}) {
     std::string answer = PostJson(alice_port_, path, body);
     EXPECT_TRUE(absl::StartsWith(answer, "403 ")) << body << " -> " << answer;
   }
-  EXPECT_FALSE(absl::StrContains(AccessLog(), "POST")) << AccessLog();
+  // Nothing was posted but the agent's own login probe (POST /api/login).
+  EXPECT_EQ(Count(AccessLog(), "POST"), Count(AccessLog(), "POST /api/login")) << AccessLog();
   // The emergency stop always passes, and leaves a refused batch on its own.
   EXPECT_EQ(PostJson(alice_port_, "/api/printer/command", R"({"command":"M112"})"), "204 ");
   std::string answer =
@@ -396,7 +397,8 @@ TEST_F(GuardE2eTest, EvasionsAreCanonicalisedOrRefused) {
   }
   std::string double_encoded = Curl(bob_port_, "/api/%252e%252e/version");
   EXPECT_TRUE(absl::StartsWith(double_encoded, "400 ")) << double_encoded;
-  EXPECT_FALSE(absl::StrContains(AccessLog(), "POST")) << AccessLog();
+  // Nothing was posted but the agent's own login probe (POST /api/login).
+  EXPECT_EQ(Count(AccessLog(), "POST"), Count(AccessLog(), "POST /api/login")) << AccessLog();
 }
 
 TEST_F(GuardE2eTest, OctoPrintSeesOnlyTheAgentsForwardingHeaders) {
@@ -406,7 +408,7 @@ TEST_F(GuardE2eTest, OctoPrintSeesOnlyTheAgentsForwardingHeaders) {
             "X-Script-Name: /evil2", "-H", "Remote-User: admin"}),
       "200 "));
   std::string log = AccessLog();
-  EXPECT_TRUE(absl::StrContains(log, "GET /api/version xff=100.")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "GET /api/version xff=198.1")) << log;
   EXPECT_FALSE(absl::StrContains(log, "127.0.0.1")) << log;
   EXPECT_FALSE(absl::StrContains(log, "evil")) << log;
 }
@@ -427,7 +429,7 @@ TEST_F(GuardE2eTest, UploadsAreScannedBeforeOctoPrintStoresThem) {
   EXPECT_EQ(answer, "201 {\"done\":true}");
   std::string log = AccessLog();
   EXPECT_EQ(Count(log, "POST /stored"), 1) << log;
-  EXPECT_TRUE(absl::StrContains(log, "POST /api/files/local xff=100.")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "POST /api/files/local xff=198.1")) << log;
   // The agent logs only refusals; every request is in the relay's audit log.
   // The upload's row says which file it was: name, size, SHA-256 and verdict.
   EXPECT_TRUE(WaitFor([&] {
@@ -596,13 +598,14 @@ TEST_F(GuardE2eTest, AFloodOfRefusalsPrintsBoundedLinesThatCountThemAll) {
 }
 
 TEST_F(GuardE2eTest, TheAgentChecksWhomOctoPrintLogsInWithoutCredentials) {
-  // The probe saw autologinLocal for local programs, and that a request
-  // forwarded with the guard's X-Forwarded-For stays anonymous.
+  // The probe's passive login saw autologinLocal for local programs (a
+  // warning), and that a request forwarded like a session stays anonymous.
   EXPECT_TRUE(farm_->agent().WaitForOutput(
-      "OctoPrint's autologinLocal is on: any program on this host is logged in as 'pi'"))
+      "logs every program on the printer host in as 'pi' without a password"))
       << farm_->agent().Stderr();
-  EXPECT_FALSE(absl::StrContains(farm_->agent().Stderr(), "every remote session would act"));
-  EXPECT_EQ(Count(AccessLog(), "GET /api/currentuser"), 2) << AccessLog();
+  EXPECT_FALSE(absl::StrContains(farm_->agent().Stderr(), "refuses to serve"));
+  EXPECT_EQ(Count(AccessLog(), "POST /api/login"), 2) << AccessLog();
+  EXPECT_EQ(Count(AccessLog(), "POST /api/login xff=198.1"), 1) << AccessLog();
 }
 
 // With single sign-on the agent names the session's user to OctoPrint, and
