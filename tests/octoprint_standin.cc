@@ -17,14 +17,6 @@
 // (TAG is "-" for untagged requests.) Prints "listening on 127.0.0.1:PORT".
 // Loopback only.
 
-#include <chrono>
-#include <cstdio>
-#include <iostream>
-#include <map>
-#include <string>
-#include <thread>
-#include <utility>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -34,6 +26,13 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
@@ -48,7 +47,8 @@
 ABSL_FLAG(std::string, corpus, "tests/data/octoprint-1.10.3-ui-traffic.tsv",
           "the recorded OctoPrint UI traffic to answer from");
 ABSL_FLAG(std::string, log, "", "file to append every request to (required)");
-ABSL_FLAG(bool, webcam, false, "be a webcam (mjpg-streamer) instead of OctoPrint");
+ABSL_FLAG(bool, webcam, false,
+          "be a webcam (mjpg-streamer) instead of OctoPrint");
 
 namespace bowden::tests {
 namespace {
@@ -125,9 +125,11 @@ class RequestLog {
 };
 
 // A small body of `content_type`, as OctoPrint would send for that type.
-std::string BodyOfType(const std::string& content_type, const std::string& path) {
+std::string BodyOfType(const std::string& content_type,
+                       const std::string& path) {
   if (path == "/api/settings") return kSettingsBody;
-  if (absl::StartsWith(content_type, "application/json")) return R"({"standin":true})";
+  if (absl::StartsWith(content_type, "application/json"))
+    return R"({"standin":true})";
   if (absl::StartsWith(content_type, "text/html")) {
     return "<!doctype html><title>OctoPrint stand-in</title>";
   }
@@ -145,8 +147,8 @@ using Request = http::request<http::string_body>;
 
 // SockJS's opening over a real websocket: "o", then one message frame, then
 // every client frame is logged until the client closes.
-void ServeSockJs(tcp::socket socket, const Request& request, const std::string& tag,
-                 RequestLog* log) {
+void ServeSockJs(tcp::socket socket, const Request& request,
+                 const std::string& tag, RequestLog* log) {
   websocket::stream<tcp::socket> ws(std::move(socket));
   beast::error_code ec;
   ws.accept(request, ec);
@@ -173,21 +175,24 @@ void ServeMjpegStream(tcp::socket& socket) {
   const std::string jpeg = TinyJpeg();
   beast::error_code ec;
   net::write(socket,
-             net::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;"
-                                     "boundary=boundarydonotcross\r\nCache-Control: no-store\r\n"
-                                     "Connection: close\r\n\r\n")),
+             net::buffer(std::string(
+                 "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;"
+                 "boundary=boundarydonotcross\r\nCache-Control: no-store\r\n"
+                 "Connection: close\r\n\r\n")),
              ec);
   while (!ec) {
-    const std::string frame =
-        absl::StrCat("--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: ",
-                     jpeg.size(), "\r\n\r\n", jpeg, "\r\n");
+    const std::string frame = absl::StrCat(
+        "--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: ",
+        jpeg.size(), "\r\n\r\n", jpeg, "\r\n");
     net::write(socket, net::buffer(frame), ec);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
-http::response<http::string_body> Answer(unsigned status, const std::string& content_type,
-                                         std::string body, const Request& request) {
+http::response<http::string_body> Answer(unsigned status,
+                                         const std::string& content_type,
+                                         std::string body,
+                                         const Request& request) {
   http::response<http::string_body> response(static_cast<http::status>(status),
                                              request.version());
   response.set(http::field::server, "OctoPrint stand-in");
@@ -219,16 +224,19 @@ class Server {
       std::string tag(request[kTagHeader]);
       if (tag.empty()) tag = "-";
       const std::string target(request.target());
-      log_->Write(absl::StrCat("request\t", tag, "\t", std::string(request.method_string()),
-                               "\t", target, "\t", request.body().size()));
+      log_->Write(absl::StrCat("request\t", tag, "\t",
+                               std::string(request.method_string()), "\t",
+                               target, "\t", request.body().size()));
       if (webcam_) {
         if (target == "/?action=stream") return ServeMjpegStream(socket);
-        http::write(socket,
-                    target == "/?action=snapshot"
-                        ? Answer(200, "image/jpeg", TinyJpeg(), request)
-                        : Answer(404, "text/plain", "no such webcam action", request),
-                    ec);
-      } else if (websocket::is_upgrade(request) && absl::StartsWith(target, "/sockjs/")) {
+        http::write(
+            socket,
+            target == "/?action=snapshot"
+                ? Answer(200, "image/jpeg", TinyJpeg(), request)
+                : Answer(404, "text/plain", "no such webcam action", request),
+            ec);
+      } else if (websocket::is_upgrade(request) &&
+                 absl::StartsWith(target, "/sockjs/")) {
         return ServeSockJs(std::move(socket), request, tag, log_);
       } else {
         http::write(socket, OctoPrintAnswer(request, tag, target), ec);
@@ -238,20 +246,24 @@ class Server {
   }
 
  private:
-  http::response<http::string_body> OctoPrintAnswer(const Request& request,
-                                                    const std::string& tag,
-                                                    const std::string& target) const {
+  http::response<http::string_body> OctoPrintAnswer(
+      const Request& request, const std::string& tag,
+      const std::string& target) const {
     int line = 0;
     const size_t slash = tag.find('/');
-    if (slash != std::string::npos && absl::SimpleAtoi(tag.substr(slash + 1), &line)) {
+    if (slash != std::string::npos &&
+        absl::SimpleAtoi(tag.substr(slash + 1), &line)) {
       auto it = corpus_.find(line);
-      if (it == corpus_.end()) return Answer(400, "text/plain", "no such corpus line", request);
+      if (it == corpus_.end())
+        return Answer(400, "text/plain", "no such corpus line", request);
       const UiRequest& recorded = it->second;
       return Answer(recorded.status, recorded.response_content_type,
-                    BodyOfType(recorded.response_content_type, recorded.path()), request);
+                    BodyOfType(recorded.response_content_type, recorded.path()),
+                    request);
     }
     const std::string path = target.substr(0, target.find('?'));
-    if (path == "/") return Answer(200, "text/html; charset=utf-8", kIndexPage, request);
+    if (path == "/")
+      return Answer(200, "text/html; charset=utf-8", kIndexPage, request);
     if (absl::StartsWith(path, "/static/bowden-e2e-")) {
       return Answer(200, "text/plain", "noted", request);
     }
@@ -271,15 +283,18 @@ int Main() {
   }
   std::FILE* log_file = std::fopen(log_path.c_str(), "a");
   if (log_file == nullptr) {
-    std::cerr << "octoprint_standin: cannot append to " << log_path << std::endl;
+    std::cerr << "octoprint_standin: cannot append to " << log_path
+              << std::endl;
     return 2;
   }
   RequestLog log(log_file);
   std::map<int, UiRequest> corpus;
   if (!absl::GetFlag(FLAGS_webcam)) {
-    absl::StatusOr<std::vector<UiRequest>> requests = LoadUiCorpus(absl::GetFlag(FLAGS_corpus));
+    absl::StatusOr<std::vector<UiRequest>> requests =
+        LoadUiCorpus(absl::GetFlag(FLAGS_corpus));
     if (!requests.ok()) {
-      std::cerr << "octoprint_standin: " << requests.status().message() << std::endl;
+      std::cerr << "octoprint_standin: " << requests.status().message()
+                << std::endl;
       return 2;
     }
     for (UiRequest& r : *requests) corpus.emplace(r.line, std::move(r));
@@ -294,18 +309,21 @@ int Main() {
   if (!ec) acceptor.bind(loopback, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    std::cerr << "octoprint_standin: cannot listen on 127.0.0.1: " << ec.message() << std::endl;
+    std::cerr << "octoprint_standin: cannot listen on 127.0.0.1: "
+              << ec.message() << std::endl;
     return 1;
   }
-  std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << std::endl;
+  std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port()
+            << std::endl;
   for (;;) {
     tcp::socket socket(io);
     acceptor.accept(socket, ec);
     if (ec) continue;
     // One thread per connection: a test's handful of connections, and the
     // process is killed when the test ends.
-    std::thread([&server, s = std::move(socket)]() mutable { server.Serve(std::move(s)); })
-        .detach();
+    std::thread([&server, s = std::move(socket)]() mutable {
+      server.Serve(std::move(s));
+    }).detach();
   }
 }
 
