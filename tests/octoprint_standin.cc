@@ -124,10 +124,13 @@ class RequestLog {
   std::FILE* file_ ABSL_GUARDED_BY(mu_);
 };
 
-// A small body of `content_type`, as OctoPrint would send for that type.
-std::string BodyOfType(const std::string& content_type,
-                       const std::string& path) {
-  if (path == "/api/settings") return kSettingsBody;
+// A small body of the recorded answer's type, as OctoPrint would send it;
+// the settings (with their secret) when OctoPrint answered with them.
+std::string BodyOf(const UiRequest& recorded) {
+  const std::string& content_type = recorded.response_content_type;
+  if (recorded.path() == "/api/settings" && recorded.status == 200) {
+    return kSettingsBody;
+  }
   if (absl::StartsWith(content_type, "application/json"))
     return R"({"standin":true})";
   if (absl::StartsWith(content_type, "text/html")) {
@@ -258,8 +261,7 @@ class Server {
         return Answer(400, "text/plain", "no such corpus line", request);
       const UiRequest& recorded = it->second;
       return Answer(recorded.status, recorded.response_content_type,
-                    BodyOfType(recorded.response_content_type, recorded.path()),
-                    request);
+                    BodyOf(recorded), request);
     }
     const std::string path = target.substr(0, target.find('?'));
     if (path == "/")

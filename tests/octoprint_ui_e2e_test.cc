@@ -207,6 +207,12 @@ std::string Mismatch(const UiRequest& r, const VerdictRow& row,
       absl::StrContains(answer.body, kSettingsSecret)) {
     wrong.push_back("the API key reached a non-admin");
   }
+  // Admins read the settings whole, so the check above is not vacuous.
+  if (r.path() == "/api/settings" && r.status == 200 &&
+      role == policy::Role::kAdmin &&
+      !absl::StrContains(answer.body, kSettingsSecret)) {
+    wrong.push_back("the admin did not get the settings OctoPrint sent");
+  }
   return absl::StrJoin(wrong, "; ");
 }
 
@@ -343,20 +349,27 @@ class Chromium {
   Chromium(const TempDir& dir, const std::string& url) {
     process_ = std::make_unique<Process>(
         std::vector<std::string>{
-            "/usr/bin/env", "HOME=" + dir.path(), kPath, "--headless=new",
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--user-data-dir=" + dir.File("profile"), "--no-first-run",
-            "--no-default-browser-check", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--mute-audio",
-            url},
+            "/usr/bin/env", "HOME=" + dir.path(), "TMPDIR=" + dir.path(), kPath,
+            "--headless=new", "--no-sandbox", "--disable-gpu",
+            "--disable-dev-shm-usage", "--user-data-dir=" + dir.File("profile"),
+            "--no-first-run", "--no-default-browser-check",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--mute-audio", url},
         dir.File("chromium"));
   }
   ~Chromium() {
     std::vector<pid_t> helpers = Descendants(process_->pid());
     process_->Signal(SIGTERM);
     process_->Wait(absl::Seconds(10));
-    for (pid_t pid : helpers) kill(pid, SIGKILL);  // only if still there
-    process_.reset();                              // SIGKILL if still running
+    // Any helper still there (and still Chromium's, not a reused PID).
+    for (pid_t pid : helpers) {
+      if (absl::StrContains(
+              ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/cmdline")),
+              "chromium")) {
+        kill(pid, SIGKILL);
+      }
+    }
+    process_.reset();  // SIGKILL if still running
   }
   std::string Stderr() const { return process_->Stderr(); }
 
