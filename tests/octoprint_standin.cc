@@ -209,7 +209,9 @@ http::response<http::string_body> Answer(unsigned status,
   return response;
 }
 
-// Serves the corpus (and the browser's page) to one connection.
+// Serves the corpus (and the browser's page), one connection per Serve()
+// call. Thread-safe: Serve() runs on many threads at once and only reads the
+// corpus; the log is thread-safe.
 class Server {
  public:
   Server(std::map<int, UiRequest> corpus, bool webcam, RequestLog* log)
@@ -260,6 +262,10 @@ class Server {
       if (it == corpus_.end())
         return Answer(400, "text/plain", "no such corpus line", request);
       const UiRequest& recorded = it->second;
+      if (recorded.status == 101) {  // reached here: the upgrade got lost
+        return Answer(400, "text/plain", "expected a websocket upgrade",
+                      request);
+      }
       return Answer(recorded.status, recorded.response_content_type,
                     BodyOf(recorded), request);
     }
