@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -341,20 +342,26 @@ std::vector<pid_t> Descendants(pid_t root) {
 }
 
 // Headless Chromium, ended at destruction: SIGTERM so it closes its own
-// helpers, then SIGKILL for any of them still there. Thread-compatible.
+// helpers, then SIGKILL for any of them still there. Its profile lives in
+// `dir`; its temporary files (a unix socket, whose path must stay short:
+// TEST_TMPDIR is too deep) in a directory of its own under /tmp, removed
+// at the end. Thread-compatible.
 class Chromium {
  public:
   static constexpr char kPath[] = "/usr/bin/chromium";
 
   Chromium(const TempDir& dir, const std::string& url) {
+    std::string pattern = "/tmp/bowden-chromium.XXXXXX";
+    if (mkdtemp(pattern.data()) != nullptr) tmp_ = pattern;
     process_ = std::make_unique<Process>(
         std::vector<std::string>{
-            "/usr/bin/env", "HOME=" + dir.path(), "TMPDIR=" + dir.path(), kPath,
-            "--headless=new", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--user-data-dir=" + dir.File("profile"),
-            "--no-first-run", "--no-default-browser-check",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--mute-audio", url},
+            "/usr/bin/env", "HOME=" + dir.path(),
+            "TMPDIR=" + (tmp_.empty() ? "/tmp" : tmp_), kPath, "--headless=new",
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--user-data-dir=" + dir.File("profile"), "--no-first-run",
+            "--no-default-browser-check", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--mute-audio",
+            url},
         dir.File("chromium"));
   }
   ~Chromium() {
@@ -370,10 +377,14 @@ class Chromium {
       }
     }
     process_.reset();  // SIGKILL if still running
+    std::error_code ignored;
+    if (!tmp_.empty()) std::filesystem::remove_all(tmp_, ignored);
   }
+  bool running() { return process_->running(); }
   std::string Stderr() const { return process_->Stderr(); }
 
  private:
+  std::string tmp_;  // ours to remove; empty if mkdtemp failed
   std::unique_ptr<Process> process_;
 };
 
@@ -386,13 +397,13 @@ TEST_F(OctoPrintUiE2eTest,
   TempDir profile;
   const std::string url = absl::StrCat("http://127.0.0.1:", ports_["bob"], "/");
   Chromium chromium(profile, url);
-  const bool done = WaitFor(
-      [&] {
-        return absl::StrContains(
-            octoprint_->Log(),
-            "\tGET\t/static/bowden-e2e-result?ws=ok&img=ok\t");
-      },
-      absl::Seconds(60));
+  auto reported = [&] {
+    return absl::StrContains(octoprint_->Log(),
+                             "\tGET\t/static/bowden-e2e-result?ws=ok&img=ok\t");
+  };
+  // A Chromium that died (it says why on stderr) ends the wait early.
+  WaitFor([&] { return reported() || !chromium.running(); }, absl::Seconds(60));
+  const bool done = reported();
   EXPECT_TRUE(done)
       << "the page at " << url
       << " did not report a working push socket and webcam image.\n"
