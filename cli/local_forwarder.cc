@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   return forwarder;
 }
 
-LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+LocalForwarder::LocalForwarder(tunnel::EventLoop* loop,
+                               tunnel::CompletionThread* calls,
                                tunnel::UniqueFd listener,
                                tunnel::HostPort bound,
                                std::shared_ptr<grpc::Channel> channel,
@@ -71,7 +72,8 @@ LocalForwarder::LocalForwarder(tunnel::EventLoop* loop, tunnel::CompletionThread
       stub_(bowden::v1::UserService::NewStub(channel)),
       relay_address_(std::move(relay_address)),
       printer_(std::move(printer)),
-      target_(std::move(target)) {}
+      target_(std::move(target)),
+      notices_(printer_, &std::cerr) {}
 
 std::string LocalForwarder::url() const {
   return absl::StrCat("http://", bound_.ToString(), "/");
@@ -127,7 +129,24 @@ void LocalForwarder::Forward(tunnel::UniqueFd socket) {
         }
         std::cerr << "bowden: connection " << number << ": "
                   << transport::DescribeCallError(result.status, relay) << std::endl;
-      });
+      },
+      tunnel::PumpNotices{
+          nullptr,
+          [this](const google::protobuf::RepeatedPtrField<bowden::v1::Notice>&
+                     notices) {
+            if (notices_.Print(notices, absl::Now())) {
+              loop_->Post([this] { ScheduleNoticeTick(); });
+            }
+          }});
+}
+
+void LocalForwarder::ScheduleNoticeTick() {
+  if (notice_tick_armed_) return;
+  notice_tick_armed_ = true;
+  loop_->RunAfter(notices_.interval(), [this] {
+    notice_tick_armed_ = false;
+    if (notices_.Tick(absl::Now())) ScheduleNoticeTick();
+  });
 }
 
 }  // namespace bowden::cli

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/notice_printer.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tunnel/completion_thread.h"
@@ -18,11 +19,13 @@
 namespace bowden::cli {
 
 // Listens on a loopback port and turns each accepted connection into one
-// Dial stream to `printer`/`target` through the relay.
+// Dial stream to `printer`/`target` through the relay. The agent's notices
+// (requests its guard refused) are printed to stderr, bounded
+// (NoticePrinter).
 //
-// Thread-safety: Create(), port() and url() are thread-safe; connection handling
-// runs on the event loop thread. The loop and the completion thread must
-// outlive the forwarder.
+// Thread-safety: Create(), port() and url() are thread-safe; connection
+// handling runs on the event loop thread. The loop and the completion thread
+// must outlive the forwarder.
 class LocalForwarder {
  public:
   // Binds `listen`, which must be a loopback address so the printer is never
@@ -46,6 +49,8 @@ class LocalForwarder {
   // Stops watching the listener for a while after EMFILE and the like.
   void PauseAccepting(int error);
   void Forward(tunnel::UniqueFd socket);
+  // Prints the summary of counted notices once it is due. Loop thread.
+  void ScheduleNoticeTick();
 
   tunnel::EventLoop* const loop_;
   tunnel::CompletionThread* const calls_;
@@ -62,6 +67,9 @@ class LocalForwarder {
   tunnel::EventLoop::WatchId listener_watch_{};
   absl::Duration accept_pause_ = absl::ZeroDuration();
   absl::Time last_pause_note_ = absl::InfinitePast();
+  // Shared by every connection's pump (completion thread).
+  NoticePrinter notices_;
+  bool notice_tick_armed_ = false;  // loop thread
 };
 
 }  // namespace bowden::cli

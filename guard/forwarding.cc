@@ -105,7 +105,7 @@ absl::StatusOr<std::string> RemoteUserHeaderName(absl::string_view setting) {
 
 std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarget& target,
                                const ProxyIdentity& proxy, bool drop_expect,
-                               std::optional<size_t> body_length) {
+                               std::optional<size_t> body_length, bool plain_response) {
   const std::string sso_header = Lower(proxy.remote_user_header);
   // The canonical target, so the backend routes on exactly what was judged.
   std::string head = absl::StrCat(request.method, " ", OriginForm(target));
@@ -116,6 +116,11 @@ std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarg
     std::string lower = Lower(name);
     if (!sso_header.empty() && lower == sso_header) continue;
     if (drop_expect && lower == "expect") continue;
+    if (plain_response &&
+        (lower == "accept-encoding" || lower == "te" || lower == "range" ||
+         lower == "if-range")) {
+      continue;
+    }
     if (body_length.has_value() &&
         (lower == "content-length" || lower == "transfer-encoding")) {
       continue;
@@ -127,6 +132,7 @@ std::string BuildForwardedHead(const RequestParser& request, const CanonicalTarg
                   "X-Forwarded-Proto: http\r\n");
   if (!host.empty()) absl::StrAppend(&head, "X-Forwarded-Host: ", host, "\r\n");
   if (body_length.has_value()) absl::StrAppend(&head, "Content-Length: ", *body_length, "\r\n");
+  if (plain_response) absl::StrAppend(&head, "Accept-Encoding: identity\r\n");
   if (!proxy.remote_user_header.empty() && !proxy.remote_user.empty()) {
     absl::StrAppend(&head, proxy.remote_user_header, ": ", proxy.remote_user, "\r\n");
   }

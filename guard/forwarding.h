@@ -50,10 +50,14 @@ struct ProxyIdentity {
 // Expect: 100-continue when the guard answers it itself. With `body_length`
 // the head announces a body of that many bytes (Content-Length, no
 // Transfer-Encoding) instead of the client's: for a body the guard replaced.
+// `plain_response` asks for the whole response in plain bytes, for a
+// response the guard rewrites: the client's Accept-Encoding, TE, Range and
+// If-Range are dropped and "Accept-Encoding: identity" is sent.
 std::string BuildForwardedHead(const RequestParser& request,
                                const CanonicalTarget& target,
                                const ProxyIdentity& proxy, bool drop_expect,
-                               std::optional<size_t> body_length = std::nullopt);
+                               std::optional<size_t> body_length = std::nullopt,
+                               bool plain_response = false);
 
 // The header name to send for OctoPrint's `remoteUserHeader` setting:
 // OctoPrint reads it through WSGI, where REMOTE_USER, Remote_User and

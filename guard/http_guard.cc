@@ -3,6 +3,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -24,21 +25,11 @@ std::string Reason(int status) {
       return "Forbidden";
     case 413:
       return "Payload Too Large";
+    case 502:
+      return "Bad Gateway";
     default:
       return "Error";
   }
-}
-
-// The guard's own answer: a JSON body naming the rule and the reason.
-std::string LocalAnswer(int status, absl::string_view rule, absl::string_view reason,
-                        bool close_after, absl::string_view extra_json) {
-  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
-                                  "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
-                                  JsonEscape(reason), "\"", extra_json,
-                                  ",\"by\":\"bowden-agent\"}\n");
-  return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
-                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
-                      close_after ? "\r\nConnection: close" : "", "\r\n\r\n", body);
 }
 
 bool HasToken(const RequestParser& request, absl::string_view name,
@@ -53,6 +44,28 @@ bool HasToken(const RequestParser& request, absl::string_view name,
 }
 
 }  // namespace
+
+// OctoPrint's API errors are {"error": "..."} and its UI shows
+// responseJSON.error where it shows a server's reason at all
+// (docs/refusals.md), so "error" says in one sentence who refused what and
+// why; "rule" and "reason" stay for scripts.
+std::string HttpGuard::LocalAnswer(int status, absl::string_view rule, absl::string_view reason,
+                                   bool close_after, absl::string_view extra_json,
+                                   const GuardEvent& request, policy::Role role) {
+  const std::string what =
+      request.method.empty()
+          ? std::string("a request")
+          : absl::StrCat(request.method, " ", request.path.empty() ? "?" : request.path);
+  const std::string error =
+      absl::StrCat(status == 400 ? "Bowden could not read " : "Bowden refused ", what, " (",
+                   policy::RoleName(role), "): ", reason, " [", rule, "]");
+  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(error), "\",\"rule\":\"",
+                                  JsonEscape(rule), "\",\"reason\":\"", JsonEscape(reason),
+                                  "\"", extra_json, ",\"by\":\"bowden-agent\"}\n");
+  return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
+                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                      close_after ? "\r\nConnection: close" : "", "\r\n\r\n", body);
+}
 
 HttpGuard::HttpGuard(GuardConfig config)
     : config_(std::move(config)),
@@ -217,8 +230,11 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   mode_ = Mode::kStream;
-  out->to_target += BuildForwardedHead(*request_, *target, proxy_, false);
+  const bool redact = RedactsResponse(request_->method, *target);
+  out->to_target += BuildForwardedHead(*request_, *target, proxy_, false, std::nullopt,
+                                       /*plain_response=*/redact);
   Pending forwarded;
+  forwarded.redact = redact;
   forwarded.head = request_->method == "HEAD";
   forwarded.upgrade = request_->upgrade();
   forwarded.event = current_;
@@ -269,9 +285,11 @@ void HttpGuard::FinishInspected(GuardOutput* out) {
       forwarded.event.verdict = "deny";
       forwarded.event.reason = reason;
       forwarded.replace_close = !request_->keep_alive();
-      forwarded.replace_response =
-          LocalAnswer(403, current_.rule, reason, forwarded.replace_close,
-                      absl::StrCat(",\"sent\":\"", JsonEscape(verdict.emergency_commands), "\""));
+      forwarded.replace_response = LocalAnswer(
+          403, current_.rule, reason, forwarded.replace_close,
+          absl::StrCat(",\"sent\":\"", JsonEscape(verdict.emergency_commands),
+                       "\""),
+          current_, config_.role);
     }
     pending_.push_back(std::move(forwarded));
   } else if (verdict.allowed()) {
@@ -312,7 +330,8 @@ HttpGuard::Pending HttpGuard::MakeLocal(int status, absl::string_view rule,
   local.id = next_id_++;
   local.local = true;
   local.close_after = close_after;
-  local.response = LocalAnswer(status, rule, reason, close_after, extra_json);
+  local.response = LocalAnswer(status, rule, reason, close_after, extra_json,
+                               event, config_.role);
   local.event = std::move(event);
   local.event.status = status;
   return local;
@@ -382,12 +401,32 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
       response_->header_limit(64 * 1024);
       response_->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (pending_.front().head) response_->skip(true);
+      redaction_ = Redaction::kNone;
+      if (pending_.front().redact) {
+        redaction_ = Redaction::kHead;
+        response_->keep = true;
+        response_->body_limit(config_.max_redacted_body);
+      }
     }
     error_code ec;
     size_t n = response_->put(boost::asio::buffer(target_buf_), ec);
     // As for requests: bytes consumed before need_more are passed on now.
     const bool need_more = ec == http::error::need_more;
     if (ec && !need_more) {
+      if (std::any_of(pending_.begin(), pending_.end(),
+                      [](const Pending& owed) { return owed.redact; })) {
+        // Passing the rest on as bytes would pass OctoPrint's settings
+        // unredacted: they end the connection instead.
+        RefuseRedacted(
+            ec == http::error::body_limit
+                ? absl::StrCat("OctoPrint's settings are larger than the ",
+                               config_.max_redacted_body,
+                               " bytes the agent rewrites to remove their secrets")
+                : absl::StrCat("OctoPrint's answer cannot be parsed (", ec.message(),
+                               "), so its settings cannot be rewritten to remove their secrets"),
+            out);
+        return;
+      }
       // The target's framing cannot be followed, so neither can the order
       // of answers: pass what it says on as it is and end the connection.
       // The client's side stays guarded (never raw): nothing more of it is
@@ -404,9 +443,22 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
       close_client_ = true;
       return;
     }
-    // A request forwarded in place of a refused one has its own answer.
-    if (pending_.front().replace_response.empty()) out->to_client.append(target_buf_, 0, n);
+    switch (redaction_) {
+      case Redaction::kHead:
+        redacted_head_.append(target_buf_, 0, n);
+        break;
+      case Redaction::kBody:
+        break;  // the parser keeps the decoded body
+      case Redaction::kNone:
+      case Redaction::kPassThrough:
+        // A request forwarded in place of a refused one has its own answer.
+        if (pending_.front().replace_response.empty()) out->to_client.append(target_buf_, 0, n);
+        break;
+    }
     target_buf_.erase(0, n);
+    if (redaction_ == Redaction::kHead && response_->is_header_done() && !OnRedactedHead(out)) {
+      return;
+    }
     if (need_more) break;
     if (response_->is_header_done() && response_->status == 101 &&
         pending_.front().upgrade) {
@@ -415,13 +467,25 @@ void HttpGuard::FromTarget(absl::string_view data, GuardOutput* out) {
       return;
     }
     if (response_->is_done()) {
-      int status = response_->status;
-      response_.reset();
-      if (status >= 100 && status < 200) continue;  // interim; the final follows
-      CompleteResponse(status, out);
+      if (response_->status >= 100 && response_->status < 200) {
+        response_.reset();
+        continue;  // interim; the final follows
+      }
+      ResponseDone(out);
     }
     if (n == 0) break;
   }
+}
+
+void HttpGuard::ResponseDone(GuardOutput* out) {
+  if (redaction_ == Redaction::kBody) {
+    FinishRedacted(out);
+    return;
+  }
+  const int status = response_->status;
+  response_.reset();
+  redaction_ = Redaction::kNone;
+  CompleteResponse(status, out);
 }
 
 void HttpGuard::CompleteResponse(int status, GuardOutput* out) {
@@ -478,11 +542,7 @@ void HttpGuard::TargetEof(GuardOutput* out) {
   if (raw_ || abort_target_ || response_ == nullptr || pending_.empty()) return;
   error_code ec;
   response_->put_eof(ec);
-  if (!ec && response_->is_done()) {
-    int status = response_->status;
-    response_.reset();
-    CompleteResponse(status, out);
-  }
+  if (!ec && response_->is_done()) ResponseDone(out);
 }
 
 bool HttpGuard::ClientEof() {

@@ -67,6 +67,10 @@ struct GuardConfig {
   // parsing until Resume(), so one read of tiny refused requests cannot turn
   // into an unbounded burst of answers.
   size_t max_answer_bytes = 64 * 1024;
+  // OctoPrint's settings (GET /api/settings below admin) are buffered whole
+  // to be rewritten; a larger body is refused with 502 and the connection
+  // ends.
+  size_t max_redacted_body = 4 * 1024 * 1024;
   // Single sign-on (OctoPrint targets only): send `user` in this header
   // (RemoteUserHeaderName of OctoPrint's remoteUserHeader), so OctoPrint
   // with trustRemoteUser logs the session in as the OctoPrint user of the
@@ -91,7 +95,14 @@ extern const char kUploadsNotScanned[];
 // stripped, the agent's own set), and answers a denied one itself with a 403
 // whose JSON names the rule. Responses pass through unchanged; the guard
 // parses them only to know where each ends, so its own answers to pipelined
-// requests go out in order. After a 101 Switching Protocols both directions
+// requests go out in order. The one exception: for an OctoPrint target and a
+// role below admin, the answer to GET /api/settings is asked for in plain
+// bytes, buffered (GuardConfig::max_redacted_body), de-chunked, stripped of
+// secrets by RedactSettings and sent with a rebuilt head (Content-Length,
+// no Transfer-Encoding or Content-Encoding); answers without a body (304)
+// pass as they are. A compressed or oversized answer gets 502 and both
+// connections end; one that is not a JSON object gets 502. Its unredacted
+// bytes never reach the client. After a 101 Switching Protocols both directions
 // pass as bytes. Requests it cannot parse unambiguously get 400 and the
 // connection closes after the responses before them. A response whose
 // framing it cannot follow passes on as bytes and ends the connection; the
@@ -173,6 +184,7 @@ class HttpGuard {
     bool head = false;         // HEAD: the response has no body
     bool upgrade = false;      // asked for a protocol upgrade
     bool abort_target = false; // reset the target once this goes out
+    bool redact = false;       // the answer is OctoPrint's settings, rewritten
     // Forwarded in place of a refused request (its emergency commands):
     // the target's answer is swallowed and this local answer goes out.
     std::string replace_response;
@@ -180,6 +192,11 @@ class HttpGuard {
     GuardEvent event;
   };
 
+  // The guard's own answer to `request` (method and path) for `role`: a
+  // JSON body naming the rule and the reason.
+  static std::string LocalAnswer(int status, absl::string_view rule, absl::string_view reason,
+                                 bool close_after, absl::string_view extra_json,
+                                 const GuardEvent& request, policy::Role role);
   void ParseClient(GuardOutput* out);
   // The client's last bytes are parsed: drops a request cut off mid-way.
   // Returns whether nothing of one was left.
@@ -210,6 +227,19 @@ class HttpGuard {
   void CompleteResponse(int status, GuardOutput* out);
   void FlushLocal(GuardOutput* out);
   void GoRaw(GuardOutput* out);
+  // A response is complete: its answer goes out, the next one's turn comes.
+  void ResponseDone(GuardOutput* out);
+  // Answers to GET /api/settings below admin (http_guard_redact.cc).
+  bool RedactsResponse(absl::string_view method, const CanonicalTarget& target) const;
+  // The head of the answer being redacted is complete: pass it on as it is
+  // (no body), hold its body, or refuse it. False once the connection ends.
+  bool OnRedactedHead(GuardOutput* out);
+  // The answer being redacted is complete: send the rewritten answer, or a
+  // 502 in its place.
+  void FinishRedacted(GuardOutput* out);
+  // The answer being redacted cannot be rewritten and is not complete: a 502
+  // in its place, then both connections end.
+  void RefuseRedacted(absl::string_view reason, GuardOutput* out);
 
   GuardConfig config_;
   ProxyIdentity proxy_;
@@ -241,6 +271,12 @@ class HttpGuard {
   std::string target_buf_;
   std::unique_ptr<ResponseParser> response_;
   std::deque<Pending> pending_;  // in request order
+  // The answer at the front of pending_, when it is to be redacted: its head
+  // bytes are held until the head is complete (kHead), then either pass on
+  // (kPassThrough: no body) or only its decoded body is kept (kBody).
+  enum class Redaction { kNone, kHead, kPassThrough, kBody };
+  Redaction redaction_ = Redaction::kNone;
+  std::string redacted_head_;
 
   bool raw_ = false;
   bool target_unframed_ = false;  // its answers pass as bytes; the client's don't

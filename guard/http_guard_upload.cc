@@ -18,7 +18,8 @@ const char kUploadsNotScanned[] =
 
 size_t HttpGuard::buffered_bytes() const {
   return client_buf_.size() + target_buf_.size() + held_head_.size() + held_body_.size() +
-         upload_held_.size();
+         upload_held_.size() + redacted_head_.size() +
+         (response_ != nullptr ? response_->body.size() : 0);
 }
 
 void HttpGuard::StartUpload(const CanonicalTarget& target, GuardOutput* out) {

@@ -32,14 +32,16 @@ build multipart guard/multipart.cc
 build body_inspector guard/body_inspector.cc guard/printer_command.cc guard/python_format.cc \
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc
 build origin_check guard/origin_check.cc
+build settings_redactor guard/settings_redactor.cc
 build http_guard guard/http_guard.cc guard/origin_check.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
+  guard/http_guard_redact.cc guard/settings_redactor.cc \
   guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/printer_command.cc \
   guard/python_format.cc guard/canonical_path.cc \
   guard/rules.cc policy/policy.cc identity/spiffe_id.cc "$gen/proto/config.pb.cc" \
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check http_guard; do
+for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check settings_redactor http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/
