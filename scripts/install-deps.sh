@@ -17,6 +17,8 @@ packages=(
   curl python3 openssl ca-certificates
   # Tests and benchmarks: a real web server, load generator and SSH.
   nginx-light wrk openssh-server openssh-client
+  # The OctoPrint UI end-to-end test drives a real headless browser.
+  chromium
   # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and AddressSanitizer.
   clang libclang-rt-14-dev
 )
