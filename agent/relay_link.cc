@@ -241,6 +241,10 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     config.user = request.user();
     config.ceiling = safety_->ceiling;
     config.remote_user_header = safety_->remote_user_header;
+    // `bowden open` serves both on one local port (GuardConfig::shared_port).
+    config.shared_port =
+        (target.name == "octoprint" || target.name == "webcam") &&
+        targets_->count("octoprint") != 0 && targets_->count("webcam") != 0;
     const LocalSafety* safety = safety_;
     config.inspect_body = [safety](const guard::BodyRequest& request) {
       return guard::InspectBody(safety->checker, safety->ceiling, request);
@@ -313,7 +317,12 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     event.set_actor(request.user());
     event.set_target(request.target());
     event.set_session_id(request.session_id());
-    event.set_outcome(e.verdict != "allow" ? "denied" : e.interrupted ? "interrupted" : "ok");
+    // A moved request is no refusal: the client sends it again to the
+    // other target, where it gets its own row.
+    event.set_outcome(e.verdict == "moved"   ? "moved"
+                      : e.verdict != "allow" ? "denied"
+                      : e.interrupted        ? "interrupted"
+                                             : "ok");
     event.set_detail(e.reason);
     auto& fields = *event.mutable_fields();
     // An upload's file, size, sha256 and scan verdict (and, if refused, the
