@@ -33,24 +33,14 @@ class OneUrlE2eTest : public ::testing::Test {
     octoprint_port_ = ClosedPort();
     webcam_port_ = ClosedPort();
     ASSERT_NE(octoprint_port_, webcam_port_);
-    std::ofstream(web_.File("nginx.conf"))
-        << "daemon off; master_process off; worker_processes 1;\n"
-        << "pid " << web_.File("nginx.pid") << ";\nerror_log stderr;\n"
-        << "events {}\nhttp {\n"
-        << " log_format seen '$server_port $request_method $request_uri "
-           "$status';\n"
+    std::ostringstream servers;
+    servers
+        << " log_format seen '$server_port $request_method $request_uri $status';\n"
         << " access_log " << web_.File("access.log") << " seen;\n"
-        << " client_body_temp_path " << web_.path() << ";\n"
-        << " proxy_temp_path " << web_.path() << ";\n"
-        << " fastcgi_temp_path " << web_.path() << ";\n"
-        << " uwsgi_temp_path " << web_.path() << ";\n"
-        << " scgi_temp_path " << web_.path()
-        << ";\n"
         // OctoPrint: its page, its API, and a 404 for /webcam/ as OctoPrint
         // itself gives (only OctoPi's haproxy serves the stream there).
         << " server { listen 127.0.0.1:" << octoprint_port_ << ";\n"
-        << "  location = / { default_type text/html; return 200 "
-           "'octoprint-ui-page'; }\n"
+        << "  location = / { default_type text/html; return 200 'octoprint-ui-page'; }\n"
         << "  location = /api/version { default_type application/json;\n"
         << "   return 200 '{\"server\":\"1.10.3\"}'; }\n"
         << "  location / { return 404; }\n }\n"
@@ -58,26 +48,13 @@ class OneUrlE2eTest : public ::testing::Test {
         << " server { listen 127.0.0.1:" << webcam_port_ << ";\n"
         << "  location = / {\n"
         << "   if ($arg_action = stream) {\n"
-        << "    add_header Content-Type "
-           "'multipart/x-mixed-replace;boundary=frame';\n"
-        << "    return 200 '--frame\\r\\nContent-Type: "
-           "image/jpeg\\r\\n\\r\\nmjpeg-frame\\r\\n"
-           "--frame--\\r\\n'; }\n"
+        << "    add_header Content-Type 'multipart/x-mixed-replace;boundary=frame';\n"
+        << "    return 200 '--frame\\r\\nContent-Type: image/jpeg\\r\\n\\r\\nmjpeg-frame"
+           "\\r\\n--frame--\\r\\n'; }\n"
         << "   if ($arg_action = snapshot) { return 200 'jpeg-snapshot'; }\n"
         << "   return 400; }\n"
-        << "  location / { return 404; }\n }\n}\n";
-    nginx_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/nginx", "-p", web_.path(), "-c",
-                                 web_.File("nginx.conf")},
-        web_.File("nginx"));
-    for (int port : {octoprint_port_, webcam_port_}) {
-      ASSERT_TRUE(WaitFor([&] {
-        std::string out;
-        return RunToCompletion({"/usr/bin/curl", "-s", "-o", "/dev/null",
-                                absl::StrCat("http://127.0.0.1:", port, "/")},
-                               &out) == 0;
-      })) << nginx_->Stderr();
-    }
+        << "  location / { return 404; }\n }\n";
+    nginx_ = StartNginx(web_, servers.str(), {octoprint_port_, webcam_port_});
 
     std::ofstream(policy_dir_.File("policy.textproto"))
         << "admins: \"alice\"\n"
