@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -35,21 +36,38 @@ class OneUrlE2eTest : public ::testing::Test {
     ASSERT_NE(octoprint_port_, webcam_port_);
     std::ostringstream servers;
     servers
-        << " log_format seen '$server_port $request_method $request_uri $status';\n"
-        << " access_log " << web_.File("access.log") << " seen;\n"
+        << " log_format seen '$server_port $request_method $request_uri "
+           "$status';\n"
+        << " access_log " << web_.File("access.log")
+        << " seen;\n"
         // OctoPrint: its page, its API, and a 404 for /webcam/ as OctoPrint
         // itself gives (only OctoPi's haproxy serves the stream there).
         << " server { listen 127.0.0.1:" << octoprint_port_ << ";\n"
-        << "  location = / { default_type text/html; return 200 'octoprint-ui-page'; }\n"
+        << "  location = / { default_type text/html; return 200 "
+           "'octoprint-ui-page'; }\n"
         << "  location = /api/version { default_type application/json;\n"
         << "   return 200 '{\"server\":\"1.10.3\"}'; }\n"
+        // A page that asks for the API and the webcam in turn, as
+        // OctoPrint's UI does, and shows what it got.
+        << "  location = /static/one-url.html { default_type text/html; return "
+           "200 \""
+        << "<html><body>waiting<script>(async () => { const got = [];"
+        << " for (const path of ['/api/version', '/webcam/?action=snapshot', "
+           "'/api/version',"
+        << " '/webcam/?action=snapshot', '/api/version']) {"
+        << " got.push(await (await fetch(path)).text()); }"
+        << " document.body.textContent = 'RESULT:' + got.join('|'); })()"
+        << ".catch(e => { document.body.textContent = 'FAILED:' + e; });"
+        << "</script></body></html>\"; }\n"
         << "  location / { return 404; }\n }\n"
         // mjpg-streamer: the stream and the snapshot at its root.
         << " server { listen 127.0.0.1:" << webcam_port_ << ";\n"
         << "  location = / {\n"
         << "   if ($arg_action = stream) {\n"
-        << "    add_header Content-Type 'multipart/x-mixed-replace;boundary=frame';\n"
-        << "    return 200 '--frame\\r\\nContent-Type: image/jpeg\\r\\n\\r\\nmjpeg-frame"
+        << "    add_header Content-Type "
+           "'multipart/x-mixed-replace;boundary=frame';\n"
+        << "    return 200 '--frame\\r\\nContent-Type: "
+           "image/jpeg\\r\\n\\r\\nmjpeg-frame"
            "\\r\\n--frame--\\r\\n'; }\n"
         << "   if ($arg_action = snapshot) { return 200 'jpeg-snapshot'; }\n"
         << "   return 400; }\n"
@@ -209,6 +227,31 @@ TEST_F(OneUrlE2eTest, WithoutTheWebcamGrantWebcamRequestsGoToOctoPrint) {
   EXPECT_FALSE(
       absl::StrContains(log, absl::StrCat(webcam_port_, " GET /?action")))
       << log;
+}
+
+// A real browser: Chromium reuses kept-alive connections for the page's
+// requests, so some land on a connection of the other target; it resends
+// those on a fresh connection and the page gets every answer right.
+TEST_F(OneUrlE2eTest, ChromiumGetsTheApiAndTheWebcamThroughOneUrl) {
+  if (access("/usr/bin/chromium", X_OK) != 0) {
+    GTEST_SKIP()
+        << "no /usr/bin/chromium (scripts/install-deps.sh installs it)";
+  }
+  std::unique_ptr<Process> open = Open("bob");
+  const int port = PortOf(*open);
+  ASSERT_NE(port, 0);
+  std::string dom;
+  RunToCompletion(
+      {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+       "--user-data-dir=" + state_.File("chromium"),
+       "--virtual-time-budget=15000", "--dump-dom",
+       absl::StrCat("http://127.0.0.1:", port, "/static/one-url.html")},
+      &dom, absl::Seconds(90));
+  const std::string version = "{\"server\":\"1.10.3\"}";
+  EXPECT_TRUE(
+      absl::StrContains(dom, absl::StrCat("RESULT:", version, "|jpeg-snapshot|",
+                                          version, "|jpeg-snapshot|", version)))
+      << dom;
 }
 
 // Listens on 127.0.0.1:port, as another program holding the port would.
