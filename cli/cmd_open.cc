@@ -107,8 +107,9 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> ListenForPrinter(
   memory.Remember(options.relay, printer, options.target, port);
   absl::Status saved = memory.Save();
   if (!saved.ok()) {
-    std::cerr << "bowden: cannot remember port " << port << " in "
-              << memory.path() << " (" << saved.message()
+    std::cerr << "bowden: cannot remember port " << port
+              << (memory.path().empty() ? "" : " in " + memory.path()) << " ("
+              << saved.message()
               << "); the next `bowden open` may pick another one." << std::endl;
   }
   return forwarder;
