@@ -7,13 +7,14 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "gcode/stream_scanner.h"
+#include "glog/logging.h"
 #include "guard/body_inspector.h"
 #include "guard/guard_proxy.h"
 #include "guard/http_guard.h"
 #include "transport/relay_channel.h"
 #include "tunnel/connector.h"
+#include "tunnel/notice_mailbox.h"
 #include "tunnel/socket_pump.h"
 
 namespace bowden::agent {
@@ -224,7 +225,10 @@ void RelayLink::OpenSession(const bowden::v1::OpenSession& request) {
 void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& target,
                       tunnel::UniqueFd socket) {
   const std::string id = request.session_id();
+  // Refusals travel to this session's CLI with the printer's answers.
+  std::shared_ptr<tunnel::NoticeMailbox> outbox;
   if (target.guard != GuardKind::kNone) {
+    outbox = std::make_shared<tunnel::NoticeMailbox>();
     // The guard sits between the tunnel and the target: the pump carries one
     // end of a socketpair, the guard proxies the other end to the target.
     int pair[2];
@@ -256,7 +260,10 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     guard::GuardProxy::Start(
         loop_, tunnel::UniqueFd(pair[1]), std::move(socket),
         std::make_unique<guard::HttpGuard>(std::move(config)),
-        [this, request](std::vector<guard::GuardEvent> events) {
+        [this, request, outbox](std::vector<guard::GuardEvent> events) {
+          // The user hears of a refusal before its answer is written to
+          // the socketpair (GuardProxy::Apply), so it cannot lag behind.
+          TellUser(request, events, outbox.get());
           RecordGuardEvents(request, events);
         },
         // After the guard's last events: the session's static assets.
@@ -279,7 +286,27 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
                   << (result.status.ok()
                           ? std::string(" (clean)")
                           : absl::StrCat(" (", result.status.error_message(), ")"));
-      });
+      },
+      tunnel::PumpNotices{outbox, nullptr});
+}
+
+void RelayLink::TellUser(const bowden::v1::OpenSession& request,
+                         const std::vector<guard::GuardEvent>& events,
+                         tunnel::NoticeMailbox* outbox) {
+  for (const guard::GuardEvent& e : events) {
+    if (e.verdict == "allow") continue;
+    bowden::v1::Notice notice;
+    notice.set_method(e.method);
+    notice.set_path(e.path);
+    notice.set_rule(e.rule);
+    notice.set_reason(e.reason);
+    // The role the guard applied (Carry: a missing or unknown one is viewer).
+    notice.set_role(std::string(policy::RoleName(
+        policy::ParseRole(request.role()).value_or(policy::Role::kViewer))));
+    notice.set_status(e.status);
+    notice.set_verdict(e.verdict);
+    outbox->Post(std::move(notice));
+  }
 }
 
 void RelayLink::FlushStaticTally(const bowden::v1::OpenSession& request) {

@@ -4,20 +4,21 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "agent/backoff.h"
 #include "agent/event_queue.h"
-#include "absl/container/flat_hash_map.h"
 #include "agent/static_tally.h"
 #include "agent/targets.h"
 #include "gcode/checker.h"
+#include "grpcpp/channel.h"
 #include "guard/guard_proxy.h"
 #include "guard/http_guard.h"
 #include "guard/rules.h"
-#include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tunnel/completion_thread.h"
 #include "tunnel/event_loop.h"
+#include "tunnel/notice_mailbox.h"
 
 namespace bowden::agent {
 
@@ -65,6 +66,10 @@ class RelayLink {
   // Queues the guard's events for the relay's audit log and sends them.
   void RecordGuardEvents(const bowden::v1::OpenSession& request,
                          const std::vector<guard::GuardEvent>& events);
+  // Posts a notice for each refusal among `events` to the session's CLI.
+  void TellUser(const bowden::v1::OpenSession& request,
+                const std::vector<guard::GuardEvent>& events,
+                tunnel::NoticeMailbox* outbox);
   // Queues the session's static-asset summary, if it counted any.
   void FlushStaticTally(const bowden::v1::OpenSession& request);
   // Sends the next batch of queued events when attached and none is in

@@ -81,7 +81,8 @@ LocalForwarder::LocalForwarder(tunnel::EventLoop* loop,
       relay_address_(std::move(relay_address)),
       printer_(std::move(printer)),
       target_(std::move(target)),
-      webcam_target_(std::move(webcam_target)) {
+      webcam_target_(std::move(webcam_target)),
+      notices_(printer_, &std::cerr) {
   if (!webcam_target_.empty()) {
     router_ = std::make_unique<FirstRequestRouter>(
         loop_, kFirstRequestTimeout,
@@ -151,7 +152,24 @@ void LocalForwarder::Pump(tunnel::UniqueFd socket, const std::string& target) {
         }
         std::cerr << "bowden: connection " << number << ": "
                   << transport::DescribeCallError(result.status, relay) << std::endl;
-      });
+      },
+      tunnel::PumpNotices{
+          nullptr,
+          [this](const google::protobuf::RepeatedPtrField<bowden::v1::Notice>&
+                     notices) {
+            if (notices_.Print(notices, absl::Now())) {
+              loop_->Post([this] { ScheduleNoticeTick(); });
+            }
+          }});
+}
+
+void LocalForwarder::ScheduleNoticeTick() {
+  if (notice_tick_armed_) return;
+  notice_tick_armed_ = true;
+  loop_->RunAfter(notices_.interval(), [this] {
+    notice_tick_armed_ = false;
+    if (notices_.Tick(absl::Now())) ScheduleNoticeTick();
+  });
 }
 
 }  // namespace bowden::cli

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/first_request_router.h"
+#include "cli/notice_printer.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "tunnel/completion_thread.h"
@@ -22,7 +23,8 @@ namespace bowden::cli {
 // Dial stream to `printer`/`target` through the relay. With a
 // `webcam_target`, each connection whose first request is for /webcam/ (see
 // FirstRequestRouter) goes to that target instead: one URL per printer, as
-// on OctoPi.
+// on OctoPi. The agent's notices (requests its guard refused) are printed to
+// stderr, bounded (NoticePrinter).
 //
 // Thread-safety: Create(), port() and url() are thread-safe; connection
 // handling runs on the event loop thread. The loop and the completion thread
@@ -53,6 +55,8 @@ class LocalForwarder {
   void Forward(tunnel::UniqueFd socket);
   // Starts the Dial stream to `target` for one connection.
   void Pump(tunnel::UniqueFd socket, const std::string& target);
+  // Prints the summary of counted notices once it is due. Loop thread.
+  void ScheduleNoticeTick();
 
   tunnel::EventLoop* const loop_;
   tunnel::CompletionThread* const calls_;
@@ -72,6 +76,9 @@ class LocalForwarder {
   tunnel::EventLoop::WatchId listener_watch_{};
   absl::Duration accept_pause_ = absl::ZeroDuration();
   absl::Time last_pause_note_ = absl::InfinitePast();
+  // Shared by every connection's pump (completion thread).
+  NoticePrinter notices_;
+  bool notice_tick_armed_ = false;  // loop thread
 };
 
 }  // namespace bowden::cli

@@ -320,15 +320,22 @@ std::string InspectPromptAnswer(const Struct& body) {
   return "";
 }
 
-// POST /api/connection below admin: connect and disconnect, but not `save`
-// (stores port, baud rate and profile as the defaults) or `autoconnect`,
-// which write OctoPrint's settings.
+// POST /api/connection below admin: connect and disconnect, but not a
+// truthy `save`, which stores port, baud rate and printer profile as
+// OctoPrint's defaults. OctoPrint writes `autoconnect` (connect at server
+// start) into its settings whenever it is present, and the UI's Connect
+// button always sends it with the value stored there, so refusing either
+// value would break the button on some installations; an operator may
+// connect by hand anyway, so it must only be a boolean.
 std::string InspectConnection(const Struct& json) {
-  for (const char* field : {"save", "autoconnect"}) {
-    if (json.fields().contains(field)) {
-      return absl::StrCat("\"", field,
-                          "\" writes OctoPrint's connection settings, which needs role admin");
-    }
+  if (const Value* save = Field(json, "save");
+      save != nullptr && !(save->has_bool_value() && !save->bool_value())) {
+    return "\"save\" writes OctoPrint's default connection settings, which "
+           "needs role admin";
+  }
+  if (const Value* autoconnect = Field(json, "autoconnect");
+      autoconnect != nullptr && !autoconnect->has_bool_value()) {
+    return "\"autoconnect\" must be true or false";
   }
   return "";
 }
@@ -426,9 +433,11 @@ BodyVerdict InspectBody(const gcode::Checker& checker, const LocalCeiling& ceili
   }
   switch (request.inspect) {
     case Inspect::kPrinterCommand:
-      return InspectPrinterCommand(checker, ceiling, json, /*emergency_only=*/false);
-    case Inspect::kEmergencyOnly:
-      return InspectPrinterCommand(checker, ceiling, json, /*emergency_only=*/true);
+      return InspectPrinterCommand(checker, ceiling, json,
+                                   /*operator_only=*/false);
+    case Inspect::kOperatorCommand:
+      return InspectPrinterCommand(checker, ceiling, json,
+                                   /*operator_only=*/true);
     case Inspect::kPrinthead:
       return FromDenial(InspectPrinthead(json));
     case Inspect::kToolTarget:

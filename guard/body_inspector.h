@@ -44,8 +44,13 @@ struct BodyVerdict {
 //    `parameters`; `script` only with LocalCeiling::allow_gcode_scripts. A
 //    refused batch that holds emergency commands gets them in
 //    emergency_body, so they still reach the printer.
-//  - kEmergencyOnly (POST /api/printer/command below admin): only M112,
-//    M410 and M108 pass, always as emergency_body; anything else is refused.
+//  - kOperatorCommand (POST /api/printer/command by operators): only what
+//    the Control tab sends, motors off (exactly M18 or M84) and the fan
+//    (M106 S<whole 0-255>, M107), and the emergency commands M112, M410 and
+//    M108, each through the ceiling as well; anything else is refused as
+//    terminal G-code (admin's). A batch of only emergency commands goes as
+//    emergency_body; a refused batch sends its emergency commands alone, as
+//    for kPrinterCommand.
 //  - kPrinthead: jog axes and speed, home axes, feed-rate factor.
 //  - kToolTarget, kBedTarget, kChamberTarget: each command's fields, with
 //    set-points under the caps and offsets that never raise a target.
@@ -54,7 +59,9 @@ struct BodyVerdict {
 //    judged as an upload the guard never saw, and refused.
 //  - kTimelapseConfig (below admin): `save` writes settings, refused.
 //  - kPromptAnswer: `choice` must be a small whole number.
-//  - kConnection (below admin): `save`/`autoconnect` write settings, refused.
+//  - kConnection (below admin): `save` other than false (port, baud rate and
+//    profile as the defaults) is refused; `autoconnect` must be a boolean
+//    (the UI always sends the stored value; see InspectConnection).
 //  - kSettings: G-code scripts (only with allow_gcode_scripts, and never with
 //    Jinja syntax the guard cannot render), the serial hello command and the
 //    prompt plugin's command must pass the ceiling.

@@ -93,19 +93,81 @@ TEST_F(BodyInspectorTest, EmergencyCommandsLeaveARefusedBatchOnTheirOwn) {
 }
 
 TEST_F(BodyInspectorTest, BelowAdminOnlyEmergencyCommandsPass) {
-  BodyVerdict verdict = Judge(Inspect::kEmergencyOnly, R"({"commands":["M112"],"parameters":{}})");
+  BodyVerdict verdict = Judge(Inspect::kOperatorCommand,
+                              R"({"commands":["M112"],"parameters":{}})");
   EXPECT_TRUE(verdict.allowed()) << verdict.denial;
   EXPECT_EQ(verdict.emergency_body, R"({"commands":["M112"]})");
-  verdict = Judge(Inspect::kEmergencyOnly, R"({"commands":["m108","M410 ; stop"]})");
+  verdict = Judge(Inspect::kOperatorCommand,
+                  R"({"commands":["m108","M410 ; stop"]})");
   EXPECT_TRUE(verdict.allowed()) << verdict.denial;
   EXPECT_EQ(verdict.emergency_body, R"({"commands":["M108","M410"]})");
-  verdict = Judge(Inspect::kEmergencyOnly, R"({"commands":["M18"]})");
-  EXPECT_TRUE(absl::StrContains(verdict.denial, "needs role admin")) << verdict.denial;
-  EXPECT_EQ(verdict.emergency_body, "");
-  verdict = Judge(Inspect::kEmergencyOnly, R"({"commands":["G28","M112"]})");
+  verdict = Judge(Inspect::kOperatorCommand, R"({"commands":["G28","M112"]})");
   EXPECT_FALSE(verdict.allowed());
+  EXPECT_TRUE(
+      absl::StrContains(verdict.denial, "the terminal needs role admin"))
+      << verdict.denial;
+  EXPECT_TRUE(absl::StrContains(verdict.denial, "\"G28\"")) << verdict.denial;
   EXPECT_EQ(verdict.emergency_body, R"({"commands":["M112"]})");
-  EXPECT_FALSE(Judge(Inspect::kEmergencyOnly, R"({"script":"x"})").allowed());
+  EXPECT_FALSE(Judge(Inspect::kOperatorCommand, R"({"script":"x"})").allowed());
+  // Out of a refused batch only the emergency commands go, not motors off.
+  verdict = Judge(Inspect::kOperatorCommand, R"({"commands":["M18","G28","M410"]})");
+  EXPECT_FALSE(verdict.allowed());
+  EXPECT_EQ(verdict.emergency_body, R"({"commands":["M410"]})");
+}
+
+// The Control tab's Motors off and Fan on/off, exactly as OctoPrint's UI
+// sends them (tests/data/octoprint-1.10.3-ui-traffic.tsv), and the other
+// names firmware has for them.
+TEST_F(BodyInspectorTest, OperatorsSendMotorsOffAndTheFan) {
+  for (const char* body :
+       {R"({"commands":["M18"],"parameters":{}})",
+        R"({"commands":["M106 S0"],"parameters":{}})",
+        R"({"commands":["M106 S255"],"parameters":{}})", R"({"command":"M84"})",
+        R"({"command":"M107"})", R"({"command":"m106 s128"})",
+        R"({"command":"M106 S127.0"})",
+        R"({"commands":["M106 S%(speed)s"],"parameters":{"speed":100}})",
+        R"({"commands":["M18","M107"]})"}) {
+    BodyVerdict verdict = Judge(Inspect::kOperatorCommand, body);
+    EXPECT_TRUE(verdict.allowed()) << body << ": " << verdict.denial;
+    // Forwarded as sent: nothing emergency about them.
+    EXPECT_EQ(verdict.emergency_body, "") << body;
+  }
+  // With an emergency command the batch still goes as sent.
+  BodyVerdict verdict =
+      Judge(Inspect::kOperatorCommand, R"({"commands":["M106 S0","M112"]})");
+  EXPECT_TRUE(verdict.allowed()) << verdict.denial;
+  EXPECT_EQ(verdict.emergency_body, "");
+}
+
+TEST_F(BodyInspectorTest, OperatorsGetNothingElseOfTheTerminal) {
+  for (const char* body :
+       {R"({"command":"G28"})", R"({"command":"M105"})",
+        R"({"command":"M997"})",
+        // Every parameter is checked: fan speeds, a fan index, motor
+        // axes and the idle timeout.
+        R"({"command":"M106 S256"})", R"({"command":"M106 S-1"})",
+        R"({"command":"M106 S12.5"})", R"({"command":"M106"})",
+        R"({"command":"M106 S100 P1"})", R"({"command":"M106 P0"})",
+        R"({"command":"M107 P1"})", R"({"command":"M18 X"})",
+        R"({"command":"M84 S0"})",
+        // One line each, no line numbers, no subcodes, no look-alikes.
+        R"({"command":"M18\nG28"})", R"({"command":"N1 M18*22"})",
+        R"({"command":"M18.1"})", R"({"command":"M180"})",
+        R"({"command":"M106 S0 ; fan\nM997"})",
+        R"({"commands":["M106 S%(speed)s"],"parameters":{"speed":"0\nM997"}})",
+        R"({"commands":["M18","M104 S200"]})"}) {
+    BodyVerdict verdict = Judge(Inspect::kOperatorCommand, body);
+    EXPECT_FALSE(verdict.allowed()) << body;
+    EXPECT_EQ(verdict.emergency_body, "") << body;
+  }
+  const std::string refused =
+      Inspect(Inspect::kOperatorCommand, R"({"command":"M106 S256"})");
+  EXPECT_EQ(refused,
+            "the terminal needs role admin; operators may send only motors off "
+            "(M18, M84), the "
+            "fan (M106 S0-255, M107) and the emergency commands M112, M410 and "
+            "M108, not "
+            "\"M106 S256\"");
 }
 
 TEST_F(BodyInspectorTest, JogValuesMustBeNumbers) {
@@ -245,11 +307,27 @@ TEST_F(BodyInspectorTest, ConnectsPassButSavingConnectionSettingsDoesNot) {
                     R"({"command":"connect","port":"/dev/ttyACM0","baudrate":115200})"),
             "");
   EXPECT_EQ(Inspect(Inspect::kConnection, R"({"command":"disconnect"})"), "");
+  // The UI's Connect sends `autoconnect` with the stored value, either one;
+  // `save` only when "Save connection settings" is ticked.
+  for (const char* body :
+       {R"({"port":"VIRTUAL","baudrate":115200,"printerProfile":"_default",)"
+        R"("autoconnect":false,"command":"connect"})",
+        R"({"command":"connect","autoconnect":true})",
+        R"({"command":"connect","save":false})"}) {
+    EXPECT_EQ(Inspect(Inspect::kConnection, body), "") << body;
+  }
   for (const char* body : {R"({"command":"connect","save":true})",
-                           R"({"command":"connect","save":false})",
-                           R"({"command":"connect","autoconnect":true})"}) {
+                           R"({"command":"connect","save":"false"})",
+                           R"({"command":"connect","save":1})",
+                           R"({"command":"connect","save":null})"}) {
     std::string refused = Inspect(Inspect::kConnection, body);
     EXPECT_TRUE(absl::StrContains(refused, "needs role admin")) << body << ": " << refused;
+  }
+  for (const char* body : {R"({"command":"connect","autoconnect":"true"})",
+                           R"({"command":"connect","autoconnect":1})"}) {
+    EXPECT_EQ(Inspect(Inspect::kConnection, body),
+              "\"autoconnect\" must be true or false")
+        << body;
   }
   EXPECT_NE(Inspect(Inspect::kConnection, "command=connect&save=true"), "");
 }

@@ -111,6 +111,7 @@ void GuardProxy::Apply(const GuardOutput& output) {
   target_.out += output.to_target;
   client_.out += output.to_client;
   if (guard_->abort_target()) AbortTarget();
+  // Before the flush below: see the class comment.
   std::vector<GuardEvent> events = guard_->TakeEvents();
   if (!events.empty() && on_events_) on_events_(std::move(events));
   // Closing the client: after a refusal, or once it has closed its side and

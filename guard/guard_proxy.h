@@ -54,6 +54,10 @@ struct ProxyLimits {
 // lingers, dropping what the client still sends, so its last answer
 // arrives instead of a reset.
 //
+// `on_events` runs before the answers (or the close) those events report
+// are written to the client socket: the agent posts refusals to the
+// session's CLI from it, and they must not lag behind the 403 they explain.
+//
 // Thread-safety: lives on the event loop thread; Start() is thread-safe. The
 // object deletes itself when both sockets are closed, after `done` has run.
 class GuardProxy {

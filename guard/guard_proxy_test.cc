@@ -30,8 +30,8 @@ namespace {
 using tunnel::UniqueFd;
 
 constexpr char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-// Viewers may not read the settings: a tiny request the guard refuses itself.
-constexpr char kDenied[] = "GET /api/settings HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n";
+// Viewers may not download G-code: a tiny request the guard refuses itself.
+constexpr char kDenied[] = "GET /downloads/files/local/a.gcode HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n";
 constexpr char kAllowed[] = "GET /api/version HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n";
 
 std::pair<UniqueFd, UniqueFd> Pair() {

@@ -30,12 +30,26 @@ std::string Reason(int status) {
 }
 
 // The guard's own answer: a JSON body naming the rule and the reason.
-std::string LocalAnswer(int status, absl::string_view rule, absl::string_view reason,
-                        bool close_after, absl::string_view extra_json) {
-  std::string body = absl::StrCat("{\"error\":\"", JsonEscape(Reason(status)),
-                                  "\",\"rule\":\"", JsonEscape(rule), "\",\"reason\":\"",
-                                  JsonEscape(reason), "\"", extra_json,
-                                  ",\"by\":\"bowden-agent\"}\n");
+// OctoPrint's API errors are {"error": "..."} and its UI shows
+// responseJSON.error where it shows a server's reason at all
+// (docs/refusals.md), so "error" says in one sentence who refused what and
+// why; "rule" and "reason" stay for scripts.
+std::string LocalAnswer(int status, absl::string_view rule,
+                        absl::string_view reason, bool close_after,
+                        absl::string_view extra_json, const GuardEvent& request,
+                        policy::Role role) {
+  const std::string what =
+      request.method.empty()
+          ? std::string("a request")
+          : absl::StrCat(request.method, " ",
+                         request.path.empty() ? "?" : request.path);
+  const std::string error = absl::StrCat(
+      status == 400 ? "Bowden could not read " : "Bowden refused ", what, " (",
+      policy::RoleName(role), "): ", reason, " [", rule, "]");
+  std::string body =
+      absl::StrCat("{\"error\":\"", JsonEscape(error), "\",\"rule\":\"",
+                   JsonEscape(rule), "\",\"reason\":\"", JsonEscape(reason),
+                   "\"", extra_json, ",\"by\":\"bowden-agent\"}\n");
   return absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
                       "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
                       close_after ? "\r\nConnection: close" : "", "\r\n\r\n", body);
@@ -279,9 +293,11 @@ void HttpGuard::FinishInspected(GuardOutput* out) {
       forwarded.event.verdict = "deny";
       forwarded.event.reason = reason;
       forwarded.replace_close = !request_->keep_alive();
-      forwarded.replace_response =
-          LocalAnswer(403, current_.rule, reason, forwarded.replace_close,
-                      absl::StrCat(",\"sent\":\"", JsonEscape(verdict.emergency_commands), "\""));
+      forwarded.replace_response = LocalAnswer(
+          403, current_.rule, reason, forwarded.replace_close,
+          absl::StrCat(",\"sent\":\"", JsonEscape(verdict.emergency_commands),
+                       "\""),
+          current_, config_.role);
     }
     pending_.push_back(std::move(forwarded));
   } else if (verdict.allowed()) {
@@ -322,7 +338,8 @@ HttpGuard::Pending HttpGuard::MakeLocal(int status, absl::string_view rule,
   local.id = next_id_++;
   local.local = true;
   local.close_after = close_after;
-  local.response = LocalAnswer(status, rule, reason, close_after, extra_json);
+  local.response = LocalAnswer(status, rule, reason, close_after, extra_json,
+                               event, config_.role);
   local.event = std::move(event);
   local.event.status = status;
   return local;

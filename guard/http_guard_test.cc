@@ -3,6 +3,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "guard/forwarding.h"
 
@@ -122,6 +124,67 @@ TEST(HttpGuardTest, RemoteUserHeaderNamesFollowOctoPrintsSetting) {
   }
 }
 
+// The JSON body of the guard's own answer `response`, as a browser's
+// responseJSON sees it.
+google::protobuf::Struct AnswerJson(const std::string& response) {
+  google::protobuf::Struct json;
+  size_t body = response.find("\r\n\r\n");
+  EXPECT_NE(body, std::string::npos) << response;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  response.substr(body + 4), &json)
+                  .ok())
+      << response;
+  return json;
+}
+
+std::string Field(const google::protobuf::Struct& json,
+                  const std::string& name) {
+  auto it = json.fields().find(name);
+  return it == json.fields().end() ? "<missing>" : it->second.string_value();
+}
+
+// OctoPrint's UI shows responseJSON.error of a failed upload or delete
+// (files.js): the guard's 403 says there who refused what, for which role,
+// why and by which rule, and keeps its fields for scripts.
+TEST(HttpGuardTest, ARefusalSaysWhoRefusedWhatAndWhyInOctoPrintsErrorField) {
+  HttpGuard guard(Config(policy::Role::kViewer));
+  GuardOutput out;
+  guard.FromClient(Post("/api/printer/command", "{\"command\":\"G28\"}"), &out);
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_FALSE(events[0].reason.empty());
+  google::protobuf::Struct json = AnswerJson(out.to_client);
+  EXPECT_EQ(Field(json, "error"),
+            absl::StrCat("Bowden refused POST /api/printer/command (viewer): ",
+                         events[0].reason, " [octoprint.printer.command]"));
+  EXPECT_EQ(Field(json, "rule"), "octoprint.printer.command");
+  EXPECT_EQ(Field(json, "reason"), events[0].reason);
+  EXPECT_EQ(Field(json, "by"), "bowden-agent");
+
+  // A body the ceiling refuses: the inspector's reason.
+  HttpGuard operator_guard(Config(policy::Role::kOperator));
+  out = GuardOutput();
+  operator_guard.FromClient(
+      Post("/api/printer/command", "{\"command\":\"M997\"}"), &out);
+  EXPECT_EQ(Field(AnswerJson(out.to_client), "error"),
+            "Bowden refused POST /api/printer/command (operator): M997 "
+            "(firmware update) is "
+            "never allowed [octoprint.printer.command]");
+
+  // A request it cannot read.
+  HttpGuard reader(Config(policy::Role::kAdmin));
+  out = GuardOutput();
+  reader.FromClient(
+      "POST /api/job HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nContent-Length: 1\r\n"
+      "Content-Length: 2\r\n\r\nxx",
+      &out);
+  ASSERT_TRUE(absl::StartsWith(out.to_client, "HTTP/1.1 400 "))
+      << out.to_client;
+  EXPECT_TRUE(absl::StartsWith(Field(AnswerJson(out.to_client), "error"),
+                               "Bowden could not read "))
+      << out.to_client;
+}
+
 TEST(HttpGuardTest, DeniedPipelinedRequestIsAnsweredInOrderAndTheConnectionStaysUsable) {
   HttpGuard guard(Config(policy::Role::kViewer));
   GuardOutput out;
@@ -201,7 +264,7 @@ TEST(HttpGuardTest, PipelinedRequestsBehindASlowOneQueueOnlyUpToTheBound) {
   HttpGuard guard(config);
   constexpr int kDenied = 10000;
   std::string flood = Get("/api/version");
-  for (int i = 0; i < kDenied; ++i) flood += Get("/api/settings");
+  for (int i = 0; i < kDenied; ++i) flood += Get("/downloads/files/local/a.gcode");
   GuardOutput out;
   guard.FromClient(flood, &out);
   // The first request waits for the target; of the rest, only enough to
@@ -213,7 +276,7 @@ TEST(HttpGuardTest, PipelinedRequestsBehindASlowOneQueueOnlyUpToTheBound) {
   EXPECT_FALSE(guard.wants_resume());
   // Feeding more while backlogged only buffers it.
   GuardOutput more;
-  guard.FromClient(Get("/api/settings"), &more);
+  guard.FromClient(Get("/downloads/files/local/a.gcode"), &more);
   EXPECT_TRUE(more.to_client.empty());
 
   GuardOutput answered;

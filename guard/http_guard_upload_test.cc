@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "guard/forwarding.h"
 #include "guard/http_guard.h"
+#include "tests/ui_corpus.h"
 
 namespace bowden::guard {
 namespace {
@@ -373,6 +374,91 @@ TEST(HttpGuardUploadTest, ClientGoneMidUploadResetsTheTarget) {
   small.FromClient(ClientHead(body.size()) + body.substr(0, 1000), &out);
   EXPECT_FALSE(small.ClientEof());
   EXPECT_FALSE(small.abort_target());
+}
+
+// Issue 11: before every upload OctoPrint's UI asks whether the name is
+// taken, with JSON on POST /api/files/test; the guard used to read `test` as
+// a storage and answer 400 bad-multipart, so the Upload button did nothing.
+// The UI's exact requests (from the recording) reach OctoPrint unchanged,
+// for every role: the answer is read-only (FILES_LIST in OctoPrint).
+TEST(HttpGuardUploadTest, TheUisExistsCheckBeforeAnUploadPassesUnchanged) {
+  absl::StatusOr<std::vector<tests::UiRequest>> corpus = tests::LoadUiCorpus();
+  ASSERT_TRUE(corpus.ok()) << corpus.status();
+  int checks = 0;
+  for (const tests::UiRequest& ui : *corpus) {
+    if (ui.method != "POST" || ui.path() != "/api/files/test") continue;
+    ++checks;
+    ASSERT_EQ(ui.content_type, "application/json; charset=UTF-8");
+    ASSERT_TRUE(absl::StrContains(ui.body, R"("command":"exists")")) << ui.body;
+    for (policy::Role role : {policy::Role::kViewer, policy::Role::kOperator,
+                              policy::Role::kAdmin}) {
+      GuardConfig config = Config();
+      config.role = role;
+      HttpGuard guard(config);
+      GuardOutput out;
+      guard.FromClient(
+          absl::StrCat(
+              "POST /api/files/test HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n"
+              "Origin: http://127.0.0.1:5000\r\nX-Requested-With: "
+              "XMLHttpRequest\r\n"
+              "Content-Type: ",
+              ui.content_type, "\r\nContent-Length: ", ui.body.size(),
+              "\r\n\r\n", ui.body),
+          &out);
+      const std::string where =
+          absl::StrCat(policy::RoleName(role), ": ", ui.body);
+      EXPECT_EQ(out.to_client, "") << where;
+      EXPECT_TRUE(
+          absl::StartsWith(out.to_target, "POST /api/files/test HTTP/1.1\r\n"))
+          << where << "\n"
+          << out.to_target;
+      EXPECT_TRUE(absl::StrContains(
+          out.to_target,
+          absl::StrCat("\r\nContent-Type: ", ui.content_type, "\r\n")))
+          << where;
+      EXPECT_TRUE(
+          absl::EndsWith(out.to_target, absl::StrCat("\r\n\r\n", ui.body)))
+          << where;
+      guard.FromTarget(
+          "HTTP/1.1 200 OK\r\nContent-Type: "
+          "application/json\r\nContent-Length: 15\r\n\r\n"
+          "{\"exists\":false}",
+          &out);
+      EXPECT_TRUE(absl::StartsWith(out.to_client, "HTTP/1.1 200 OK\r\n"))
+          << where;
+      std::vector<GuardEvent> events = guard.TakeEvents();
+      ASSERT_EQ(events.size(), 1u) << where;
+      EXPECT_EQ(events[0].verdict, "allow") << where;
+      EXPECT_EQ(events[0].rule, "octoprint.files.test") << where;
+    }
+  }
+  EXPECT_EQ(checks, 10);  // 5 uploads each for admin and bob
+}
+
+// `test` is not a storage: a multipart body there is no upload (OctoPrint
+// reads only JSON commands at /api/files/test and stores nothing), so it is
+// neither parsed nor scanned, and forwarded as it came.
+TEST(HttpGuardUploadTest, AMultipartBodyForFilesTestIsNoUpload) {
+  const std::string body = Body("a.gcode", "M997\n");
+  HttpGuard guard(Config());
+  GuardOutput out;
+  const std::string head = absl::StrCat(
+      "POST /api/files/test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ",
+      kType, "\r\nContent-Length: ", body.size(), "\r\n\r\n");
+  guard.FromClient(head + body, &out);
+  EXPECT_EQ(out.to_client, "");
+  EXPECT_TRUE(
+      absl::StartsWith(out.to_target, "POST /api/files/test HTTP/1.1\r\n"));
+  EXPECT_TRUE(absl::EndsWith(out.to_target, "\r\n\r\n" + body));
+  EXPECT_FALSE(guard.abort_target());
+  guard.FromTarget("HTTP/1.1 400 BAD REQUEST\r\nContent-Length: 0\r\n\r\n",
+                   &out);
+  std::vector<GuardEvent> events = guard.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].rule, "octoprint.files.test");
+  EXPECT_EQ(events[0].status, 400);  // OctoPrint's own answer, not the guard's
+  EXPECT_TRUE(
+      events[0].fields.empty());  // no file, size or scan: not an upload
 }
 
 }  // namespace

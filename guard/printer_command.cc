@@ -1,6 +1,7 @@
 #include "guard/printer_command.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gcode/emergency.h"
+#include "gcode/parser.h"
 #include "guard/python_format.h"
 
 namespace bowden::guard {
@@ -80,13 +82,55 @@ absl::StatusOr<std::vector<std::string>> RenderedCommands(const Struct& body) {
 
 bool IsBlank(absl::string_view line) { return absl::StripAsciiWhitespace(line).empty(); }
 
+constexpr absl::string_view kOperatorSet =
+    "motors off (M18, M84), the fan (M106 S0-255, M107) and the emergency "
+    "commands M112, "
+    "M410 and M108";
+
+// Whether `command` is one an operator may send: what OctoPrint's Control
+// tab sends ("M18" for Motors off, "M106 S<0-255>" for the fan, off being
+// S0), the other names firmware has for the same actions (M84, M107), and
+// the emergency commands. Exact forms only, as Marlin documents them: M18
+// and M84 without axis flags or S (which changes the idle time after which
+// the firmware powers the motors down), M106 with a whole S and no fan
+// index (the UI sends none), nothing after M107 and the emergency commands;
+// no line number, no subcode.
+bool IsOperatorCommand(absl::string_view command) {
+  gcode::ParsedLine parsed;
+  if (!gcode::ParseLine(command, &parsed).ok() ||
+      parsed.kind != gcode::CommandKind::kClassic || parsed.letter != 'M' ||
+      parsed.subcode.has_value() || parsed.line_number.has_value()) {
+    return false;
+  }
+  switch (parsed.code) {
+    case 18:
+    case 84:
+    case 107:
+    case 108:
+    case 112:
+    case 410:
+      return parsed.params.empty();
+    case 106: {
+      if (parsed.params.size() != 1) return false;
+      const gcode::Param& speed = parsed.params.front();
+      return speed.letter == 'S' && speed.has_value && speed.value >= 0 &&
+             speed.value <= 255 && speed.value == std::trunc(speed.value);
+    }
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
-BodyVerdict InspectPrinterCommand(const gcode::Checker& checker, const LocalCeiling& ceiling,
-                                  const Struct& body, bool emergency_only) {
+BodyVerdict InspectPrinterCommand(const gcode::Checker& checker,
+                                  const LocalCeiling& ceiling,
+                                  const Struct& body, bool operator_only) {
   if (body.fields().contains("script")) {
-    if (emergency_only) {
-      return Deny("G-code scripts need role admin; this role may send only M112, M410 and M108");
+    if (operator_only) {
+      return Deny(absl::StrCat(
+          "G-code scripts need role admin; operators may send only ",
+          kOperatorSet));
     }
     if (!ceiling.allow_gcode_scripts) {
       return Deny("G-code scripts are not allowed by the agent's local ceiling");
@@ -117,14 +161,11 @@ BodyVerdict InspectPrinterCommand(const gcode::Checker& checker, const LocalCeil
     }
   }
 
+  // A batch of nothing but emergency commands goes on as its canonical
+  // form, however they were spelt.
+  const bool emergency_batch = only_emergencies && !emergencies.empty();
   BodyVerdict verdict;
-  if (emergency_only) {
-    if (!only_emergencies || emergencies.empty()) {
-      verdict.denial =
-          "terminal G-code needs role admin; this role may send only the emergency commands "
-          "M112, M410 and M108";
-    }
-  } else {
+  if (!(operator_only && emergency_batch)) {
     for (size_t i = 0; i < commands->size() && verdict.denial.empty(); ++i) {
       const std::string& command = (*commands)[i];
       if (command.find_first_of("\r\n") != std::string::npos) {
@@ -135,6 +176,12 @@ BodyVerdict InspectPrinterCommand(const gcode::Checker& checker, const LocalCeil
                                       "of `commands`");
         continue;
       }
+      if (operator_only && !IsOperatorCommand(command)) {
+        verdict.denial = absl::StrCat(
+            "the terminal needs role admin; operators may send only ",
+            kOperatorSet, ", not \"", gcode::DisplayCommand(command), "\"");
+        continue;
+      }
       gcode::Verdict line = checker.CheckLine(command, static_cast<int64_t>(i + 1));
       if (!line.allowed()) {
         verdict.denial =
@@ -142,7 +189,8 @@ BodyVerdict InspectPrinterCommand(const gcode::Checker& checker, const LocalCeil
       }
     }
   }
-  if (!emergencies.empty() && (emergency_only || !verdict.denial.empty())) {
+  if (!emergencies.empty() &&
+      ((operator_only && emergency_batch) || !verdict.denial.empty())) {
     std::vector<std::string> quoted;
     for (const std::string& name : emergencies) quoted.push_back(absl::StrCat("\"", name, "\""));
     verdict.emergency_body = absl::StrCat("{\"commands\":[", absl::StrJoin(quoted, ","), "]}");

@@ -9,12 +9,14 @@
 namespace bowden::guard {
 
 // POST /api/printer/command, as InspectBody describes for kPrinterCommand
-// (`emergency_only` false) and kEmergencyOnly (true). Part of InspectBody;
+// (`operator_only` false) and kOperatorCommand (true). Part of InspectBody;
 // separate because it is the one body that is G-code itself.
 //
 // Thread-safe when `checker` is (it is immutable).
-BodyVerdict InspectPrinterCommand(const gcode::Checker& checker, const LocalCeiling& ceiling,
-                                  const google::protobuf::Struct& body, bool emergency_only);
+BodyVerdict InspectPrinterCommand(const gcode::Checker& checker,
+                                  const LocalCeiling& ceiling,
+                                  const google::protobuf::Struct& body,
+                                  bool operator_only);
 
 }  // namespace bowden::guard
 

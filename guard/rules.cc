@@ -73,6 +73,7 @@ constexpr Rule kOctoPrintRules[] = {
   {kGet,    "/login/",                      kViewer,   kNoFlag,               kNone,                   "octoprint.ui",            "the web UI"},
   {kGet,    "/static/**",                   kViewer,   kNoFlag,               kNone,                   "octoprint.ui.static",     "static UI assets"},
   {kGet,    "/plugin/*/static/**",          kViewer,   kNoFlag,               kNone,                   "octoprint.ui.static",     "static UI assets"},
+  {kGet,    "/i18n/**",                     kViewer,   kNoFlag,               kNone,                   "octoprint.ui.i18n",       "the UI's translations"},
   {kGet,    "/online.txt",                  kViewer,   kNoFlag,               kNone,                   "octoprint.online",        "the liveness check"},
   {kGet,    "/online.gif",                  kViewer,   kNoFlag,               kNone,                   "octoprint.online",        "the liveness check"},
   {kGet,    "/recovery",                    kAdmin,    kNoFlag,               kNone,                   "octoprint.ui.recovery",   "the recovery page"},
@@ -110,9 +111,19 @@ constexpr Rule kOctoPrintRules[] = {
   {kPost,   "/api/printer/sd",              kOperator, kNoFlag,               kNone,                   "octoprint.printer.sd",    "SD card init, refresh and release"},
   {kPost,   "/api/printer/storage",         kOperator, kNoFlag,               kNone,                   "octoprint.printer.sd",    "SD card init, refresh and release"},
   {kPost,   "/api/printer/command",         kAdmin,    kNoFlag,               Inspect::kPrinterCommand, "octoprint.printer.command", "terminal G-code"},
-  // Firmware host prompts ("filament runout, continue?"); answers send M876.
-  {kGet,    "/api/plugin/action_command_prompt", kOperator, kNoFlag,          kNone,                   "octoprint.prompt",        "answering printer prompts"},
+  // Firmware host prompts ("filament runout, continue?"): every role sees a
+  // pending one, answers send M876.
+  {kGet,    "/api/plugin/action_command_prompt", kViewer, kNoFlag,            kNone,                   "octoprint.prompt",        "reading printer prompts"},
   {kPost,   "/api/plugin/action_command_prompt", kOperator, kNoFlag,          Inspect::kPromptAnswer,                  "octoprint.prompt",        "answering printer prompts"},
+  // Bundled plugins' read APIs, which the UI polls on every page: results
+  // of the file and firmware checks, the printer's notifications,
+  // achievements and statistics. Their writes (clearing notifications,
+  // resetting achievements) are not listed, so they stay denied.
+  {kGet,    "/api/plugin/file_check",       kViewer,   kNoFlag,               kNone,                   "octoprint.plugin.read",   "reading bundled plugins' status"},
+  {kGet,    "/api/plugin/firmware_check",   kViewer,   kNoFlag,               kNone,                   "octoprint.plugin.read",   "reading bundled plugins' status"},
+  {kGet,    "/api/plugin/action_command_notification", kViewer, kNoFlag,      kNone,                   "octoprint.plugin.read",   "reading bundled plugins' status"},
+  {kGet,    "/plugin/achievements/",        kViewer,   kNoFlag,               kNone,                   "octoprint.plugin.read",   "reading bundled plugins' status"},
+  {kGet,    "/plugin/achievements/year/*",  kViewer,   kNoFlag,               kNone,                   "octoprint.plugin.read",   "reading bundled plugins' status"},
   // Files. Only POST /api/files/{local|sdcard} uploads; deeper POSTs are
   // JSON commands (select, print, copy, move, slice).
   {kGet,    "/api/files",                   kViewer,   kNoFlag,               kNone,                   "octoprint.files.list",    "listing files"},
@@ -124,6 +135,9 @@ constexpr Rule kOctoPrintRules[] = {
   {kPost,   "/api/files/*/**",              kOperator, kNoFlag,               Inspect::kFileCommand,   "octoprint.files.command", "selecting, printing, copying and moving files"},
   {kDelete, "/api/files/*/**",              kOperator, kNoFlag,               kNone,                   "octoprint.files.delete",  "deleting files"},
   {kGet,    "/downloads/files/**",          kOperator, kNoFlag,               kNone,                   "octoprint.files.download", "downloading G-code"},
+  // The GCode viewer asks whether it may skip to the print's position: it
+  // reads the G-code file, so it is a download.
+  {kGet,    "/plugin/gcodeviewer/skipuntilcheck/**", kOperator, kNoFlag,         kNone,                   "octoprint.files.download", "downloading G-code"},
   // Read-only data the UI loads at start.
   {kGet,    "/api/printerprofiles",         kViewer,   kNoFlag,               kNone,                   "octoprint.printerprofiles.read", "reading printer profiles"},
   {kGet,    "/api/printerprofiles/**",      kViewer,   kNoFlag,               kNone,                   "octoprint.printerprofiles.read", "reading printer profiles"},
@@ -142,11 +156,11 @@ constexpr Rule kOctoPrintRules[] = {
   {kGet,    "/webcam/",                     kViewer,   kNoFlag,               kNone,                   "webcam.action",           "the webcam stream and snapshot", Query::kWebcamAction},
   // Settings: reading shows webcam URLs, plugin secrets and, to admin
   // sessions, the API key.
-  {kGet,    "/api/settings",                kOperator, kNoFlag,               kNone,                   "octoprint.settings.read", "reading settings"},
+  {kGet,    "/api/settings",                kViewer,   kNoFlag,               kNone,                   "octoprint.settings.read", "reading settings"},
   {kAny,    "/api/settings/apikey",         kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.settings.apikey", "managing the global API key"},
   {kAny,    "/api/settings",                kAdmin,    Flag::kSettingsWrite,  Inspect::kSettings,                  "octoprint.settings.write", "changing settings"},
   {kAny,    "/api/settings/**",             kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.settings.write", "changing settings"},
-  {kGet,    "/api/languages",               kAdmin,    kNoFlag,               kNone,                   "octoprint.languages",     "reading language packs"},
+  {kGet,    "/api/languages",               kViewer,   kNoFlag,               kNone,                   "octoprint.languages",     "reading language packs"},
   {kAny,    "/api/languages",               kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.languages",     "installing language packs"},
   {kAny,    "/api/languages/**",            kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.languages",     "installing language packs"},
   {kGet,    "/api/setup/wizard",            kAdmin,    kNoFlag,               kNone,                   "octoprint.wizard",        "reading the setup wizard"},
@@ -154,13 +168,22 @@ constexpr Rule kOctoPrintRules[] = {
   // Server-side URL, host and path probes (SSRF, filesystem oracle).
   {kAny,    "/api/util/test",               kAdmin,    Flag::kSettingsWrite,  kNone,                   "octoprint.util.test",     "server-side probes"},
   // Logs hold client IPs, file names and serial traffic.
+  {kAny,    "/plugin/logging/",             kAdmin,    kNoFlag,               kNone,                   "octoprint.logs",          "logs"},
   {kAny,    "/plugin/logging/**",           kAdmin,    kNoFlag,               kNone,                   "octoprint.logs",          "logs"},
   {kGet,    "/downloads/logs/**",           kAdmin,    kNoFlag,               kNone,                   "octoprint.logs",          "logs"},
   // Host control: shell commands, reboot, host fingerprinting.
+  // Admins read the system menu and host facts (the admin pages ask at
+  // every load); running a command also needs the flag.
+  {kGet,    "/api/system/**",               kAdmin,    kNoFlag,               kNone,                   "octoprint.system",        "reading the system menu"},
   {kAny,    "/api/system",                  kAdmin,    Flag::kSystemCommands, kNone,                   "octoprint.system",        "system commands"},
   {kAny,    "/api/system/**",               kAdmin,    Flag::kSystemCommands, kNone,                   "octoprint.system",        "system commands"},
   {kGet,    "/downloads/systeminfo.zip",    kAdmin,    Flag::kSystemCommands, kNone,                   "octoprint.system",        "system commands"},
-  // Users, groups and credentials that work outside Bowden.
+  // Users, groups and credentials that work outside Bowden. Admins read
+  // groups and permissions; the user records carry each user's API key, so
+  // reading them needs the flag like changing them.
+  {kGet,    "/api/access/groups",           kAdmin,    kNoFlag,               kNone,                   "octoprint.access",        "reading groups"},
+  {kGet,    "/api/access/groups/**",        kAdmin,    kNoFlag,               kNone,                   "octoprint.access",        "reading groups"},
+  {kGet,    "/api/access/permissions",      kAdmin,    kNoFlag,               kNone,                   "octoprint.access",        "reading permissions"},
   {kAny,    "/api/access",                  kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.access",        "user management"},
   {kAny,    "/api/access/**",               kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.access",        "user management"},
   {kAny,    "/api/users",                   kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.access",        "user management"},
@@ -168,7 +191,11 @@ constexpr Rule kOctoPrintRules[] = {
   {kAny,    "/plugin/appkeys/**",           kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.appkeys",       "issuing application keys"},
   {kAny,    "/api/plugin/appkeys",          kAdmin,    Flag::kUserManagement, kNone,                   "octoprint.appkeys",       "issuing application keys"},
   // pip install, i.e. code execution by design; backup restore reinstalls
-  // plugins and replaces users and config.
+  // plugins and replaces users and config. Admins read the plugin list and
+  // the list of backups; a backup itself (password hashes, keys) needs the
+  // flag to be downloaded.
+  {kGet,    "/plugin/pluginmanager/**",     kAdmin,    kNoFlag,               kNone,                   "octoprint.pluginmanager", "reading the plugin list"},
+  {kGet,    "/plugin/backup/",              kAdmin,    kNoFlag,               kNone,                   "octoprint.backup",        "reading the list of backups"},
   {kAny,    "/plugin/pluginmanager/**",     kAdmin,    Flag::kPluginInstall,  kNone,                   "octoprint.pluginmanager", "plugin management"},
   {kAny,    "/api/plugin/pluginmanager",    kAdmin,    Flag::kPluginInstall,  kNone,                   "octoprint.pluginmanager", "plugin management"},
   {kAny,    "/plugin/softwareupdate/**",    kAdmin,    Flag::kPluginInstall,  kNone,                   "octoprint.softwareupdate", "software updates"},
@@ -336,8 +363,8 @@ absl::string_view InspectName(Inspect inspect) {
       return "upload";
     case Inspect::kConnection:
       return "connection";
-    case Inspect::kEmergencyOnly:
-      return "emergency-only";
+    case Inspect::kOperatorCommand:
+      return "operator-command";
     case Inspect::kPrinthead:
       return "printhead";
     case Inspect::kFileCommand:
@@ -387,14 +414,17 @@ Decision Decide(TargetKind kind, policy::Role role, absl::string_view method,
   for (const Rule& rule : rules) {
     if (rule.method != Method::kAny && rule.method != *parsed) continue;
     if (!PathMatches(rule.pattern, target.path)) continue;
-    // Emergency commands pass for every role that can reach the printer's
-    // controls: an operator's terminal request is judged to hold nothing but
-    // M112, M410 or M108.
+    // The terminal is admin's, but the Control tab sends Motors off and the
+    // fan through it, and emergency commands pass for every role that can
+    // reach the printer's controls: an operator's request is let through to
+    // have its body judged to hold nothing else.
     if (rule.inspect == Inspect::kPrinterCommand && role == Role::kOperator &&
         LocalAllows(rule.flag, local)) {
       return Decision{true, rule.id,
-                      "operators may send the emergency commands M112, M410 and M108",
-                      Inspect::kEmergencyOnly};
+                      "operators may send motors off (M18, M84), the fan "
+                      "(M106 S0-255, M107) and the emergency commands M112, "
+                      "M410 and M108",
+                      Inspect::kOperatorCommand};
     }
     if (static_cast<int>(role) < static_cast<int>(rule.min_role)) {
       return Deny(rule.id,

@@ -35,14 +35,15 @@ struct LocalCeiling {
 enum class Inspect {
   kNone,
   kPrinterCommand,   // `command`, `commands` (+ `parameters`), `script`
-  kEmergencyOnly,    // POST /api/printer/command below admin: M112/M410/M108
+  kOperatorCommand,  // POST /api/printer/command by operators: motors off,
+                     // fan, emergency commands
   kPrinthead,        // POST /api/printer/printhead: jog, home, feed rate
   kToolTarget,       // POST /api/printer/tool: targets -> M104, extrude, ...
   kBedTarget,        // POST /api/printer/bed: target -> M140
   kChamberTarget,    // POST /api/printer/chamber: target -> M141
   kUpload,           // multipart upload: scan the G-code file as it streams
   kFileCommand,      // POST /api/files/*/**: slice overrides, model renames
-  kConnection,       // POST /api/connection below admin: no `save`/`autoconnect`
+  kConnection,  // POST /api/connection below admin: no `save`/`autoconnect`
   kTimelapseConfig,  // POST /api/timelapse below admin: no `save`
   kPromptAnswer,     // POST /api/plugin/action_command_prompt: M876 S<choice>
   kSettings,         // POST/PATCH /api/settings: the settings that are G-code

@@ -56,7 +56,8 @@ void CheckAll(const std::vector<Case>& cases) {
     for (const LocalCeiling& local :
          {LocalCeiling{}, AllAllowed(), NoneAllowed()}) {
       for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
-        // Operators reach the terminal endpoint for emergency commands only.
+        // Operators reach the terminal endpoint for motors off, the fan and
+        // the emergency commands only.
         const bool emergency = c.inspect == Inspect::kPrinterCommand && role == Role::kOperator;
         const bool want_allow =
             emergency || (c.min_role.has_value() &&
@@ -73,9 +74,10 @@ void CheckAll(const std::vector<Case>& cases) {
         const bool admin_saves = (c.inspect == Inspect::kConnection ||
                                   c.inspect == Inspect::kTimelapseConfig) &&
                                  role == Role::kAdmin;
-        const Inspect want_inspect = emergency                  ? Inspect::kEmergencyOnly
-                                     : !want_allow || admin_saves ? Inspect::kNone
-                                                                  : c.inspect;
+        const Inspect want_inspect = emergency ? Inspect::kOperatorCommand
+                                     : !want_allow || admin_saves
+                                         ? Inspect::kNone
+                                         : c.inspect;
         EXPECT_EQ(InspectName(got.inspect), InspectName(want_inspect)) << where;
         EXPECT_FALSE(got.reason.empty()) << where;
       }
@@ -130,11 +132,33 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "GET", "/api/printerprofiles", "octoprint.printerprofiles.read", kViewer},
       {kOcto, "GET", "/api/printerprofiles/_default", "octoprint.printerprofiles.read", kViewer},
       {kOcto, "GET", "/api/printer/command/custom", "octoprint.printer.custom-controls", kViewer},
-      {kOcto, "GET", "/api/settings", "octoprint.settings.read", kOperator},
+      {kOcto, "GET", "/api/settings", "octoprint.settings.read", kViewer},
       {kOcto, "GET", "/api/timelapse?unrendered=true", "octoprint.timelapse.read", kViewer},
       {kOcto, "GET", "/downloads/timelapse/benchy_20240101.mp4", "octoprint.timelapse.read", kViewer},
       {kOcto, "GET", "/api/slicing", "octoprint.slicing.read", kViewer},
       {kOcto, "GET", "/downloads/camera/current", "octoprint.webcam.snapshot", kViewer},
+      // What the stock UI loads on every page (docs/octoprint-ui.md).
+      {kOcto, "GET", "/i18n/en/messages.js", "octoprint.ui.i18n", kViewer},
+      {kOcto, "GET", "/i18n/de/LC_MESSAGES/messages.js", "octoprint.ui.i18n", kViewer},
+      {kOcto, "GET", "/i18n/", "default-deny", kNobody},
+      {kOcto, "GET", "/api/languages", "octoprint.languages", kViewer},
+      {kOcto, "GET", "/api/plugin/action_command_prompt", "octoprint.prompt", kViewer},
+      {kOcto, "GET", "/api/plugin/file_check", "octoprint.plugin.read", kViewer},
+      {kOcto, "GET", "/api/plugin/firmware_check", "octoprint.plugin.read", kViewer},
+      {kOcto, "GET", "/api/plugin/action_command_notification", "octoprint.plugin.read", kViewer},
+      {kOcto, "GET", "/plugin/achievements/", "octoprint.plugin.read", kViewer},
+      {kOcto, "GET", "/plugin/achievements/year/2025", "octoprint.plugin.read", kViewer},
+      // Their writes stay denied: clearing notifications, re-running checks,
+      // resetting achievements.
+      {kOcto, "POST", "/api/plugin/action_command_notification", "default-deny", kNobody},
+      {kOcto, "POST", "/api/plugin/file_check", "default-deny", kNobody},
+      {kOcto, "POST", "/plugin/achievements/reset/achievements", "default-deny", kNobody},
+      {kOcto, "POST", "/plugin/achievements/reset/year", "default-deny", kNobody},
+      {kOcto, "POST", "/plugin/achievements/", "default-deny", kNobody},
+      {kOcto, "GET", "/plugin/achievements/year/2025/x", "default-deny", kNobody},
+      // The GCode viewer reads the file it shows.
+      {kOcto, "GET", "/plugin/gcodeviewer/skipuntilcheck/local/parts/benchy.gcode", "octoprint.files.download", kOperator},
+      {kOcto, "POST", "/plugin/gcodeviewer/skipuntilcheck/local/benchy.gcode", "default-deny", kNobody},
       // Control (1.3).
       {kOcto, "POST", "/api/job", "octoprint.job.control", kOperator},
       {kOcto, "POST", "/api/files/local", "octoprint.files.upload", kOperator, nullptr, Inspect::kUpload},
@@ -164,10 +188,10 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "POST", "/api/system/commands/core/restart", "octoprint.system", kAdmin, kSystem},
       {kOcto, "POST", "/api/system/commands/custom/rm-rf", "octoprint.system", kAdmin, kSystem},
       {kOcto, "POST", "/api/system", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/api/system/commands", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/api/system/info", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/api/system/usage", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/api/system/startup", "octoprint.system", kAdmin, kSystem},
+      {kOcto, "GET", "/api/system/commands", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/api/system/info", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/api/system/usage", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/api/system/startup", "octoprint.system", kAdmin},
       {kOcto, "GET", "/downloads/systeminfo.zip", "octoprint.system", kAdmin, kSystem},
       {kOcto, "POST", "/api/settings", "octoprint.settings.write", kAdmin, kSettings, Inspect::kSettings},
       {kOcto, "GET", "/api/settings/templates", "octoprint.settings.write", kAdmin, kSettings},
@@ -175,31 +199,42 @@ TEST(RulesTest, OctoPrintSurface) {
       {kOcto, "DELETE", "/api/settings/apikey", "octoprint.settings.apikey", kAdmin, kUsers},
       {kOcto, "POST", "/api/plugin/pluginmanager", "octoprint.pluginmanager", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/pluginmanager/upload_file", "octoprint.pluginmanager", kAdmin, kPlugins},
-      {kOcto, "GET", "/plugin/pluginmanager/plugins", "octoprint.pluginmanager", kAdmin, kPlugins},
+      {kOcto, "GET", "/plugin/pluginmanager/plugins", "octoprint.pluginmanager", kAdmin},
+      {kOcto, "GET", "/plugin/pluginmanager/repository?refresh=true", "octoprint.pluginmanager", kAdmin},
+      {kOcto, "DELETE", "/plugin/pluginmanager/plugins/x", "octoprint.pluginmanager", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/softwareupdate/update", "octoprint.softwareupdate", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/softwareupdate/configure", "octoprint.softwareupdate", kAdmin, kPlugins},
       {kOcto, "GET", "/plugin/softwareupdate/check", "octoprint.softwareupdate", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/backup/restore", "octoprint.backup", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/backup/backup", "octoprint.backup", kAdmin, kPlugins},
-      {kOcto, "GET", "/plugin/backup/", "octoprint.backup", kAdmin, kPlugins},
+      {kOcto, "GET", "/plugin/backup/", "octoprint.backup", kAdmin},
+      // A backup holds password hashes and keys.
+      {kOcto, "GET", "/plugin/backup/download/octoprint-backup-20240101.zip", "octoprint.backup", kAdmin, kPlugins},
+      {kOcto, "DELETE", "/plugin/backup/", "octoprint.backup", kAdmin, kPlugins},
       {kOcto, "POST", "/plugin/firmwareupdater/flash", "octoprint.firmwareupdater", kAdmin, kFirmware},
+      // User records carry API keys: reading them needs the flag too.
       {kOcto, "GET", "/api/access/users", "octoprint.access", kAdmin, kUsers},
+      {kOcto, "GET", "/api/access/users/bob", "octoprint.access", kAdmin, kUsers},
+      {kOcto, "GET", "/api/access/users/bob/settings", "octoprint.access", kAdmin, kUsers},
+      {kOcto, "GET", "/api/access/groups", "octoprint.access", kAdmin},
+      {kOcto, "GET", "/api/access/groups/users", "octoprint.access", kAdmin},
+      {kOcto, "POST", "/api/access/groups", "octoprint.access", kAdmin, kUsers},
       {kOcto, "POST", "/api/access/users", "octoprint.access", kAdmin, kUsers},
       {kOcto, "PUT", "/api/access/users/bob", "octoprint.access", kAdmin, kUsers},
       {kOcto, "PUT", "/api/access/users/bob/password", "octoprint.access", kAdmin, kUsers},
       {kOcto, "PATCH", "/api/access/users/bob/settings", "octoprint.access", kAdmin, kUsers},
       {kOcto, "POST", "/api/access/users/bob/apikey", "octoprint.access", kAdmin, kUsers},
       {kOcto, "DELETE", "/api/access/groups/makers", "octoprint.access", kAdmin, kUsers},
-      {kOcto, "GET", "/api/access/permissions", "octoprint.access", kAdmin, kUsers},
+      {kOcto, "GET", "/api/access/permissions", "octoprint.access", kAdmin},
       {kOcto, "GET", "/api/users", "octoprint.access", kAdmin, kUsers},
       {kOcto, "PUT", "/api/users/bob", "octoprint.access", kAdmin, kUsers},
       {kOcto, "POST", "/api/util/test", "octoprint.util.test", kAdmin, kSettings},
-      {kOcto, "GET", "/api/languages", "octoprint.languages", kAdmin},
       {kOcto, "POST", "/api/languages", "octoprint.languages", kAdmin, kSettings},
       {kOcto, "DELETE", "/api/languages/de/messages", "octoprint.languages", kAdmin, kSettings},
       {kOcto, "POST", "/api/printerprofiles", "octoprint.printerprofiles.write", kAdmin, kSettings},
       {kOcto, "PATCH", "/api/printerprofiles/_default", "octoprint.printerprofiles.write", kAdmin, kSettings},
       {kOcto, "DELETE", "/api/printerprofiles/spare", "octoprint.printerprofiles.write", kAdmin, kSettings},
+      {kOcto, "GET", "/plugin/logging/", "octoprint.logs", kAdmin},
       {kOcto, "GET", "/plugin/logging/logs", "octoprint.logs", kAdmin},
       {kOcto, "POST", "/plugin/logging/setup/levels", "octoprint.logs", kAdmin},
       {kOcto, "GET", "/downloads/logs/octoprint.log", "octoprint.logs", kAdmin},
@@ -264,11 +299,14 @@ TEST(RulesTest, EvasionCorpus) {
       {kOcto, "POST", "/api/Printer/Command", "default-deny", kNobody},
       {kOcto, "POST", "/api/printer/command%20", "default-deny", kNobody},
       // Allowed prefixes do not carry a request elsewhere.
-      {kOcto, "GET", "/static/../api/system/commands", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/static/%2e%2e/api/system/commands", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/static/..%2Fapi%2Fsystem%2Fcommands", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/static/..%5Capi%5Csystem%5Ccommands", "octoprint.system", kAdmin, kSystem},
-      {kOcto, "GET", "/static/js/../../api/settings", "octoprint.settings.read", kOperator},
+      {kOcto, "GET", "/static/../api/system/commands", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/static/%2e%2e/api/system/commands", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/static/..%2Fapi%2Fsystem%2Fcommands", "octoprint.system", kAdmin},
+      {kOcto, "GET", "/static/..%5Capi%5Csystem%5Ccommands", "octoprint.system", kAdmin},
+      {kOcto, "POST", "/static/../api/system/commands/core/reboot", "octoprint.system", kAdmin, kSystem},
+      {kOcto, "GET", "/static/js/../../api/settings", "octoprint.settings.read", kViewer},
+      {kOcto, "GET", "/i18n/../api/access/users", "octoprint.access", kAdmin, kUsers},
+      {kOcto, "GET", "/plugin/achievements/../backup/download/x.zip", "octoprint.backup", kAdmin, kPlugins},
       {kOcto, "GET", "/api/files/../../downloads/files/local/x.gcode", "octoprint.files.download", kOperator},
       {kOcto, "POST", "/plugin/x/static/../../pluginmanager/upload_file", "octoprint.pluginmanager", kAdmin, kPlugins},
       {kOcto, "DELETE", "/api/files/local/../../printer/command", "default-deny", kNobody},
@@ -366,7 +404,7 @@ TEST(RulesTest, ReasonsNameRoleAndFlag) {
   // Operators get through to have their body judged: emergency stops only.
   d = Decide(kOcto, Role::kOperator, "POST", *target, LocalCeiling{});
   EXPECT_TRUE(d.allow);
-  EXPECT_EQ(InspectName(d.inspect), "emergency-only");
+  EXPECT_EQ(InspectName(d.inspect), "operator-command");
 
   target = Canonicalize("/api/system/commands/core/reboot");
   ASSERT_TRUE(target.ok());

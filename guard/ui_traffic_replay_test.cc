@@ -1,161 +1,146 @@
 // Replays the requests OctoPrint 1.10.3's own web UI made (recorded in
 // shared/research, copied to tests/data) through the guard's rules and body
-// inspection, for each role, and checks every verdict against what
-// docs/security.md and docs/gcode-surface.md promise: the UI's requests pass,
-// except the ones listed here with the reason they are refused.
+// inspection for each role, exactly as the agent judges them, and checks
+// every verdict against the table in docs/octoprint-ui.md: allowed or
+// refused, and for a refusal the rule that refused it. The table is the
+// source of truth; a request it does not cover, or a row no request needs,
+// fails here, so the document and the guard cannot drift apart.
 
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gcode/checker.h"
 #include "gtest/gtest.h"
 #include "guard/body_inspector.h"
 #include "guard/canonical_path.h"
 #include "guard/rules.h"
+#include "tests/ui_corpus.h"
 
 namespace bowden::guard {
 namespace {
 
-struct Row {
-  std::string user, flow, step, method, target, content_type, body;
+using policy::Role;
+using tests::UiRequest;
+using tests::VerdictRow;
+using tests::VerdictTable;
+
+constexpr Role kRoles[] = {Role::kViewer, Role::kOperator, Role::kAdmin};
+
+// What the agent does with one request: the rules' decision and, when they
+// let it through for inspection, the body's. Uploads are streamed through
+// UploadInspector, which the recording's summarised multipart bodies cannot
+// feed; their scan is http_guard_upload_test's.
+struct GuardVerdict {
+  bool allow = false;
+  std::string rule;    // the deciding rule, also when a body is refused
+  std::string reason;  // why it was refused
+  Inspect inspect = Inspect::kNone;
 };
 
-std::vector<Row> Rows() {
-  std::ifstream in("tests/data/octoprint-1.10.3-ui-traffic.tsv");
-  std::vector<Row> rows;
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> f = absl::StrSplit(line, '\t');
-    if (f.size() < 7) continue;
-    rows.push_back({f[0], f[1], f[2], f[3], f[4], f[5], f[6]});
-  }
-  return rows;
-}
-
-// "allow" or the refusing rule id (with "/body" when the body was refused).
-std::string Verdict(const Row& row, policy::Role role) {
+GuardVerdict Judge(const UiRequest& request, Role role) {
   static const gcode::Checker* checker =
       new gcode::Checker(*gcode::Checker::Create(gcode::Ceiling()));
-  absl::StatusOr<CanonicalTarget> target = Canonicalize(row.target);
-  if (!target.ok()) return "bad-path";
-  Decision d = Decide(TargetKind::kOctoPrint, role, row.method, *target, LocalCeiling{});
-  if (!d.allow) return d.rule;
-  if (d.inspect == Inspect::kNone || d.inspect == Inspect::kUpload) return "allow";
-  BodyVerdict v = InspectBody(*checker, LocalCeiling{}, BodyRequest{d.inspect, target->path, row.body});
-  return v.allowed() ? "allow" : d.rule + "/body: " + v.denial;
-}
-
-// Which of the UI's requests each role's guard refuses, as "METHOD /path
-// -> rule" (path without the query; a body refusal adds "/body"). Anything
-// the UI sends that is not listed here must pass. The lists are what the
-// rule table and docs/security.md say today; issue 11 (the stock UI for
-// every role) shrinks them.
-std::set<std::string> Refused(policy::Role role) {
-  std::set<std::string> refused;
-  for (const Row& row : Rows()) {
-    if (row.user == "user") continue;  // the file's header line
-    std::string v = Verdict(row, role);
-    if (v == "allow") continue;
-    const std::string path = row.target.substr(0, row.target.find('?'));
-    refused.insert(absl::StrCat(row.method, " ", path, " -> ", v.substr(0, v.find(':'))));
+  absl::StatusOr<CanonicalTarget> target = Canonicalize(request.target);
+  if (!target.ok())
+    return {false, "bad-path", std::string(target.status().message())};
+  const LocalCeiling local;  // the agent's defaults
+  const Decision d =
+      Decide(TargetKind::kOctoPrint, role, request.method, *target, local);
+  if (!d.allow) return {false, d.rule, d.reason};
+  if (d.inspect == Inspect::kNone || d.inspect == Inspect::kUpload) {
+    return {true, d.rule, "", d.inspect};
   }
-  return refused;
+  const BodyVerdict body = InspectBody(
+      *checker, local, BodyRequest{d.inspect, target->path, request.body});
+  return {body.allowed(), d.rule, body.denial, d.inspect};
 }
 
-// Reads and admin pages the rule table refuses below admin or for everyone
-// (plugin routes not in the table, user management, system, plugin manager).
-const std::set<std::string> kRefusedForEveryone = {
-    "GET /api/access/groups -> octoprint.access",
-    "GET /api/access/users -> octoprint.access",
-    "GET /api/access/users/admin -> octoprint.access",
-    "GET /api/access/users/bob -> octoprint.access",
-    "GET /api/plugin/action_command_notification -> default-deny",
-    "GET /api/plugin/appkeys -> octoprint.appkeys",
-    "GET /api/plugin/file_check -> default-deny",
-    "GET /api/plugin/firmware_check -> default-deny",
-    "GET /api/system/commands -> octoprint.system",
-    "GET /api/system/info -> octoprint.system",
-    "GET /api/system/startup -> octoprint.system",
-    "GET /i18n/en/messages.js -> default-deny",
-    "GET /plugin/achievements/ -> default-deny",
-    "GET /plugin/backup/ -> octoprint.backup",
-    "GET /plugin/gcodeviewer/skipuntilcheck/local/rec-admin-folder/rec-admin.gcode -> default-deny",
-    "GET /plugin/gcodeviewer/skipuntilcheck/local/rec-bob-folder/rec-bob.gcode -> default-deny",
-    "GET /plugin/logging/ -> default-deny",
-    "GET /plugin/pluginmanager/orphans -> octoprint.pluginmanager",
-    "GET /plugin/pluginmanager/plugins -> octoprint.pluginmanager",
-    "GET /plugin/pluginmanager/repository -> octoprint.pluginmanager",
-    // The G-code ceiling, for every role: the terminal's M997, and the
-    // temperature offset +5 (a positive offset would lift any target past
-    // the cap the guard checked; docs/gcode-surface.md).
-    "POST /api/printer/command -> octoprint.printer.command/body",
-    "POST /api/printer/tool -> octoprint.printer.tool/body",
+class UiTrafficReplayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::vector<UiRequest>> corpus = tests::LoadUiCorpus();
+    ASSERT_TRUE(corpus.ok()) << corpus.status();
+    corpus_ = *std::move(corpus);
+    absl::StatusOr<VerdictTable> table = VerdictTable::Load();
+    ASSERT_TRUE(table.ok()) << table.status();
+    table_ = *std::move(table);
+  }
+
+  static std::string Describe(const UiRequest& r) {
+    return absl::StrCat("tsv line ", r.line, ": ", r.method, " ", r.target,
+                        r.body.empty() ? "" : " ", r.body.substr(0, 120));
+  }
+
+  std::vector<UiRequest> corpus_;
+  VerdictTable table_;
 };
 
-std::set<std::string> Union(std::set<std::string> a, const std::set<std::string>& b) {
-  a.insert(b.begin(), b.end());
-  return a;
-}
-
-TEST(UiTrafficReplayTest, AdminsGetEverythingButTheCeilingAndTheLocalFlags) {
-  EXPECT_EQ(Refused(policy::Role::kAdmin), kRefusedForEveryone);
-}
-
-TEST(UiTrafficReplayTest, OperatorsControlThePrinterButNotItsSettingsOrTerminal) {
-  EXPECT_EQ(Refused(policy::Role::kOperator),
-            Union(kRefusedForEveryone,
-                  {"GET /api/languages -> octoprint.languages",
-                   "GET /downloads/logs/serial.log -> octoprint.logs",
-                   "GET /reverse_proxy_test/ -> octoprint.proxy-test",
-                   // The UI's connect carries "autoconnect", which writes settings.
-                   "POST /api/connection -> octoprint.connection.control/body",
-                   "POST /api/settings -> octoprint.settings.write"}));
-}
-
-TEST(UiTrafficReplayTest, ViewersOnlyWatch) {
-  std::set<std::string> refused = Refused(policy::Role::kViewer);
-  // Nothing that moves, heats, prints, stores or changes anything passes.
-  for (const Row& row : Rows()) {
-    if (row.user == "user" || row.method == "GET") continue;
-    const bool harmless = absl::StartsWith(row.target, "/api/login") ||
-                          absl::StartsWith(row.target, "/api/logout") ||
-                          absl::StartsWith(row.target, "/api/files/test");
-    EXPECT_EQ(Verdict(row, policy::Role::kViewer) == "allow", harmless)
-        << row.method << " " << row.target << " " << row.body;
+TEST_F(UiTrafficReplayTest,
+       EveryRecordedRequestGetsTheTablesVerdictForEveryRole) {
+  ASSERT_EQ(corpus_.size(), 487u);
+  for (const UiRequest& request : corpus_) {
+    const VerdictRow* row = table_.Match(request);
+    ASSERT_NE(row, nullptr)
+        << Describe(request)
+        << " matches no row of docs/octoprint-ui.md: add one";
+    for (Role role : kRoles) {
+      const GuardVerdict got = Judge(request, role);
+      const std::string where =
+          absl::StrCat(Describe(request), " as ", policy::RoleName(role),
+                       " (docs/octoprint-ui.md line ", row->line, ")");
+      EXPECT_EQ(got.allow, row->Allows(role))
+          << where << ": the guard " << (got.allow ? "allows" : "refuses")
+          << " it (" << got.rule << ": " << got.reason << ")";
+      if (!got.allow && !row->Allows(role)) {
+        EXPECT_EQ(got.rule, row->rule) << where << ": " << got.reason;
+      }
+    }
   }
-  for (const char* read : {"GET /api/settings -> octoprint.settings.read",
-                           "GET /downloads/files/local/rec-bob-folder/rec-bob.gcode -> "
-                           "octoprint.files.download"}) {
-    EXPECT_TRUE(refused.count(read)) << read;
+}
+
+// The first matching row decides, so a row that no recorded request reaches
+// (written for nothing, or shadowed by an earlier row) is dead text.
+TEST_F(UiTrafficReplayTest, EveryTableRowDecidesSomeRecordedRequest) {
+  std::set<int> used;
+  for (const UiRequest& request : corpus_) {
+    if (const VerdictRow* row = table_.Match(request)) used.insert(row->line);
   }
+  for (const VerdictRow& row : table_.rows()) {
+    EXPECT_TRUE(used.count(row.line))
+        << "docs/octoprint-ui.md line " << row.line << " (" << row.method << " "
+        << row.path_glob << " " << row.body_contains
+        << ") decides no recorded request";
+  }
+  EXPECT_GE(table_.rows().size(), 40u);
 }
 
 // Every body the UI sends to an inspected endpoint passes the inspection for
-// the roles the rules let through, except the two ceiling refusals above and
-// the operator's terminal and connect: typing and % rendering must not break
-// the UI's own requests.
-TEST(UiTrafficReplayTest, TheUisOwnBodiesPassTheirInspection) {
+// admin, except the ceiling's two refusals (the terminal's M997, and the
+// temperature offset +5, which would lift any target past the cap the guard
+// checked): typing and % rendering must not break the UI's own requests.
+// Operators' bodies pass too, except the terminal's (admin's).
+TEST_F(UiTrafficReplayTest, TheUisOwnBodiesPassTheirInspection) {
   int inspected = 0;
-  for (const Row& row : Rows()) {
-    if (row.user == "user") continue;
-    absl::StatusOr<CanonicalTarget> target = Canonicalize(row.target);
-    ASSERT_TRUE(target.ok()) << row.target;
-    Decision d = Decide(TargetKind::kOctoPrint, policy::Role::kAdmin, row.method, *target,
-                        LocalCeiling{});
-    if (!d.allow || d.inspect == Inspect::kNone || d.inspect == Inspect::kUpload) continue;
-    ++inspected;
-    const std::string v = Verdict(row, policy::Role::kAdmin);
-    const bool ceiling = absl::StrContains(row.body, "M997") ||
-                         absl::StrContains(row.body, R"("offsets":{"tool0":5})");
-    EXPECT_EQ(v == "allow", !ceiling) << row.target << " " << row.body << " -> " << v;
+  for (const UiRequest& request : corpus_) {
+    const bool ceiling =
+        absl::StrContains(request.body, "M997") ||
+        absl::StrContains(request.body, R"("offsets":{"tool0":5})");
+    const GuardVerdict admin = Judge(request, Role::kAdmin);
+    if (admin.inspect != Inspect::kNone && admin.inspect != Inspect::kUpload) {
+      ++inspected;
+      EXPECT_EQ(admin.allow, !ceiling)
+          << Describe(request) << " -> " << admin.reason;
+    }
+    const GuardVerdict op = Judge(request, Role::kOperator);
+    if (op.inspect != Inspect::kNone && op.inspect != Inspect::kUpload &&
+        op.inspect != Inspect::kOperatorCommand) {
+      EXPECT_EQ(op.allow, !ceiling) << Describe(request) << " -> " << op.reason;
+    }
   }
-  EXPECT_EQ(inspected, 70);  // jog, heaters, terminal, files, connect, settings
+  EXPECT_EQ(inspected, 70);  // jog, heaters, terminal, files, settings
 }
 
 }  // namespace

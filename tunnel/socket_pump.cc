@@ -15,21 +15,24 @@ constexpr size_t kChunkBytes = 512 * 1024;
 
 }  // namespace
 
-void SocketPump::Start(EventLoop* loop, CompletionThread* calls, UniqueFd socket,
+void SocketPump::Start(EventLoop* loop, CompletionThread* calls,
+                       UniqueFd socket,
                        std::unique_ptr<grpc::ClientContext> context,
-                       Reactor::Prepare prepare, DoneCallback done) {
+                       Reactor::Prepare prepare, DoneCallback done,
+                       PumpNotices notices) {
   auto* pump = new SocketPump(loop, std::move(socket), std::move(context),
-                              std::move(done));
+                              std::move(done), std::move(notices));
   loop->Post([pump, calls, prepare = std::move(prepare)] { pump->Begin(calls, prepare); });
 }
 
 SocketPump::SocketPump(EventLoop* loop, UniqueFd socket,
                        std::unique_ptr<grpc::ClientContext> context,
-                       DoneCallback done)
+                       DoneCallback done, PumpNotices notices)
     : loop_(loop),
       socket_(std::move(socket)),
       context_(std::move(context)),
       done_(std::move(done)),
+      notices_(std::move(notices)),
       read_buffer_(new char[kChunkBytes]) {}
 
 void SocketPump::Begin(CompletionThread* calls, const Reactor::Prepare& prepare) {
@@ -40,6 +43,10 @@ void SocketPump::Begin(CompletionThread* calls, const Reactor::Prepare& prepare)
   BindCall(calls, context_.get(), prepare);
   StartRead(&down_);
   StartCall();
+  if (notices_.outbox != nullptr) {
+    notices_.outbox->SetWake(loop_, [this] { OnUpEdge(); });
+    if (notices_.outbox->pending()) OnUpEdge();  // posted before the start
+  }
 }
 
 void SocketPump::OnSocketEvent(uint32_t events) {
@@ -53,6 +60,10 @@ void SocketPump::OnSocketEvent(uint32_t events) {
     }
   }
   if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+  OnUpEdge();
+}
+
+void SocketPump::OnUpEdge() {
   int state = up_state_.load();
   while (true) {
     if (state == kUpIdle) {
@@ -73,8 +84,14 @@ SocketPump::Io SocketPump::ReadSocket() {
     ssize_t n = recv(socket_.get(), read_buffer_.get(), kChunkBytes, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      // Give the token back, unless an edge came since the last read: then
-      // the data it announced may already be there.
+      // Nothing to read, but notices to send: they go alone.
+      if (TakeNotices()) {
+        up_.clear_data();
+        StartWrite(&up_);
+        return Io::kDone;
+      }
+      // Give the token back, unless an edge (or a notice) came since the
+      // last read: then the data it announced may already be there.
       int state = kUpBusy;
       if (up_state_.compare_exchange_strong(state, kUpIdle)) return Io::kWouldBlock;
       state = kUpMissedEdge;
@@ -86,6 +103,9 @@ SocketPump::Io SocketPump::ReadSocket() {
       return Io::kFailed;
     }
     up_.set_data(read_buffer_.get(), n);
+    // After the read: notices posted before these bytes were written to
+    // the socket go with them at the latest.
+    TakeNotices();
     if (n == 0) {
       up_.set_fin(true);
       sent_fin_ = true;
@@ -94,6 +114,13 @@ SocketPump::Io SocketPump::ReadSocket() {
     StartWrite(&up_);
     return Io::kDone;
   }
+}
+
+bool SocketPump::TakeNotices() {
+  // The previous Chunk's notices are out (its write completed).
+  if (up_.notices_size() > 0) up_.clear_notices();
+  return notices_.outbox != nullptr && notices_.outbox->pending() &&
+         notices_.outbox->TakeInto(&up_);
 }
 
 SocketPump::Io SocketPump::FlushSocket(bool call_over) {
@@ -140,6 +167,9 @@ void SocketPump::OnReadDone(bool ok) {
   // This reaction holds the down direction: OnDone cannot run before it
   // returns, so the socket is still open.
   if (!ok || socket_failed_) return;  // the call is ending; OnDone follows
+  if (down_.notices_size() > 0 && notices_.on_received) {
+    notices_.on_received(down_.notices());
+  }
   bytes_down_ += down_.data().size();
   down_offset_ = 0;
   switch (FlushSocket(/*call_over=*/false)) {
@@ -182,6 +212,8 @@ void SocketPump::MaybeFinish() {
   // not, the socket is reset anyway.
   if (!rpc_done_ || (status_.ok() && want_socket_write_)) return;
   loop_->Unwatch(watch_);
+  // On the loop, like the wake-ups: none runs after this.
+  if (notices_.outbox != nullptr) notices_.outbox->ClearWake();
   if (status_.ok() && !socket_failed_) {
     socket_.reset();
   } else {

@@ -12,6 +12,7 @@
 #include "tunnel/completion_thread.h"
 #include "tunnel/cq_bidi_reactor.h"
 #include "tunnel/event_loop.h"
+#include "tunnel/notice_mailbox.h"
 #include "tunnel/unique_fd.h"
 
 namespace bowden::tunnel {
@@ -21,6 +22,17 @@ struct PumpResult {
   grpc::Status status;    // the RPC's final status
   uint64_t bytes_up = 0;  // socket -> stream
   uint64_t bytes_down = 0;
+};
+
+// What a pump does with Chunk.notices; both optional.
+struct PumpNotices {
+  using Received = std::function<void(
+      const google::protobuf::RepeatedPtrField<bowden::v1::Notice>&)>;
+  // Notices to send with the up direction (socket -> stream).
+  std::shared_ptr<NoticeMailbox> outbox;
+  // Called with the notices of each received Chunk that has some, on the
+  // completion thread: must not block.
+  Received on_received;
 };
 
 // Carries one TCP connection over one bidi gRPC stream of Chunks, keeping TCP
@@ -42,6 +54,15 @@ struct PumpResult {
 // handing the token back to the loop needs no wake-up of the loop.
 // Epoll interest, start-up and tear-down belong to the loop thread only. The
 // object deletes itself after `done` has run.
+//
+// Notices (PumpNotices): whoever holds the up direction's token takes the
+// outbox's notices into the Chunk it is about to write, after the socket
+// read that fills it, so a notice posted before some bytes reach the socket
+// travels no later than those bytes. With nothing to read it sends them in
+// a Chunk without data. A post wakes the loop, which handles it like a
+// socket edge (kUpIdle: take the token; kUpBusy: remember it), so notices
+// that nothing follows still go out. Received notices go to `on_received`
+// on the completion thread before the Chunk's bytes are written.
 class SocketPump final
     : public CqBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk> {
  public:
@@ -53,7 +74,8 @@ class SocketPump final
   // the socket is closed and the call has ended.
   static void Start(EventLoop* loop, CompletionThread* calls, UniqueFd socket,
                     std::unique_ptr<grpc::ClientContext> context,
-                    Reactor::Prepare prepare, DoneCallback done);
+                    Reactor::Prepare prepare, DoneCallback done,
+                    PumpNotices notices = PumpNotices());
 
   // Reactions (completion thread).
   void OnReadDone(bool ok) override;
@@ -62,7 +84,8 @@ class SocketPump final
 
  private:
   SocketPump(EventLoop* loop, UniqueFd socket,
-             std::unique_ptr<grpc::ClientContext> context, DoneCallback done);
+             std::unique_ptr<grpc::ClientContext> context, DoneCallback done,
+             PumpNotices notices);
 
   enum class Io { kDone, kWouldBlock, kFailed };
   // The up direction (socket -> stream).
@@ -77,6 +100,9 @@ class SocketPump final
   // Reads the socket and starts writing what arrived (or the fin); returns
   // kWouldBlock once the token is back with the loop.
   Io ReadSocket();
+  // Moves the outbox's notices into `up_` (dropping the last Chunk's);
+  // returns whether there were any.
+  bool TakeNotices();
   // Writes the rest of `down_`; when all is out, half-closes the socket after
   // a fin or asks for the next Chunk unless the call is over.
   Io FlushSocket(bool call_over);
@@ -84,6 +110,9 @@ class SocketPump final
   // Loop thread only.
   void Begin(CompletionThread* calls, const Reactor::Prepare& prepare);
   void OnSocketEvent(uint32_t events);
+  // Something to send up came (socket data or a notice): reads now if the
+  // loop holds the token, else has the holder look again.
+  void OnUpEdge();
   void WaitForSocketWrite();
   void Abort();
   void UpdateInterest();
@@ -93,6 +122,7 @@ class SocketPump final
   UniqueFd socket_;
   std::unique_ptr<grpc::ClientContext> context_;
   DoneCallback done_;
+  const PumpNotices notices_;
   EventLoop::WatchId watch_ = 0;
 
   std::unique_ptr<char[]> read_buffer_;

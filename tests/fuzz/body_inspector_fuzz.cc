@@ -93,10 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view input(reinterpret_cast<const char*>(data), size);
   constexpr Inspect kKinds[] = {
-      Inspect::kPrinterCommand, Inspect::kEmergencyOnly, Inspect::kPrinthead,
-      Inspect::kToolTarget,     Inspect::kBedTarget,     Inspect::kChamberTarget,
-      Inspect::kFileCommand,    Inspect::kConnection,    Inspect::kTimelapseConfig,
-      Inspect::kPromptAnswer,   Inspect::kSettings};
+      Inspect::kPrinterCommand,  Inspect::kOperatorCommand,
+      Inspect::kPrinthead,       Inspect::kToolTarget,
+      Inspect::kBedTarget,       Inspect::kChamberTarget,
+      Inspect::kFileCommand,     Inspect::kConnection,
+      Inspect::kTimelapseConfig, Inspect::kPromptAnswer,
+      Inspect::kSettings};
   const uint8_t setup = static_cast<uint8_t>(input[0]);
   const Inspect kind = kKinds[setup % (sizeof(kKinds) / sizeof(kKinds[0]))];
   const char* path = (setup & 0x80) ? "/api/files/local/a.stl" : "/api/files/local/a.gcode";
@@ -113,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const BodyVerdict again = bowden::guard::InspectBody(
         DefaultChecker(), ceiling, BodyRequest{kind, path, verdict.emergency_body});
-    if (!again.allowed() || (kind == Inspect::kEmergencyOnly &&
+    if (!again.allowed() || (kind == Inspect::kOperatorCommand &&
                              again.emergency_body != verdict.emergency_body)) {
       Fail("an emergency body the guard refuses on its own", input);
     }
@@ -137,6 +139,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case Inspect::kPrinterCommand:
       CheckTerminalBody(json, input);
+      break;
+    case Inspect::kOperatorCommand:
+      // Forwarded as sent: what an operator may send, the terminal may too.
+      if (verdict.emergency_body.empty()) {
+        if (!bowden::guard::InspectBody(
+                 DefaultChecker(), ceiling,
+                 BodyRequest{Inspect::kPrinterCommand, path, input})
+                 .allowed()) {
+          Fail("an operator's command the terminal refuses", input);
+        }
+        CheckTerminalBody(json, input);
+      }
       break;
     default:
       break;

@@ -1,0 +1,245 @@
+// SocketPump's notices against a real gRPC server on loopback: notices
+// posted to a session's outbox reach the far end, with the bytes they
+// precede at the latest and on their own when no bytes follow, and received
+// notices reach the callback. NoticeMailbox's bounds.
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "proto/tunnel.grpc.pb.h"
+#include "tunnel/completion_thread.h"
+#include "tunnel/event_loop.h"
+#include "tunnel/notice_mailbox.h"
+#include "tunnel/socket_pump.h"
+
+namespace bowden::tunnel {
+namespace {
+
+using bowden::v1::AgentService;
+using bowden::v1::Chunk;
+using bowden::v1::Notice;
+
+Notice Refusal(const std::string& path) {
+  Notice notice;
+  notice.set_method("POST");
+  notice.set_path(path);
+  notice.set_rule("octoprint.printer.command");
+  notice.set_reason("viewers may not send G-code");
+  notice.set_role("viewer");
+  notice.set_status(403);
+  notice.set_verdict("deny");
+  return notice;
+}
+
+// Records every Chunk it receives (the stream's order) until the client
+// half-closes; then, if asked, answers with one Chunk carrying notices.
+class RecordingService final : public AgentService::Service {
+ public:
+  grpc::Status Carry(grpc::ServerContext* /*context*/,
+                     grpc::ServerReaderWriter<Chunk, Chunk>* stream) override {
+    Chunk chunk;
+    while (stream->Read(&chunk)) {
+      absl::MutexLock lock(&mu_);
+      chunks_.push_back(chunk);
+    }
+    Chunk answer;
+    answer.set_data("bye");
+    *answer.add_notices() = Refusal("/api/answer");
+    answer.set_fin(true);
+    stream->Write(answer);
+    return grpc::Status::OK;
+  }
+
+  std::vector<Chunk> chunks() {
+    absl::MutexLock lock(&mu_);
+    return chunks_;
+  }
+  // Waits until the notices received so far satisfy `done`.
+  bool WaitFor(const std::function<bool(const std::vector<Chunk>&)>& done) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&] {
+      mu_.AssertHeld();
+      return done(chunks_);
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(20));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<Chunk> chunks_ ABSL_GUARDED_BY(mu_);
+};
+
+int CountNotices(const std::vector<Chunk>& chunks) {
+  int count = 0;
+  for (const Chunk& chunk : chunks) count += chunk.notices_size();
+  return count;
+}
+
+class SocketPumpNoticesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = AgentService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                            grpc::InsecureChannelCredentials()));
+    auto loop = EventLoop::Create();
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = *std::move(loop);
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  // Pumps one end of a socketpair; returns the other end.
+  UniqueFd StartPump(PumpNotices notices) {
+    int pair[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    AgentService::Stub* stub = stub_.get();
+    SocketPump::Start(
+        loop_.get(), &calls_, UniqueFd(pair[0]),
+        std::make_unique<grpc::ClientContext>(),
+        [stub](grpc::ClientContext* context, grpc::CompletionQueue* cq) {
+          return stub->PrepareAsyncCarry(context, cq);
+        },
+        [this](const PumpResult& result) {
+          status_ = result.status;
+          done_.Notify();
+        },
+        std::move(notices));
+    return UniqueFd(pair[1]);
+  }
+
+  RecordingService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<AgentService::Stub> stub_;
+  CompletionThread calls_;
+  std::unique_ptr<EventLoop> loop_;
+  grpc::Status status_;
+  absl::Notification done_;
+};
+
+// The refusal is the last thing on the connection: no bytes follow the
+// notice, and it still arrives (in a Chunk without data).
+TEST_F(SocketPumpNoticesTest, ANoticeNothingFollowsStillGoesUp) {
+  auto outbox = std::make_shared<NoticeMailbox>();
+  UniqueFd user = StartPump({outbox, nullptr});
+  loop_->Post([outbox] { outbox->Post(Refusal("/api/printer/command")); });
+  ASSERT_TRUE(service_.WaitFor(
+      [](const auto& chunks) { return CountNotices(chunks) == 1; }));
+  std::vector<Chunk> chunks = service_.chunks();
+  EXPECT_EQ(chunks.back().data(), "");
+  EXPECT_FALSE(chunks.back().fin());
+  EXPECT_EQ(chunks.back().notices(0).path(), "/api/printer/command");
+  EXPECT_EQ(chunks.back().notices(0).reason(), "viewers may not send G-code");
+  user.reset();  // EOF: the fin ends the call
+  done_.WaitForNotification();
+  EXPECT_TRUE(status_.ok()) << status_.error_message();
+}
+
+// Notice i is posted before bytes "i;" are written to the socket, from
+// another thread than the pump's, while the pump may be busy writing: each
+// notice must travel in the Chunk holding "i;" or an earlier one, never
+// later and never twice.
+TEST_F(SocketPumpNoticesTest, NoticesTravelNoLaterThanTheBytesAfterThem) {
+  auto outbox = std::make_shared<NoticeMailbox>();
+  UniqueFd user = StartPump({outbox, nullptr});
+  constexpr int kRounds = 300;
+  for (int i = 0; i < kRounds; ++i) {
+    outbox->Post(Refusal(absl::StrCat("/", i)));
+    std::string bytes = absl::StrCat(i, ";");
+    ASSERT_EQ(send(user.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    // Fewer than kMaxPending wait at once: none is dropped.
+    if (i % 50 == 49) {
+      ASSERT_TRUE(service_.WaitFor(
+          [i](const auto& chunks) { return CountNotices(chunks) == i + 1; }));
+    }
+  }
+  ASSERT_TRUE(service_.WaitFor(
+      [](const auto& chunks) { return CountNotices(chunks) == kRounds; }));
+  std::vector<int> notice_chunk(kRounds, -1);
+  std::vector<int> bytes_chunk(kRounds, -1);
+  std::string data;
+  std::vector<Chunk> chunks = service_.chunks();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    for (const Notice& notice : chunks[c].notices()) {
+      int i = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(notice.path().substr(1), &i))
+          << notice.path();
+      EXPECT_EQ(notice_chunk[i], -1) << "notice " << i << " came twice";
+      notice_chunk[i] = c;
+    }
+    // Which rounds' bytes are complete once this Chunk is in.
+    data += chunks[c].data();
+    std::vector<std::string> parts = absl::StrSplit(data, ';');
+    for (size_t p = 0; p + 1 < parts.size(); ++p) {
+      if (bytes_chunk[p] == -1) bytes_chunk[p] = c;
+    }
+  }
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_NE(bytes_chunk[i], -1) << i;
+    EXPECT_LE(notice_chunk[i], bytes_chunk[i])
+        << "notice " << i << " came after its bytes";
+  }
+  user.reset();
+  done_.WaitForNotification();
+}
+
+TEST_F(SocketPumpNoticesTest, ReceivedNoticesGoToTheCallback) {
+  absl::Mutex mu;
+  std::vector<Notice> received;
+  UniqueFd user = StartPump(
+      {nullptr, [&](const google::protobuf::RepeatedPtrField<Notice>& notices) {
+         absl::MutexLock lock(&mu);
+         received.assign(notices.begin(), notices.end());
+       }});
+  shutdown(user.get(), SHUT_WR);  // the server answers once we are done
+  std::string answer;
+  char buffer[64];
+  for (ssize_t n; (n = recv(user.get(), buffer, sizeof(buffer), 0)) > 0;)
+    answer.append(buffer, n);
+  EXPECT_EQ(answer, "bye");
+  done_.WaitForNotification();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].path(), "/api/answer");
+}
+
+TEST(NoticeMailboxTest, AFullMailboxCountsInsteadOfKeeping) {
+  NoticeMailbox mailbox;
+  EXPECT_FALSE(mailbox.pending());
+  Notice big = Refusal(std::string(100000, 'p'));
+  mailbox.Post(big);
+  for (size_t i = 1; i < NoticeMailbox::kMaxPending + 36; ++i)
+    mailbox.Post(Refusal("/x"));
+  EXPECT_TRUE(mailbox.pending());
+  Chunk chunk;
+  ASSERT_TRUE(mailbox.TakeInto(&chunk));
+  EXPECT_FALSE(mailbox.pending());
+  ASSERT_EQ(chunk.notices_size(), static_cast<int>(NoticeMailbox::kMaxPending));
+  EXPECT_EQ(chunk.notices(0).path().size(), NoticeMailbox::kMaxFieldBytes);
+  EXPECT_EQ(chunk.notices(chunk.notices_size() - 1).dropped_after(), 36u);
+  EXPECT_FALSE(mailbox.TakeInto(&chunk));
+}
+
+}  // namespace
+}  // namespace bowden::tunnel
