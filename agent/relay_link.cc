@@ -294,7 +294,9 @@ void RelayLink::TellUser(const bowden::v1::OpenSession& request,
                          const std::vector<guard::GuardEvent>& events,
                          tunnel::NoticeMailbox* outbox) {
   for (const guard::GuardEvent& e : events) {
-    if (e.verdict == "allow") continue;
+    // A moved request is not refused: the browser sends it again to the
+    // other target of `bowden open`'s shared port.
+    if (e.verdict == "allow" || e.verdict == "moved") continue;
     bowden::v1::Notice notice;
     notice.set_method(e.method);
     notice.set_path(e.path);
@@ -334,7 +336,7 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     // Every request is in the relay's audit log; the agent's own log keeps
     // the refusals, and every request only with GLOG_v=1 (one line per
     // request would be an access log on the printer host's journal).
-    if (e.verdict != "allow" || VLOG_IS_ON(1)) {
+    if ((e.verdict != "allow" && e.verdict != "moved") || VLOG_IS_ON(1)) {
       LOG(INFO) << "session " << request.session_id() << " http " << request.user() << " "
                 << e.method << " " << e.path << " -> " << e.status << " " << e.verdict
                 << " [" << e.rule << "]" << (e.reason.empty() ? "" : ": ") << e.reason;

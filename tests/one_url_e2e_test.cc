@@ -212,6 +212,9 @@ TEST_F(OneUrlE2eTest,
            Audited({"\"outcome\":\"moved\"", "\"rule\":\"moved-to-octoprint\"",
                     "\"path\":\"/api/version\""});
   }));
+  // Nothing was refused, so bob's terminal says nothing (the agent sent its
+  // notices, if any, with the events the relay has logged by now).
+  EXPECT_FALSE(absl::StrContains(open->Stderr(), "refused")) << open->Stderr();
 }
 
 TEST_F(OneUrlE2eTest, WithoutTheWebcamGrantWebcamRequestsGoToOctoPrint) {
