@@ -265,6 +265,10 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
     config.user = request.user();
     config.ceiling = safety_->ceiling;
     config.remote_user_header = safety_->remote_user_header;
+    // `bowden open` serves both on one local port (GuardConfig::shared_port).
+    config.shared_port =
+        (target.name == "octoprint" || target.name == "webcam") &&
+        targets_->count("octoprint") != 0 && targets_->count("webcam") != 0;
     const LocalSafety* safety = safety_;
     config.inspect_body = [safety](const guard::BodyRequest& request) {
       return guard::InspectBody(safety->checker, safety->ceiling, request);
@@ -310,7 +314,9 @@ void RelayLink::TellUser(const bowden::v1::OpenSession& request,
                          const std::vector<guard::GuardEvent>& events,
                          tunnel::NoticeMailbox* outbox) {
   for (const guard::GuardEvent& e : events) {
-    if (e.verdict == "allow") continue;
+    // A moved request is not refused: the browser sends it again to the
+    // other target of `bowden open`'s shared port.
+    if (e.verdict == "allow" || e.verdict == "moved") continue;
     bowden::v1::Notice notice;
     notice.set_method(e.method);
     notice.set_path(e.path);
@@ -350,7 +356,7 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     // Every request is in the relay's audit log; the agent's own log keeps
     // the refusals, and every request only with GLOG_v=1 (one line per
     // request would be an access log on the printer host's journal).
-    if (e.verdict != "allow" || VLOG_IS_ON(1)) {
+    if ((e.verdict != "allow" && e.verdict != "moved") || VLOG_IS_ON(1)) {
       LOG(INFO) << "session " << request.session_id() << " http " << request.user() << " "
                 << e.method << " " << e.path << " -> " << e.status << " " << e.verdict
                 << " [" << e.rule << "]" << (e.reason.empty() ? "" : ": ") << e.reason;
@@ -360,7 +366,12 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
     event.set_actor(request.user());
     event.set_target(request.target());
     event.set_session_id(request.session_id());
-    event.set_outcome(e.verdict != "allow" ? "denied" : e.interrupted ? "interrupted" : "ok");
+    // A moved request is no refusal: the client sends it again to the
+    // other target, where it gets its own row.
+    event.set_outcome(e.verdict == "moved"   ? "moved"
+                      : e.verdict != "allow" ? "denied"
+                      : e.interrupted        ? "interrupted"
+                                             : "ok");
     event.set_detail(e.reason);
     auto& fields = *event.mutable_fields();
     // An upload's file, size, sha256 and scan verdict (and, if refused, the

@@ -18,7 +18,8 @@ struct CliOptions {
   identity::TlsFiles tls;
   // open
   std::string target = "octoprint";
-  std::string listen = "127.0.0.1:0";
+  // Empty: the port this printer and target had last time (cli/port_memory.h).
+  std::string listen;
   bool no_browser = false;
   // kill
   std::string reason;

@@ -27,12 +27,19 @@ bool IsLoopback(const tunnel::SocketAddress& address) {
   return false;
 }
 
+// How long a local connection may stay silent before it goes to OctoPrint
+// unrouted. Longer than a browser keeps a preconnected socket unused
+// (Chromium: 10 s), so a preconnect that carries /webcam/ later still goes
+// to the webcam; as long as the agent's request-head timeout.
+constexpr absl::Duration kFirstRequestTimeout = absl::Seconds(30);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
-    tunnel::EventLoop* loop, tunnel::CompletionThread* calls, const std::string& listen,
-    std::shared_ptr<grpc::Channel> channel, std::string relay_address,
-    std::string printer, std::string target) {
+    tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+    const std::string& listen, std::shared_ptr<grpc::Channel> channel,
+    std::string relay_address, std::string printer, std::string target,
+    std::string webcam_target) {
   absl::StatusOr<tunnel::HostPort> hp = tunnel::ParseHostPort(listen);
   if (!hp.ok()) return hp.status();
   absl::StatusOr<tunnel::SocketAddress> address = tunnel::Resolve(*hp);
@@ -49,7 +56,8 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   tunnel::HostPort bound{hp->host, *port};
   std::unique_ptr<LocalForwarder> forwarder(new LocalForwarder(
       loop, calls, *std::move(listener), bound, std::move(channel),
-      std::move(relay_address), std::move(printer), std::move(target)));
+      std::move(relay_address), std::move(printer), std::move(target),
+      std::move(webcam_target)));
   LocalForwarder* self = forwarder.get();
   loop->Post([self] {
     self->listener_watch_ = self->loop_->Watch(self->listener_.get(), EPOLLIN,
@@ -64,7 +72,7 @@ LocalForwarder::LocalForwarder(tunnel::EventLoop* loop,
                                tunnel::HostPort bound,
                                std::shared_ptr<grpc::Channel> channel,
                                std::string relay_address, std::string printer,
-                               std::string target)
+                               std::string target, std::string webcam_target)
     : loop_(loop),
       calls_(calls),
       listener_(std::move(listener)),
@@ -73,7 +81,17 @@ LocalForwarder::LocalForwarder(tunnel::EventLoop* loop,
       relay_address_(std::move(relay_address)),
       printer_(std::move(printer)),
       target_(std::move(target)),
-      notices_(printer_, &std::cerr) {}
+      webcam_target_(std::move(webcam_target)),
+      notices_(printer_, &std::cerr) {
+  if (!webcam_target_.empty()) {
+    router_ = std::make_unique<FirstRequestRouter>(
+        loop_, kFirstRequestTimeout,
+        [this](tunnel::UniqueFd socket, FirstRoute route) {
+          Pump(std::move(socket),
+               route == FirstRoute::kWebcam ? webcam_target_ : target_);
+        });
+  }
+}
 
 std::string LocalForwarder::url() const {
   return absl::StrCat("http://", bound_.ToString(), "/");
@@ -112,10 +130,15 @@ void LocalForwarder::PauseAccepting(int error) {
 }
 
 void LocalForwarder::Forward(tunnel::UniqueFd socket) {
+  if (router_ != nullptr) return router_->Add(std::move(socket));
+  Pump(std::move(socket), target_);
+}
+
+void LocalForwarder::Pump(tunnel::UniqueFd socket, const std::string& target) {
   uint64_t number = next_connection_++;
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("bowden-printer", printer_);
-  context->AddMetadata("bowden-target", target_);
+  context->AddMetadata("bowden-target", target);
   bowden::v1::UserService::Stub* stub = stub_.get();
   tunnel::SocketPump::Start(
       loop_, calls_, std::move(socket), std::move(context),

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/first_request_router.h"
 #include "cli/notice_printer.h"
 #include "grpcpp/channel.h"
 #include "proto/tunnel.grpc.pb.h"
@@ -19,9 +20,11 @@
 namespace bowden::cli {
 
 // Listens on a loopback port and turns each accepted connection into one
-// Dial stream to `printer`/`target` through the relay. The agent's notices
-// (requests its guard refused) are printed to stderr, bounded
-// (NoticePrinter).
+// Dial stream to `printer`/`target` through the relay. With a
+// `webcam_target`, each connection whose first request is for /webcam/ (see
+// FirstRequestRouter) goes to that target instead: one URL per printer, as
+// on OctoPi. The agent's notices (requests its guard refused) are printed to
+// stderr, bounded (NoticePrinter).
 //
 // Thread-safety: Create(), port() and url() are thread-safe; connection
 // handling runs on the event loop thread. The loop and the completion thread
@@ -31,9 +34,10 @@ class LocalForwarder {
   // Binds `listen`, which must be a loopback address so the printer is never
   // exposed to the user's own network.
   static absl::StatusOr<std::unique_ptr<LocalForwarder>> Create(
-      tunnel::EventLoop* loop, tunnel::CompletionThread* calls, const std::string& listen,
-      std::shared_ptr<grpc::Channel> channel, std::string relay_address,
-      std::string printer, std::string target);
+      tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
+      const std::string& listen, std::shared_ptr<grpc::Channel> channel,
+      std::string relay_address, std::string printer, std::string target,
+      std::string webcam_target = "");
 
   uint16_t port() const { return bound_.port; }
   // The URL a browser opens, e.g. http://127.0.0.1:PORT/ or http://[::1]:PORT/.
@@ -41,14 +45,16 @@ class LocalForwarder {
 
  private:
   LocalForwarder(tunnel::EventLoop* loop, tunnel::CompletionThread* calls,
-                 tunnel::UniqueFd listener,
-                 tunnel::HostPort bound, std::shared_ptr<grpc::Channel> channel,
+                 tunnel::UniqueFd listener, tunnel::HostPort bound,
+                 std::shared_ptr<grpc::Channel> channel,
                  std::string relay_address, std::string printer,
-                 std::string target);
+                 std::string target, std::string webcam_target);
   void AcceptAll();
   // Stops watching the listener for a while after EMFILE and the like.
   void PauseAccepting(int error);
   void Forward(tunnel::UniqueFd socket);
+  // Starts the Dial stream to `target` for one connection.
+  void Pump(tunnel::UniqueFd socket, const std::string& target);
   // Prints the summary of counted notices once it is due. Loop thread.
   void ScheduleNoticeTick();
 
@@ -60,6 +66,9 @@ class LocalForwarder {
   const std::string relay_address_;
   const std::string printer_;
   const std::string target_;
+  const std::string webcam_target_;
+  // Only with a webcam target; loop thread.
+  std::unique_ptr<FirstRequestRouter> router_;
   uint64_t next_connection_ = 1;  // loop thread
   // Out of descriptors, the listener is not watched for a while: it is
   // level-triggered and EMFILE leaves the connection waiting, so watching it

@@ -27,7 +27,9 @@ ABSL_FLAG(std::string, cert, "", "your user certificate (PEM)");
 ABSL_FLAG(std::string, key, "", "your private key (PEM)");
 ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
 ABSL_FLAG(std::string, target, "octoprint", "open: the printer's target");
-ABSL_FLAG(std::string, listen, "127.0.0.1:0", "open: local loopback HOST:PORT");
+ABSL_FLAG(std::string, listen, "",
+          "open: local loopback HOST:PORT, not remembered (default: the port the printer "
+          "had last time)");
 ABSL_FLAG(bool, no_browser, false, "open: do not start a browser");
 ABSL_FLAG(std::string, reason, "", "kill: why, for the log");
 ABSL_FLAG(std::string, printer, "", "audit: only this printer");
@@ -63,9 +65,15 @@ const std::vector<Command>& Commands() {
        "List the printers you may reach, online or offline, with their targets.",
        bowden::cli::RunLs},
       {{"open"},
-       "bowden open PRINTER [--target octoprint] [--listen 127.0.0.1:0] [--no-browser]",
+       "bowden open PRINTER [--target octoprint] [--listen 127.0.0.1:PORT] [--no-browser]",
        "Forward a local loopback port to PRINTER's target through the relay and "
-       "print its URL; runs until Ctrl-C.",
+       "print its URL; runs until Ctrl-C. One URL per printer, as on OctoPi: on the "
+       "octoprint target, /webcam/ goes to the printer's webcam target if you may reach "
+       "it, so OctoPrint's default stream URL works unchanged. The printer gets the same "
+       "port every time (remembered in $XDG_STATE_HOME/bowden/ports, else "
+       "~/.local/state/bowden/ports), so OctoPrint's login and your bookmarks survive a "
+       "restart; if that port is taken, another is chosen and remembered, and it says "
+       "so. --listen picks the address and is not remembered.",
        bowden::cli::RunOpen},
       {{"sessions"}, "bowden sessions",
        "List live sessions: every session for relay admins, your own otherwise.",

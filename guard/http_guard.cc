@@ -190,6 +190,12 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   current_.path = target->path;
+  // Judged where it belongs, the Host and Origin checks included.
+  if (absl::string_view moved = OtherTargetsRequest(target->path);
+      !moved.empty()) {
+    CloseUnanswered(moved, out);
+    return;
+  }
   // Before the rules: no role may be reached by another web page.
   if (std::optional<OriginRefusal> foreign = CheckHostAndOrigin(request_->fields)) {
     GuardEvent event = current_;
@@ -211,6 +217,9 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     return;
   }
   current_.verdict = "allow";
+  // What the target routes on; the audit keeps the path as requested.
+  CanonicalTarget forward = *target;
+  forward.path.erase(0, decision.strip_prefix.size());
   if (decision.inspect == Inspect::kUpload) {
     StartUpload(*target, out);
     return;
@@ -220,7 +229,8 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
     inspect_ = decision.inspect;
     held_target_ = *target;
     request_->keep_body = true;
-    held_head_ = BuildForwardedHead(*request_, *target, proxy_, /*drop_expect=*/true);
+    held_head_ =
+        BuildForwardedHead(*request_, forward, proxy_, /*drop_expect=*/true);
     held_body_.clear();
     // The client may wait for 100 Continue before sending the body the
     // guard needs; answer it here when nothing else is owed to the client.
@@ -231,7 +241,7 @@ void HttpGuard::OnRequestHeader(absl::string_view raw_header, GuardOutput* out) 
   }
   mode_ = Mode::kStream;
   const bool redact = RedactsResponse(request_->method, *target);
-  out->to_target += BuildForwardedHead(*request_, *target, proxy_, false, std::nullopt,
+  out->to_target += BuildForwardedHead(*request_, forward, proxy_, false, std::nullopt,
                                        /*plain_response=*/redact);
   Pending forwarded;
   forwarded.redact = redact;
@@ -371,6 +381,43 @@ void HttpGuard::Refuse(int status, absl::string_view rule, absl::string_view rea
     return;
   }
   QueueLocal(status, rule, reason, event, /*close_after=*/true, out, extra_json);
+}
+
+absl::string_view HttpGuard::OtherTargetsRequest(absl::string_view path) {
+  const bool under_webcam = absl::StartsWith(path, "/webcam/");
+  if (++requests_seen_ == 1) {
+    first_under_webcam_ = under_webcam;
+    return "";
+  }
+  if (!config_.shared_port) return "";
+  if (config_.kind == TargetKind::kOctoPrint && under_webcam)
+    return "moved-to-webcam";
+  if (config_.kind == TargetKind::kWebcam && first_under_webcam_ &&
+      !under_webcam) {
+    return "moved-to-octoprint";
+  }
+  return "";
+}
+
+void HttpGuard::CloseUnanswered(absl::string_view rule, GuardOutput* out) {
+  Pending moved;
+  moved.id = next_id_++;
+  moved.local = true;  // with no response: nothing is sent for it
+  moved.close_after = true;
+  moved.event = current_;
+  moved.event.verdict = "moved";
+  moved.event.rule = std::string(rule);
+  moved.event.reason = absl::StrCat(
+      "the request belongs to the ",
+      config_.kind == TargetKind::kOctoPrint ? "webcam" : "OctoPrint",
+      " target on this shared port; the connection closed unanswered so the "
+      "client "
+      "sends it again on a fresh one");
+  stop_parsing_ = true;
+  client_buf_.clear();
+  request_.reset();
+  pending_.push_back(std::move(moved));
+  FlushLocal(out);
 }
 
 void HttpGuard::FlushLocal(GuardOutput* out) {

@@ -26,7 +26,11 @@ struct GuardEvent {
   std::string method;
   std::string path;     // canonical, without the query
   std::string rule;     // the rule that decided
-  std::string verdict;  // "allow", "deny" or "bad-request"
+  // "allow", "deny", "bad-request", or "moved": the request belongs to the
+  // other target of a shared port (GuardConfig::shared_port), so it was
+  // neither forwarded nor answered and the connection closed; the client
+  // sends it again on a fresh connection, where it gets its own event.
+  std::string verdict;
   std::string reason;   // why, for denials
   int status = 0;       // the response status the client got
   // The connection ended before the response did (a download cut off, a
@@ -76,6 +80,21 @@ struct GuardConfig {
   // with trustRemoteUser logs the session in as the OctoPrint user of the
   // same name. Empty: off, and clients can never set it either way.
   std::string remote_user_header;
+  // `bowden open PRINTER` serves OctoPrint and the printer's webcam target on
+  // one local port and sends each connection to one of them by its first
+  // request: `GET|HEAD /webcam/...` to the webcam, anything else to
+  // OctoPrint. The agent sets this on both guards when it offers both
+  // targets. A browser reuses a kept-alive connection for its next request,
+  // which may belong to the other target: on OctoPrint a request under
+  // /webcam/, on a webcam connection whose first request was under /webcam/
+  // anything not under it. Such a request (not the first on its connection)
+  // is neither forwarded nor answered: the connection closes after the
+  // answers owed before it, and browsers and curl send a request again on a
+  // fresh connection when a reused one closes before any byte of the answer
+  // (Chromium's HttpNetworkTransaction::ShouldResendRequest), which the CLI
+  // then routes right. A connection's first request is always judged here,
+  // so a client that does not retry still gets an answer.
+  bool shared_port = false;
 };
 
 // What the guard wants sent after consuming some bytes.
@@ -212,6 +231,13 @@ class HttpGuard {
                   absl::string_view extra_json = "");
   void Refuse(int status, absl::string_view rule, absl::string_view reason,
               GuardOutput* out, absl::string_view extra_json = "");
+  // GuardConfig::shared_port: the rule id ("moved-to-webcam",
+  // "moved-to-octoprint") when a request on `path` belongs to the other
+  // target, else "". Also notes the connection's first request.
+  absl::string_view OtherTargetsRequest(absl::string_view path);
+  // Leaves the current request unanswered and closes the connection after
+  // the answers owed before it (see GuardConfig::shared_port).
+  void CloseUnanswered(absl::string_view rule, GuardOutput* out);
   // Uploads (http_guard_upload.cc).
   void StartUpload(const CanonicalTarget& target, GuardOutput* out);
   void UploadBody(absl::string_view raw, GuardOutput* out);
@@ -260,6 +286,8 @@ class HttpGuard {
   uint64_t next_id_ = 1;          // for Pending::id
   bool parse_paused_ = false;     // client_buf_ waits for Resume()
   bool client_eof_ = false;
+  uint64_t requests_seen_ = 0;       // request heads judged on this connection
+  bool first_under_webcam_ = false;  // the first one's path is under /webcam/
 
   // The upload being read (Mode::kUpload).
   std::unique_ptr<UploadInspector> upload_;

@@ -44,6 +44,9 @@ struct Rule {
   const char* id;
   const char* what;  // subject of the reason sentence
   Query query = Query::kAny;
+  // Removed from the front of the path before forwarding
+  // (Decision::strip_prefix).
+  const char* strip_prefix = "";
 };
 
 constexpr Method kGet = Method::kGet;
@@ -209,10 +212,16 @@ constexpr Rule kOctoPrintRules[] = {
 // mjpg-streamer and ustreamer. Only the stream and the snapshot pass;
 // ?action=command (V4L2 controls), ?action=take (writes files), the JSON
 // endpoints, ustreamer's /state and static files are denied for every role.
+// `bowden open` on the OctoPrint target sends the UI's /webcam/ requests
+// here (OctoPrint's default stream URL, as on OctoPi); they reach the
+// streamer without "/webcam", as OctoPi's haproxy sends them.
 constexpr Rule kWebcamRules[] = {
   {kGet,    "/",                            kViewer,   kNoFlag,               kNone,                   "webcam.action",           "the webcam stream and snapshot", Query::kWebcamAction},
   {kGet,    "/stream",                      kViewer,   kNoFlag,               kNone,                   "webcam.stream",           "the webcam stream"},
   {kGet,    "/snapshot",                    kViewer,   kNoFlag,               kNone,                   "webcam.snapshot",         "webcam snapshots"},
+  {kGet,    "/webcam/",                     kViewer,   kNoFlag,               kNone,                   "webcam.action",           "the webcam stream and snapshot", Query::kWebcamAction, "/webcam"},
+  {kGet,    "/webcam/stream",               kViewer,   kNoFlag,               kNone,                   "webcam.stream",           "the webcam stream",              Query::kAny,          "/webcam"},
+  {kGet,    "/webcam/snapshot",             kViewer,   kNoFlag,               kNone,                   "webcam.snapshot",         "webcam snapshots",               Query::kAny,          "/webcam"},
 };
 // clang-format on
 
@@ -447,7 +456,7 @@ Decision Decide(TargetKind kind, policy::Role role, absl::string_view method,
     return Decision{true, rule.id,
                     absl::StrCat(rule.what, " is allowed from role ",
                                  policy::RoleName(rule.min_role), " up"),
-                    inspect};
+                    inspect, rule.strip_prefix};
   }
   return Deny("default-deny",
               absl::StrCat("no rule allows ", method, " on this path"));

@@ -62,6 +62,11 @@ struct Decision {
   std::string reason;
   // Meaningful only when `allow`; kNone on every denial.
   Inspect inspect = Inspect::kNone;
+  // Meaningful only when `allow`: the leading part of the path the target
+  // does not know, removed before forwarding (the webcam's "/webcam" under
+  // `bowden open`'s one URL per printer, as OctoPi's haproxy does). Empty:
+  // forward the path as it is.
+  std::string strip_prefix = "";
 };
 
 // Decides whether a session with `role` may send `method` `target` to an

@@ -371,6 +371,18 @@ TEST(RulesTest, Webcam) {
       {kCam, "POST", "/stream", "default-deny", kNobody},
       {kCam, "PUT", "/snapshot", "default-deny", kNobody},
       {kCam, "GET", "/api/printer", "default-deny", kNobody},
+      // OctoPrint's default stream URL, sent here by `bowden open`.
+      {kCam, "GET", "/webcam/?action=stream", "webcam.action", kViewer},
+      {kCam, "HEAD", "/webcam/?action=snapshot", "webcam.action", kViewer},
+      {kCam, "GET", "/webcam/stream", "webcam.stream", kViewer},
+      {kCam, "GET", "/webcam/snapshot", "webcam.snapshot", kViewer},
+      {kCam, "GET", "/webcam/?action=command&id=1", "webcam.action", kNobody},
+      {kCam, "GET", "/webcam/?action=stream&action=take", "webcam.action", kNobody},
+      {kCam, "GET", "/webcam/", "webcam.action", kNobody},
+      {kCam, "GET", "/webcam", "default-deny", kNobody},
+      {kCam, "GET", "/webcam/input.json", "default-deny", kNobody},
+      {kCam, "GET", "/webcam/webcam/?action=stream", "default-deny", kNobody},
+      {kCam, "POST", "/webcam/?action=stream", "default-deny", kNobody},
       // OctoPi's haproxy puts the streamer under /webcam/ of the UI host.
       {kOcto, "GET", "/webcam/?action=stream", "webcam.action", kViewer},
       {kOcto, "GET", "/webcam/?action=snapshot", "webcam.action", kViewer},
@@ -413,6 +425,31 @@ TEST(RulesTest, ReasonsNameRoleAndFlag) {
   EXPECT_FALSE(d.allow);
   EXPECT_NE(d.reason.find("exactly one action,"), std::string::npos)
       << d.reason;
+}
+
+TEST(RulesTest, OnlyTheWebcamsPrefixedPathsLoseTheirPrefix) {
+  for (const char* path :
+       {"/webcam/?action=stream", "/webcam/stream", "/webcam/snapshot"}) {
+    auto target = Canonicalize(path);
+    ASSERT_TRUE(target.ok());
+    Decision d = Decide(kCam, Role::kViewer, "GET", *target, LocalCeiling{});
+    EXPECT_TRUE(d.allow) << path;
+    EXPECT_EQ(d.strip_prefix, "/webcam") << path;
+  }
+  for (const char* path : {"/?action=stream", "/stream"}) {
+    auto target = Canonicalize(path);
+    ASSERT_TRUE(target.ok());
+    EXPECT_EQ(Decide(kCam, Role::kViewer, "GET", *target, LocalCeiling{})
+                  .strip_prefix,
+              "")
+        << path;
+  }
+  // OctoPi's haproxy serves /webcam/ on the OctoPrint target itself.
+  auto target = Canonicalize("/webcam/?action=stream");
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ(
+      Decide(kOcto, Role::kViewer, "GET", *target, LocalCeiling{}).strip_prefix,
+      "");
 }
 
 TEST(RulesTest, UnknownRoleIsDenied) {

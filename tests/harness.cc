@@ -378,6 +378,34 @@ std::vector<std::string> Farm::CliAs(const std::string& user) const {
           "--key", tls.key, "--ca", tls.ca};
 }
 
+std::unique_ptr<Process> StartNginx(const TempDir& dir, const std::string& servers,
+                                    const std::vector<int>& ports) {
+  std::ofstream(dir.File("nginx.conf"))
+      << "daemon off; master_process off; worker_processes 1;\n"
+      << "pid " << dir.File("nginx.pid") << ";\nerror_log stderr;\n"
+      << "events {}\nhttp {\n"
+      << " client_body_temp_path " << dir.path() << ";\n"
+      << " proxy_temp_path " << dir.path() << ";\n"
+      << " fastcgi_temp_path " << dir.path() << ";\n"
+      << " uwsgi_temp_path " << dir.path() << ";\n"
+      << " scgi_temp_path " << dir.path() << ";\n"
+      << servers << "}\n";
+  auto nginx = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/sbin/nginx", "-p", dir.path(), "-c", dir.File("nginx.conf")},
+      dir.File("nginx"));
+  for (int port : ports) {
+    if (!WaitFor([&] {
+          std::string out;
+          return RunToCompletion({"/usr/bin/curl", "-s", "-o", "/dev/null",
+                                  absl::StrCat("http://127.0.0.1:", port, "/")},
+                                 &out) == 0;
+        })) {
+      ADD_FAILURE() << "nginx does not answer on port " << port << ": " << nginx->Stderr();
+    }
+  }
+  return nginx;
+}
+
 int Farm::Open(const std::string& user, const std::string& printer,
                const std::string& target) {
   std::vector<std::string> argv = CliAs(user);

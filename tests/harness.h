@@ -135,6 +135,14 @@ grpc::Status DialOnce(const std::string& relay_address, const identity::TlsFiles
                       const std::string& printer, const std::string& target,
                       const std::string& payload = "", std::string* received = nullptr);
 
+// Starts nginx in `dir` (as a stand-in for OctoPrint or a webcam) with
+// `servers`, the contents of its http block (server blocks, log formats),
+// after the settings every test needs (foreground, pid and temp files in
+// `dir`, errors on stderr). Waits until each of `ports` answers HTTP on
+// 127.0.0.1; ADD_FAILUREs and returns what it started either way.
+std::unique_ptr<Process> StartNginx(const TempDir& dir, const std::string& servers,
+                                    const std::vector<int>& ports);
+
 // A running farm: relay + one agent + helpers to open user sessions.
 class Farm {
  public:

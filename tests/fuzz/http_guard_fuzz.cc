@@ -147,6 +147,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                  : bowden::policy::Role::kAdmin;
   config.kind = (setup & 0x10) ? TargetKind::kWebcam : TargetKind::kOctoPrint;
   config.user = "fuzz";
+  // `bowden open`'s one port for OctoPrint and the webcam: requests for the
+  // other target are left unanswered and close the connection.
+  config.shared_port = (setup & 0x08) != 0;
   config.inspect_body = [&config](const BodyRequest& request) {
     return InspectBody(DefaultChecker(), config.ceiling, request);
   };
