@@ -58,6 +58,8 @@ ABSL_FLAG(bool, allow_plugin_install, false, "let admins install plugins");
 ABSL_FLAG(bool, allow_user_management, false, "let admins manage OctoPrint users");
 ABSL_FLAG(bool, allow_firmware_flash, false, "let admins flash firmware");
 ABSL_FLAG(bool, allow_gcode_scripts, false, "let admins run OctoPrint G-code scripts");
+ABSL_FLAG(bool, lock_settings, false,
+          "refuse every change of OctoPrint's settings through the tunnel, admins' too");
 ABSL_FLAG(std::string, http_header_timeout, "",
           "a guarded connection closes when a request head is not complete this long after "
           "it began (default 30s)");
@@ -114,6 +116,8 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   if (absl::GetFlag(FLAGS_allow_user_management)) config.set_allow_user_management(true);
   if (absl::GetFlag(FLAGS_allow_firmware_flash)) config.set_allow_firmware_flash(true);
   if (absl::GetFlag(FLAGS_allow_gcode_scripts)) config.set_allow_gcode_scripts(true);
+  // Locking only takes power away, so the flag may add it to the file's.
+  if (absl::GetFlag(FLAGS_lock_settings)) config.set_lock_settings(true);
   if (absl::GetFlag(FLAGS_allow_octoprint_autologin)) {
     config.set_allow_octoprint_autologin(true);
   }
@@ -150,6 +154,7 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
   local.allow_user_management = config.allow_user_management();
   local.allow_firmware_flash = config.allow_firmware_flash();
   local.allow_gcode_scripts = config.allow_gcode_scripts();
+  local.allow_settings_write = !config.lock_settings();
   std::string remote_user_header;
   if (!config.octoprint_remote_user_header().empty()) {
     absl::StatusOr<std::string> header =

