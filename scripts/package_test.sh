@@ -18,7 +18,8 @@
 #   5. the installed relay and agent (as their users, with the shipped
 #      relay.textproto and a PKI minted now) attach, `bowden ls` shows the
 #      printer online, and SIGHUP (systemctl reload) leaves the relay serving;
-#   6. reinstalling (an upgrade) keeps the edited policy, keys and users;
+#   6. an upgrade (the same packages repacked with a higher version) keeps
+#      the edited policy, the keys, the users and the 0700 modes;
 #   7. dpkg -r keeps users, state and config; dpkg --purge removes them.
 set -euo pipefail
 
@@ -219,12 +220,28 @@ done
 
 # ---- 6. upgrade ----------------------------------------------------------------
 
+# The same packages under a higher version, as the next commit's would be:
+# dpkg runs the upgrade path (prerm upgrade, postinst configure OLD_VERSION)
+# and its conffile handling.
+upgrades=()
+for deb in "${debs[@]}"; do
+  rm -rf "${T}/repack"
+  dpkg-deb -R "${deb}" "${T}/repack"
+  sed -i 's/^Version: .*/&+upgrade/' "${T}/repack/DEBIAN/control"
+  upgrades+=("${T}/$(basename "${deb}" .deb)+upgrade.deb")
+  dpkg-deb --root-owner-group --build "${T}/repack" "${upgrades[-1]}" >/dev/null
+done
 uid_before="$(id -u bowden-relay)"
-dpkg -i "${debs[@]}" >"${T}/dpkg-upgrade.log" 2>&1 || fail "reinstall failed: $(cat "${T}/dpkg-upgrade.log")"
+dpkg -i "${upgrades[@]}" >"${T}/dpkg-upgrade.log" 2>&1 || fail "upgrade failed: $(cat "${T}/dpkg-upgrade.log")"
+grep -q 'Preparing to unpack .*+upgrade.deb' "${T}/dpkg-upgrade.log" ||
+  fail "dpkg did not upgrade: $(cat "${T}/dpkg-upgrade.log")"
+[[ "$(dpkg-query -W -f='${Version}' bowden-relay)" == *+upgrade ]] || fail "bowden-relay was not upgraded"
 grep -q 'an upgrade must keep this' /etc/bowden/policy.textproto || fail "the upgrade replaced the edited policy"
 [[ -f /var/lib/bowden-relay/relay.key && -f /var/lib/bowden-agent/agent.key ]] ||
   fail "the upgrade lost the keys"
 [[ "$(id -u bowden-relay)" == "${uid_before}" ]] || fail "the upgrade changed bowden-relay's uid"
+for user in "${SERVICE_USERS[@]}"; do expect_mode "/var/lib/${user}" "700 ${user} ${user}"; done
+expect_mode /var/lib/bowden-agent/agent.key "600 bowden-agent bowden-agent"
 ok "upgrade kept the edited policy, the keys and the users"
 
 # ---- 7. remove, then purge -------------------------------------------------------
