@@ -128,7 +128,13 @@ ok "files, conffiles, users and 0700 state directories"
 
 # ---- 3. --version -------------------------------------------------------------
 
-revision="$(bash scripts/workspace_status.sh | sed -n 's/^STABLE_GIT_REVISION //p')"
+# What the build stamped (the tree may have been edited since, so "-dirty"
+# is not recomputed), and that it is this checkout's commit.
+revision="$(sed -n 's/^STABLE_GIT_REVISION //p' bazel-out/stable-status.txt)"
+[[ "${revision%-dirty}" == "$(git rev-parse --short=12 HEAD)" ]] ||
+  fail "the build stamped revision '${revision}', but HEAD is $(git rev-parse --short=12 HEAD)"
+[[ "$(dpkg-query -W -f='${Version}' bowden-relay)" == *".${revision%-dirty}"* ]] ||
+  fail "bowden-relay's version $(dpkg-query -W -f='${Version}' bowden-relay) does not name ${revision}"
 for binary in bowden-relay bowden-agent bowden; do
   line="$("/usr/bin/${binary}" --version)"
   [[ "${line}" == "${binary} $(cat VERSION) (git ${revision})" ]] ||
