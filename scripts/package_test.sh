@@ -16,10 +16,10 @@
 #   4. systemd-analyze verify, and systemd-analyze security --offline in the
 #      "OK" band or better, on the installed units;
 #   5. the installed relay and agent (as their users, with the shipped
-#      relay.textproto and a PKI minted now) attach, `bowden ls` shows the
+#      relay.textproto and agent.env and a PKI minted now) attach, `bowden ls` shows the
 #      printer online, and SIGHUP (systemctl reload) leaves the relay serving;
 #   6. an upgrade (the same packages repacked with a higher version) keeps
-#      the edited policy, the keys, the users and the 0700 modes;
+#      the edited policy and agent.env, the keys, the users and the modes;
 #   7. dpkg -r keeps users, state and config; dpkg --purge removes them.
 set -euo pipefail
 
@@ -205,9 +205,17 @@ setpriv --reuid=bowden-agent --regid=bowden-agent --init-groups -- \
   >"${T}/enroll.log" 2>&1 || fail "bowden-agent enroll: $(cat "${T}/enroll.log")"
 expect_mode /var/lib/bowden-agent/agent.key "600 bowden-agent bowden-agent"
 
-# As bowden-agent.service runs it: the enrolled config plus agent.env's flags.
+# As an operator would: point the shipped agent.env at the printer, then
+# run the agent as bowden-agent.service does, the enrolled config plus
+# agent.env's flags split on white space (systemd's unbraced $VAR).
+sed -i "s/127.0.0.1:5000/127.0.0.1:${printer_port}/" /etc/bowden/agent.env
+# shellcheck source=/dev/null
+agent_args="$(set -a && . /etc/bowden/agent.env && echo "${BOWDEN_AGENT_ARGS}")"
+read -ra agent_args <<<"${agent_args}"
+[[ "${agent_args[*]}" == *"octoprint=127.0.0.1:${printer_port}"* ]] ||
+  fail "agent.env's BOWDEN_AGENT_ARGS did not take the edit: ${agent_args[*]}"
 start_as bowden-agent agent /usr/bin/bowden-agent --config /var/lib/bowden-agent/agent.textproto \
-  --target "octoprint=127.0.0.1:${printer_port}"
+  "${agent_args[@]}"
 agent_pid="${LAST_PID}"
 await "${agent_pid}" "the agent to attach" grep -q "attached as printer 'prusa-01'" "${T}/agent.log"
 "${alice[@]}" ls >"${T}/ls.out" 2>&1 || fail "bowden ls: $(cat "${T}/ls.out")"
@@ -243,12 +251,13 @@ grep -q 'Preparing to unpack .*+upgrade.deb' "${T}/dpkg-upgrade.log" ||
   fail "dpkg did not upgrade: $(cat "${T}/dpkg-upgrade.log")"
 [[ "$(dpkg-query -W -f='${Version}' bowden-relay)" == *+upgrade ]] || fail "bowden-relay was not upgraded"
 grep -q 'an upgrade must keep this' /etc/bowden/policy.textproto || fail "the upgrade replaced the edited policy"
+grep -q "127.0.0.1:${printer_port}" /etc/bowden/agent.env || fail "the upgrade replaced the edited agent.env"
 [[ -f /var/lib/bowden-relay/relay.key && -f /var/lib/bowden-agent/agent.key ]] ||
   fail "the upgrade lost the keys"
 [[ "$(id -u bowden-relay)" == "${uid_before}" ]] || fail "the upgrade changed bowden-relay's uid"
 for user in "${SERVICE_USERS[@]}"; do expect_mode "/var/lib/${user}" "700 ${user} ${user}"; done
 expect_mode /var/lib/bowden-agent/agent.key "600 bowden-agent bowden-agent"
-ok "upgrade kept the edited policy, the keys and the users"
+ok "upgrade kept the edited policy and agent.env, the keys, the users and the modes"
 
 # ---- 7. remove, then purge -------------------------------------------------------
 
