@@ -35,6 +35,7 @@
 #include "tunnel/completion_thread.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/malloc_tuning.h"
+#include "version/version.h"
 
 ABSL_FLAG(std::string, config, "", "AgentConfig textproto; flags override it");
 // Listed by --help only: config::TakeRepeatedFlag takes every --target out of
@@ -235,6 +236,7 @@ int main(int argc, char** argv) {
     return absl::EndsWith(file, "main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return bowden::version::Line("bowden-agent"); };
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> target_flags =

@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
@@ -19,6 +20,7 @@
 #include "config/textproto.h"
 #include "proto/config.pb.h"
 #include "tunnel/malloc_tuning.h"
+#include "version/version.h"
 
 ABSL_FLAG(std::string, config, "",
           "CliConfig textproto (default ~/.config/bowden/cli.textproto)");
@@ -196,6 +198,9 @@ bool LoadConnection(CliOptions* options) {
 int main(int argc, char** argv) {
   bowden::tunnel::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage("bowden COMMAND [flags]; run `bowden --help`");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] { return bowden::version::Line("bowden"); };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args(argv, argv + argc);
   // Debian's Abseil checks every lock for deadlock cycles, which costs a few
   // percent on the data path; the lock order is fixed by design instead.

@@ -29,6 +29,7 @@
 #include "relay/accept_gate.h"
 #include "relay/relay_server.h"
 #include "tunnel/malloc_tuning.h"
+#include "version/version.h"
 
 ABSL_FLAG(std::string, config, "", "RelayConfig textproto; flags override it");
 // Listed by --help only: config::TakeRepeatedFlag takes every --allow out of
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
     return absl::EndsWith(file, "main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return bowden::version::Line("bowden-relay"); };
   absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args(argv, argv + argc);
   std::vector<std::string> allows = bowden::config::TakeRepeatedFlag(&args, "allow");
@@ -225,13 +227,14 @@ int main(int argc, char** argv) {
       LoadPolicy(*config);
   if (!policy.ok()) return Fail(policy.status());
 
-  // Block the stop signals before gRPC starts its threads, so that only
-  // sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop signals and SIGHUP (`systemctl reload`) before gRPC
+  // starts its threads, so that only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   bowden::relay::RelayOptions options;
   options.listen = config->listen();
@@ -305,17 +308,17 @@ int main(int argc, char** argv) {
   };
   audit_policy("ok", absl::StrCat("policy loaded: ", policy_source->Get()->grant_count(),
                                   " grant(s) in force"));
-  policy_source->StartWatching(
-      absl::Seconds(1), [audit_policy](const absl::StatusOr<size_t>& result) {
-        if (result.ok()) {
-          LOG(INFO) << "policy reloaded: " << *result << " grant(s) in force";
-          audit_policy("ok", absl::StrCat("policy reloaded: ", *result, " grant(s) in force"));
-        } else {
-          LOG(ERROR) << "policy change refused, the previous policy stays in force: "
-                     << result.status().message();
-          audit_policy("error", std::string(result.status().message()));
-        }
-      });
+  auto report_reload = [audit_policy](const absl::StatusOr<size_t>& result) {
+    if (result.ok()) {
+      LOG(INFO) << "policy reloaded: " << *result << " grant(s) in force";
+      audit_policy("ok", absl::StrCat("policy reloaded: ", *result, " grant(s) in force"));
+    } else {
+      LOG(ERROR) << "policy change refused, the previous policy stays in force: "
+                 << result.status().message();
+      audit_policy("error", std::string(result.status().message()));
+    }
+  };
+  policy_source->StartWatching(absl::Seconds(1), report_reload);
 
   // Tests and scripts read the chosen port from this line.
   std::cout << "bowden-relay listening on port " << (*relay)->port()
@@ -326,7 +329,20 @@ int main(int argc, char** argv) {
   }
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    // `systemctl reload`: read a changed policy file now rather than at the
+    // watcher's next check. Certificates need nothing: the TLS credentials
+    // re-read their files when these change.
+    absl::StatusOr<bool> reloaded = policy_source->ReloadIfChanged();
+    if (!reloaded.ok()) {
+      report_reload(reloaded.status());
+    } else if (*reloaded) {
+      report_reload(policy_source->Get()->grant_count());
+    } else {
+      LOG(INFO) << "SIGHUP: the policy file is unchanged, "
+                << policy_source->Get()->grant_count() << " grant(s) in force";
+    }
+  }
   LOG(INFO) << "stopping on signal " << signal;
   (*relay)->Shutdown(absl::Seconds(2));
   return 0;

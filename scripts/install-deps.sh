@@ -19,6 +19,9 @@ packages=(
   nginx-light wrk openssh-server openssh-client
   # The OctoPrint UI end-to-end test drives a real headless browser.
   chromium
+  # Packages (scripts/package.sh, package_test.sh): dpkg-shlibdeps for the
+  # library dependencies, systemd-analyze to check the units.
+  dpkg-dev systemd
   # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and AddressSanitizer.
   clang libclang-rt-14-dev
 )

@@ -62,6 +62,16 @@ else
   status_of["${fuzz_label}"]=FAILED
 fi
 
+# The Debian packages, installed for real and purged again (root only: CI
+# runs as root; dpkg cannot run inside Bazel's test sandbox).
+package_label="scripts/package_test.sh (dpkg -i, users, units, relay+agent, purge)"
+labels+=("${package_label}")
+if bash scripts/package_test.sh </dev/null; then
+  status_of["${package_label}"]=PASSED
+else
+  status_of["${package_label}"]=FAILED
+fi
+
 passed=0
 failed=0
 echo
