@@ -4,7 +4,7 @@
 #
 #   sessions  idle_sessions.py ─N TCP─► bowden open ══1 mTLS══► bowden-relay
 #                                        ◄══1 mTLS══ bowden-agent ─N TCP─► idle_sessions.py
-#   agents    N × bowden-agent (p-0001 …) ══N mTLS══► bowden-relay
+#   agents    bench/attach_load ══N mTLS connections, N Attach streams══► bowden-relay
 #
 # Part 1 holds 1, 10, 100, 1000, 10000 idle sessions (--sessions) through one
 # `bowden open`, one relay and one agent: each session is a TCP connection
@@ -12,17 +12,21 @@
 # agent, and a TCP connection from the agent to a sink that accepts and
 # holds it (bench/idle_sessions.py plays both ends). The counts are totals:
 # each step opens the sessions it adds and keeps the earlier ones.
-# Part 2 attaches 1, 10, 100, 1000 agents (--agents), one process and one
-# certificate each, to a fresh relay, in batches of 100 (the relay's
-# per-source cap on connections that have not authenticated is 256).
+# Part 2 attaches 1, 10, 100, 1000, 2000 agents (--agents) to a fresh relay
+# from bench/attach_load, one process that plays many idle agents: for each
+# a certificate of its own (p-0001, ...), its own channel (TCP and TLS
+# connection, the agents' keepalive) and an Attach stream with a real
+# agent's hello, at most 100 pending at once (the relay's per-source cap on
+# connections that have not authenticated is 256). bowden-agent processes
+# cost ~20 MiB of RSS each, which puts 2,000 of them out of reach of one
+# machine; bench/reconnect.sh runs 200 real ones.
 #
 # At each step, once every session (agent) is through, it waits --settle
 # seconds and then records the relay's VmRSS, the relay's CPU time spent
 # opening the step's sessions (attaching its agents), and the relay's CPU
 # over an idle window of --idle seconds (the agents' keepalive pings every
 # 10 s fall in it). Per-session (per-agent) memory is (RSS now - RSS with
-# none) / count. It also records the CLI's and the agent's RSS in part 1 and
-# one agent's RSS in part 2.
+# none) / count. Part 1 also records the CLI's and the agent's RSS.
 #
 # Before each step it estimates the memory the step would add (from the
 # last step's per-unit growth of every process it started) and stops when
@@ -31,7 +35,7 @@
 # --step-timeout seconds stops its part, also said in the report.
 #
 #   bench/scale.sh [--out FILE] [--no-build] [--sessions "1 10 100 1000 10000"]
-#                  [--agents "1 10 100 1000"] [--settle 3] [--idle 10]
+#                  [--agents "1 10 100 1000 2000"] [--settle 3] [--idle 10]
 #                  [--step-timeout 300] [--keep-free-gib 6] [--only sessions|agents]
 #
 # Prints a markdown report on stdout and writes it to FILE (default
@@ -56,7 +60,7 @@ source "${ROOT}/bench/lib.sh"
 OUT="${ROOT}/bench/scale-latest.md"
 BUILD=1
 SESSION_STEPS="1 10 100 1000 10000"
-AGENT_STEPS="1 10 100 1000"
+AGENT_STEPS="1 10 100 1000 2000"
 SETTLE=3
 IDLE=10
 STEP_TIMEOUT=300
@@ -110,13 +114,14 @@ done
 if ((BUILD)); then
   say "Building bowden-relay, bowden-agent and bowden"
   bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 ||
+    //relay:bowden-relay //agent:bowden-agent //cli:bowden //bench:attach_load >&2 ||
     die "bazel build failed"
 fi
 readonly RELAY_BIN="${ROOT}/bazel-bin/relay/bowden-relay"
 readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
 readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
+readonly LOAD_BIN="${ROOT}/bazel-bin/bench/attach_load"
+for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}" "${LOAD_BIN}"; do
   [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
 done
 
@@ -127,6 +132,7 @@ T="$(mktemp -d -t bowden-scale.XXXXXX)"
 readonly T
 PIDS=()
 HOLDER_PID=""
+LOAD_PID=""
 
 # Stops only what this script started, newest first, then deletes the
 # workspace.
@@ -134,6 +140,7 @@ cleanup() {
   local status=$? i pid deadline
   trap - EXIT INT TERM
   [[ -z "${HOLDER_PID}" ]] || exec 7>&-
+  [[ -z "${LOAD_PID}" ]] || exec 8>&-
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -TERM "${PIDS[i]}" 2>/dev/null || true
   done
@@ -188,19 +195,13 @@ fits() {
 # ---- PKI --------------------------------------------------------------------
 
 say "Workspace ${T}"
-MAX_AGENTS=0
-for n in ${AGENT_STEPS}; do ((n > MAX_AGENTS)) && MAX_AGENTS=${n}; done
-[[ "${ONLY}" != sessions ]] || MAX_AGENTS=0
-say "Minting a throw-away PKI (${MAX_AGENTS} agent certificates for part 2)"
+say "Minting a throw-away PKI"
 PKI="${T}/pki"
 {
   "${CLI_BIN}" ca init --dir "${PKI}" --trust-domain scale.test
   "${CLI_BIN}" ca issue --dir "${PKI}" relay relay --ip 127.0.0.1 --dns localhost
   "${CLI_BIN}" ca issue --dir "${PKI}" user alice
   "${CLI_BIN}" ca issue --dir "${PKI}" agent prusa-01
-  for ((i = 1; i <= MAX_AGENTS; i++)); do
-    "${CLI_BIN}" ca issue --dir "${PKI}" agent "$(printf 'p-%04d' "${i}")"
-  done
 } >"${T}/pki.log" 2>&1 || { tail -n 20 "${T}/pki.log" >&2; die "bowden ca failed"; }
 
 # start_relay NAME: a relay on a free port; sets RELAY_PID, RELAY_PORT.
@@ -319,58 +320,50 @@ run_sessions() {
 
 # ---- part 2: attached agents ------------------------------------------------
 
-attached_count() {
-  { grep -o "agent p-[0-9]* attached from" "$1" || true; } | sort -u | wc -l
-}
-
 run_agents() {
-  say "Part 2: attached agents"
+  say "Part 2: attached agents (bench/attach_load: one connection and certificate each)"
   start_relay relay-agents
-  local relay_log="${T}/relay-agents.err" closed_port base_relay started=0 n prev=0 c0 c1
-  local relay one_agent="" one_pid="" deadline per_agent_proc=8192 growth batch_end id
-  closed_port="$(free_port)"
+  local base_relay base_load n prev=0 c0 c1 relay load per_all=0 growth steps=0 attached failed
+  local deadline
+  mkfifo "${T}/load.in"
+  "${MANY_FDS[@]}" "${LOAD_BIN}" --relay "127.0.0.1:${RELAY_PORT}" --pki "${PKI}" \
+    --deadline "${STEP_TIMEOUT}s" <"${T}/load.in" >"${T}/load.out" 2>"${T}/load.err" &
+  LOAD_PID=$!
+  PIDS+=("${LOAD_PID}")
+  exec 8>"${T}/load.in"
   sleep "${SETTLE}"
   base_relay="$(rss_kib "${RELAY_PID}")"
-  AGENT_ROWS+=("| 0 | $(kib_to_mib "${base_relay}") | — | — | $(idle_cpu_ms_per_s "${RELAY_PID}") | — |")
-  mkdir -p "${T}/agents"
+  base_load="$(rss_kib "${LOAD_PID}")"
+  AGENT_ROWS+=("| 0 | $(kib_to_mib "${base_relay}") | — | — | $(idle_cpu_ms_per_s "${RELAY_PID}") |")
   for n in ${AGENT_STEPS}; do
     ((n > prev)) || continue
-    growth=$(((n - prev) * per_agent_proc))
+    growth=$(((n - prev) * per_all))
     if ! fits "${growth}"; then
-      NOTES+=("agents: stopped before ${n}: $((n - prev)) more agent processes at about $((per_agent_proc / 1024)) MiB of private memory each would leave less than ${KEEP_FREE_GIB} GiB available.")
+      NOTES+=("agents: stopped before ${n}: the step would add about $((growth / 1024)) MiB (at ${per_all} KiB per agent in the relay and attach_load, from the last step) and leave less than ${KEEP_FREE_GIB} GiB available.")
       break
     fi
     say "  ${n} attached agents"
     c0="$(cpu_seconds "${RELAY_PID}")"
-    while ((started < n)); do
-      batch_end=$((started + 100 < n ? started + 100 : n))
-      while ((started < batch_end)); do
-        started=$((started + 1))
-        id="$(printf 'p-%04d' "${started}")"
-        start "agents/${id}" "${AGENT_BIN}" --relay "127.0.0.1:${RELAY_PORT}" \
-          --cert "${PKI}/${id}.crt" --key "${PKI}/${id}.key" --ca "${PKI}/ca.crt" \
-          --target "octoprint=127.0.0.1:${closed_port},guard=none"
-        [[ -n "${one_pid}" ]] || { one_pid="${LAST_PID}"; }
-      done
-      deadline=$((SECONDS + STEP_TIMEOUT))
-      until (($(attached_count "${relay_log}") >= started)); do
-        kill -0 "${RELAY_PID}" 2>/dev/null || { show_logs relay-agents; die "the relay exited"; }
-        if ((SECONDS >= deadline)); then
-          NOTES+=("agents: only $(attached_count "${relay_log}") of ${started} agents attached within ${STEP_TIMEOUT} s; stopped there.")
-          AGENTS_REACHED=${prev}
-          return 0
-        fi
-        sleep 0.2
-      done
+    echo "${n}" >&8
+    steps=$((steps + 1))
+    deadline=$((SECONDS + STEP_TIMEOUT + 30))
+    until (($(wc -l <"${T}/load.out") >= steps)); do
+      kill -0 "${LOAD_PID}" 2>/dev/null || { show_logs load; die "attach_load exited"; }
+      kill -0 "${RELAY_PID}" 2>/dev/null || { show_logs relay-agents; die "the relay exited"; }
+      ((SECONDS < deadline)) || die "attach_load did not answer for ${n} agents"
+      sleep 0.2
     done
+    read -r _ attached _ failed < <(tail -n 1 "${T}/load.out")
     c1="$(cpu_seconds "${RELAY_PID}")"
+    if ((attached < n)); then
+      NOTES+=("agents: only ${attached} of ${n} agents attached within ${STEP_TIMEOUT} s (${failed} Attach calls failed: $(grep -m1 'Attach ended' "${T}/load.err" | sed 's/.*] //' || true)); stopped there.")
+      break
+    fi
     sleep "${SETTLE}"
     relay="$(rss_kib "${RELAY_PID}")"
-    one_agent="$(rss_kib "${one_pid}")"
-    # Shared library pages count in every agent's VmRSS but take memory
-    # once: the estimate for the next step uses the private (anonymous) part.
-    per_agent_proc=$(($(awk '/^RssAnon:/ { print $2 }' "/proc/${one_pid}/status") + 1024))
-    AGENT_ROWS+=("| ${n} | $(kib_to_mib "${relay}") | $(per_unit "${relay}" "${base_relay}" "${n}") | $(per_unit "$(awk -v a="${c0}" -v b="${c1}" 'BEGIN { print (b - a) * 1000000 }')" 0 "$((n - prev))") | $(idle_cpu_ms_per_s "${RELAY_PID}") | $(kib_to_mib "${one_agent}") |")
+    load="$(rss_kib "${LOAD_PID}")"
+    AGENT_ROWS+=("| ${n} | $(kib_to_mib "${relay}") | $(per_unit "${relay}" "${base_relay}" "${n}") | $(per_unit "$(awk -v a="${c0}" -v b="${c1}" 'BEGIN { print (b - a) * 1000000 }')" 0 "$((n - prev))") | $(idle_cpu_ms_per_s "${RELAY_PID}") |")
+    per_all=$(((relay + load - base_relay - base_load) / n + 1))
     prev=${n}
   done
   AGENTS_REACHED=${prev}
@@ -421,10 +414,10 @@ report() {
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${SESSION_ROWS[@]}")
 
-### Attached agents (one process and one certificate each)
+### Attached agents (one connection, certificate and Attach stream each, from \`bench/attach_load\`)
 
-| agents | relay RSS (MiB) | relay KiB per agent | relay CPU-µs to attach one | relay idle CPU (ms/s) | one agent's RSS (MiB) |
-|---:|---:|---:|---:|---:|---:|
+| agents | relay RSS (MiB) | relay KiB per agent | relay CPU-µs to attach one | relay idle CPU (ms/s) |
+|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${AGENT_ROWS[@]}")
 
 ### Against the goals
