@@ -28,6 +28,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -112,15 +113,24 @@ int Run() {
            "`bowden ca init`)\n";
     return 2;
   }
-  Wanted wanted;
-  std::thread reader([&wanted] {
+  // The reader blocks on stdin and is detached, so that an error can end the
+  // process at once; `wanted` is never freed because the reader may outlive
+  // Run.
+  Wanted& wanted = *new Wanted;
+  std::thread([&wanted] {
     std::string line;
     while (std::getline(std::cin, line)) {
-      if (line.empty()) continue;
-      wanted.Set(std::stoi(line));
+      int n;
+      if (absl::SimpleAtoi(line, &n) && n >= 0) {
+        wanted.Set(n);
+      } else if (!line.empty()) {
+        std::cerr
+            << "attach_load: ignoring input line '" << line
+            << "': give the number of agents to hold attached, e.g. 100\n";
+      }
     }
     wanted.End();
-  });
+  }).detach();
 
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<Agent>> agents;
@@ -223,7 +233,6 @@ int Run() {
         break;
     }
   }
-  reader.join();
   cq.Shutdown();
   void* tag;
   bool ok;
