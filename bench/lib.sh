@@ -56,3 +56,18 @@ cpu_seconds() {
   done
   awk -v t="${ticks}" -v hz="${hz}" 'BEGIN { printf "%.2f", t / hz }'
 }
+
+# Sum of VmRSS, in KiB, of the given processes and their live descendants
+# (resident memory, shared pages counted in each process that maps them).
+rss_kib() {
+  local pid all=() children=() kib=0 v
+  for pid in "$@"; do
+    mapfile -t children < <(descendants "${pid}")
+    all+=("${pid}" "${children[@]}")
+  done
+  for pid in "${all[@]}"; do
+    v="$(awk '/^VmRSS:/ { print $2 }' "/proc/${pid}/status" 2>/dev/null || true)"
+    kib=$((kib + ${v:-0}))
+  done
+  echo "${kib}"
+}

@@ -16,7 +16,18 @@
 #      (p50, p99 in ms, requests/s);
 #   3. new-connection setup: 200 sequential curls of the small file, each a
 #      new TCP connection (median and p99 of time_total, ms);
-# plus the CPU time the tunnel processes spent in phases 1 and 2.
+# plus the CPU time the tunnel processes spent in phases 1 and 2 (per GiB,
+# per request at c1 and at c50), and their resident memory (VmRSS summed over
+# the tunnel's processes: bowden open + relay + agent, or ssh + sshd and its
+# session processes): the peak during wrk -c50 (sampled every 0.5 s) and the
+# figure right after the downloads. The agent's own RSS is taken once when it
+# has just attached (idle, before any session) and once at the end of the run.
+#
+# The report ends with a "Goals" table: every goal of issue 12 this script
+# can measure, as Bowden's figure against its bar (an absolute figure or
+# ssh's in the same run), with "met" or "not met". The goals it cannot
+# measure (per idle session and per attached agent: bench/scale.sh) are named
+# under the table.
 #
 # (c) is the usual `ssh -N -R` command. Without a session OpenSSH never marks
 # its connection interactive, so neither ssh nor sshd sets TCP_NODELAY on it,
@@ -26,7 +37,10 @@
 # Bowden with both.
 #
 #   bench/run.sh [--out FILE] [--no-build] [--wrk-duration 10s]
-#                [--downloads 5] [--connects 200] [--big-mib 100]
+#                [--downloads 5] [--connects 200] [--big-mib 100] [--short]
+#
+# --short is a quick check (about a minute of measuring): wrk 3 s, 2
+# downloads, 50 new connections; later flags override it.
 #
 # Prints a markdown report on stdout and writes it to FILE (default
 # bench/results-latest.md). Everything (PKI, nginx files, sshd config and
@@ -66,6 +80,7 @@ while (($# > 0)); do
     --downloads) DOWNLOADS="$2"; shift 2 ;;
     --connects) CONNECTS="$2"; shift 2 ;;
     --big-mib) BIG_MIB="$2"; shift 2 ;;
+    --short) WRK_DURATION="3s"; DOWNLOADS=2; CONNECTS=50; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -269,6 +284,8 @@ AGENT_PID="${LAST_PID}"
 wait_for 20 "${AGENT_PID}" "the agent to attach" \
   grep -q 'attached as printer' "${T}/agent.err" ||
   { show_logs agent relay; die "the agent did not attach"; }
+# The agent as it sits next to OctoPrint between sessions: attached, idle.
+AGENT_IDLE_START_KIB="$(rss_kib "${AGENT_PID}")"
 
 # open_tunnel NAME TARGET FIRST_PATH: starts `bowden open prusa-01 --target
 # TARGET` as process NAME, waits for its URL and a first answer for FIRST_PATH;
@@ -457,6 +474,45 @@ connects() {
   R[$p.conn_p99]="${p99}"
 }
 
+# tunnel_rss PATH: VmRSS (KiB) of PATH's tunnel processes, summed.
+tunnel_rss() {
+  local pids=()
+  read -ra pids <<<"${TUNNEL_PIDS[$1]}"
+  ((${#pids[@]} > 0)) || { echo 0; return; }
+  rss_kib "${pids[@]}"
+}
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# per_request CPU0 CPU1 REQUESTS: CPU-µs per request, or n/a.
+per_request() {
+  awk -v a="$1" -v b="$2" -v n="$3" \
+    'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 * 1000 / n; else print "n/a" }'
+}
+
+# rss_peak_start PATH / rss_peak_stop: samples PATH's tunnel RSS every 0.5 s
+# in the background; stop prints the highest sample (KiB).
+RSS_SAMPLER_PID=""
+rss_peak_start() {
+  local p="$1"
+  echo 0 >"${T}/rss-peak"
+  (
+    peak=0
+    while :; do
+      v="$(tunnel_rss "${p}")"
+      if ((v > peak)); then peak="${v}"; echo "${peak}" >"${T}/rss-peak"; fi
+      sleep 0.5
+    done
+  ) &
+  RSS_SAMPLER_PID=$!
+  PIDS+=("${RSS_SAMPLER_PID}")
+}
+rss_peak_stop() {
+  kill "${RSS_SAMPLER_PID}" 2>/dev/null || true
+  wait "${RSS_SAMPLER_PID}" 2>/dev/null || true
+  cat "${T}/rss-peak"
+}
+
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 BENCH_START=${SECONDS}
 for p in "${PATHS[@]}"; do
@@ -467,6 +523,7 @@ for p in "${PATHS[@]}"; do
   fi
   download "${p}"
   c1="$(tunnel_cpu "${p}")"
+  R[$p.rss_dl]="$(mib "$(tunnel_rss "${p}")")"
   if [[ "${p}" == bowden ]]; then
     b1=("$(cpu_seconds "${OPEN_PID}")" "$(cpu_seconds "${RELAY_PID}")" "$(cpu_seconds "${AGENT_PID}")")
     R[bowden.dl_split]="$(awk -v o0="${b0[0]}" -v r0="${b0[1]}" -v a0="${b0[2]}" \
@@ -476,13 +533,17 @@ for p in "${PATHS[@]}"; do
   R[$p.dl_cpu]="$(awk -v a="${c0}" -v b="${c1}" -v n="${DOWNLOADS}" -v m="${BIG_MIB}" \
     'BEGIN { printf "%.2f", (b - a) / (n * m / 1024) }')"
   say "Measuring ${p}: wrk -t1 -c1 -d${WRK_DURATION}"
+  c0="$(tunnel_cpu "${p}")"
   run_wrk "${p}" c1 1 1
+  c1="$(tunnel_cpu "${p}")"
+  R[$p.c1_cpu]="$(per_request "${c0}" "${c1}" "${R[$p.c1_total]:-0}")"
   say "Measuring ${p}: wrk -t2 -c50 -d${WRK_DURATION}"
   c0="$(tunnel_cpu "${p}")"
+  rss_peak_start "${p}"
   run_wrk "${p}" c50 2 50
+  R[$p.rss_c50]="$(mib "$(rss_peak_stop)")"
   c1="$(tunnel_cpu "${p}")"
-  R[$p.rq_cpu]="$(awk -v a="${c0}" -v b="${c1}" -v n="${R[$p.c50_total]:-0}" \
-    'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 * 1000 / n; else print "n/a" }')"
+  R[$p.rq_cpu]="$(per_request "${c0}" "${c1}" "${R[$p.c50_total]:-0}")"
   say "Measuring ${p}: ${CONNECTS} sequential new connections"
   connects "${p}"
   read -ra pids <<<"${TUNNEL_PIDS[$p]}"
@@ -491,8 +552,12 @@ for p in "${PATHS[@]}"; do
   done
 done
 BENCH_SECONDS=$((SECONDS - BENCH_START))
+AGENT_IDLE_END_KIB="$(rss_kib "${AGENT_PID}")"
 R[direct.dl_cpu]="—"  # no tunnel processes
 R[direct.rq_cpu]="—"
+R[direct.c1_cpu]="—"
+R[direct.rss_dl]="—"
+R[direct.rss_c50]="—"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- report -----------------------------------------------------------------
@@ -533,6 +598,72 @@ guard_row() {  # guard_row LABEL KEY
   printf '| %s | %s | %s | %s |\n' "$1" "${b}" "${g}" "$(ratio "${g}" "${b}")"
 }
 
+# judge A OP B: "met" if A OP B holds (OP is lt, le or ge), "not met" if
+# not, "n/a" if either figure is missing.
+judge() {
+  awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/) { print "n/a"; exit }
+    ok = (op == "lt") ? a < b : (op == "le") ? a <= b : a >= b
+    print ok ? "met" : "not met" }'
+}
+
+# goal_row GOAL BOWDEN UNIT BAR OP BAR_TEXT: one row of the goals table; the
+# ratio is Bowden's figure over the bar.
+goal_row() {
+  local goal="$1" b="$2" unit="$3" bar="$4" op="$5" bar_text="$6" v
+  v="$(judge "${b}" "${op}" "${bar}")"
+  GOALS_SEEN=$((GOALS_SEEN + 1))
+  [[ "${v}" != met ]] || GOALS_MET=$((GOALS_MET + 1))
+  printf '| %s | %s %s | %s | %s | %s |\n' "${goal}" "${b}" "${unit}" "${bar_text}" \
+    "$(ratio "${b}" "${bar}")" "$([[ "${v}" == met ]] && echo met || echo "**${v}**")"
+}
+
+# The lower (better) of the two ssh figures for KEY.
+best_ssh_low() {
+  awk -v a="${R[ssh.$1]}" -v b="${R[sshnd.$1]}" 'BEGIN {
+    if (a !~ /^[0-9.]+$/) print b; else if (b !~ /^[0-9.]+$/ || a <= b) print a; else print b }'
+}
+
+goals_table() {
+  local cpu_bar idle0 idle1
+  GOALS_SEEN=0
+  GOALS_MET=0
+  cpu_bar="$(awk -v c="$(best_ssh_low dl_cpu)" 'BEGIN { if (c ~ /^[0-9.]+$/) printf "%.2f", 1.5 * c; else print "n/a" }')"
+  idle0="$(mib "${AGENT_IDLE_START_KIB}")"
+  idle1="$(mib "${AGENT_IDLE_END_KIB}")"
+  local rows
+  rows="$(
+    goal_row "wrk -c1 p99 under 1 ms" "${R[bowden.c1_p99]}" ms 1 lt "1 ms (ssh -tt: ${R[sshnd.c1_p99]} ms)"
+    goal_row "wrk -c1 requests/s ≥ ssh -tt -R's" "${R[bowden.c1_rps]}" req/s "${R[sshnd.c1_rps]}" ge "${R[sshnd.c1_rps]}"
+    goal_row "CPU per request at c1 ≤ ssh -tt -R's" "${R[bowden.c1_cpu]}" µs "${R[sshnd.c1_cpu]}" le "${R[sshnd.c1_cpu]} µs"
+    goal_row "wrk -c50 requests/s ≥ ssh -tt -R's" "${R[bowden.c50_rps]}" req/s "${R[sshnd.c50_rps]}" ge "${R[sshnd.c50_rps]}"
+    goal_row "new connection p50 ≤ ssh -N -R's" "${R[bowden.conn_p50]}" ms "${R[ssh.conn_p50]}" le "${R[ssh.conn_p50]} ms"
+    goal_row "${BIG_MIB} MiB download MiB/s ≥ ssh -N -R's" "${R[bowden.dl]}" MiB/s "${R[ssh.dl]}" ge "${R[ssh.dl]} MiB/s"
+    goal_row "(stretch) ${BIG_MIB} MiB download MiB/s ≥ ssh -tt -R's" "${R[bowden.dl]}" MiB/s "${R[sshnd.dl]}" ge "${R[sshnd.dl]} MiB/s"
+    goal_row "CPU per GiB ≤ 1.5× OpenSSH's (the lower ssh figure)" "${R[bowden.dl_cpu]}" s "${cpu_bar}" le "${cpu_bar} s (1.5 × $(best_ssh_low dl_cpu) s)"
+    goal_row "relay + agent + CLI RSS during wrk -c50 under 64 MiB (peak)" "${R[bowden.rss_c50]}" MiB 64 lt "64 MiB (ssh: ${R[sshnd.rss_c50]} MiB)"
+    goal_row "relay + agent + CLI RSS after the ${BIG_MIB} MiB downloads under 64 MiB" "${R[bowden.rss_dl]}" MiB 64 lt "64 MiB (ssh: ${R[sshnd.rss_dl]} MiB)"
+    goal_row "idle agent RSS under 16 MiB (attached, before any session)" "${idle0}" MiB 16 lt "16 MiB"
+    goal_row "idle agent RSS under 16 MiB (after the whole run)" "${idle1}" MiB 16 lt "16 MiB"
+    echo "GOALS ${GOALS_MET} ${GOALS_SEEN}"
+  )"
+  cat <<EOF
+### Goals (issue 12)
+
+| goal | Bowden | bar | Bowden / bar | verdict |
+|---|---:|---:|---:|---|
+$(grep '^|' <<<"${rows}")
+
+$(awk '/^GOALS/ { printf "%d of %d goals met in this run.", $2, $3 }' <<<"${rows}")
+Ratios below 1 are better for Bowden in the latency, CPU and RSS rows, above 1 in the
+requests/s and MiB/s rows. The RSS rows sum VmRSS of bowden-relay, bowden-agent and
+\`bowden open\` (the guard=octoprint tunnel's CLI, idle during these phases, is not counted).
+Goals this script does not measure: relay memory per idle session at 10,000 sessions and
+per attached agent at 2,000 agents (\`bench/scale.sh\`); buffered bytes per stalled session
+and memory after bursts of 2,000 sessions (other bench/ scripts).
+EOF
+}
+
 report() {
   cat <<EOF
 ## Bowden benchmark results
@@ -563,7 +694,10 @@ $(row "wrk -t2 -c50: p99 latency (ms)" c50_p99)
 $(row "new connection + GET, median of ${CONNECTS} (ms)" conn_p50)
 $(row "new connection + GET, p99 of ${CONNECTS} (ms)" conn_p99)
 $(row "tunnel CPU per GiB downloaded (CPU-s)" dl_cpu)
+$(row "tunnel CPU per request, wrk -c1 (CPU-µs)" c1_cpu)
 $(row "tunnel CPU per request, wrk -c50 (CPU-µs)" rq_cpu)
+$(row "tunnel RSS, peak during wrk -c50 (MiB)" rss_c50)
+$(row "tunnel RSS after the downloads (MiB)" rss_dl)
 
 Each download run (MiB/s): direct ${R[direct.dl_all]}; Bowden ${R[bowden.dl_all]};
 ssh -N -R ${R[ssh.dl_all]}; ssh -tt -R ${R[sshnd.dl_all]}.
@@ -572,8 +706,12 @@ wrk duration ${WRK_DURATION} per run; latency percentiles from wrk --latency; ne
 connections are curl's time_total (connect, request, full response) of one fresh curl each.
 "Tunnel CPU" is the user+system CPU time of bowden open + relay + agent (Bowden) or
 ssh + sshd and its session processes (ssh -R) during that phase; it excludes curl, wrk and nginx.
+"Tunnel RSS" is the sum of VmRSS of the same processes (for ssh: sshd's listener, its
+per-connection processes for both sessions, and the ssh client).
 Ratios are Bowden's figure divided by ssh's: above 1 is better for Bowden in the
-throughput and requests/s rows, worse in the latency, setup-time and CPU rows.
+throughput and requests/s rows, worse in the latency, setup-time, CPU and RSS rows.
+
+$(goals_table)
 
 ### The HTTP guard's cost
 
