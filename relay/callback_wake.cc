@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpc/support/time.h"
 
 namespace bowden::relay {
@@ -32,5 +34,13 @@ SleepUntil GprSleepUntil() {
 extern "C" void gpr_sleep_until(gpr_timespec until) {
   if (bowden::relay::OnNextingThread()) return;
   bowden::relay::SleepUntil real = bowden::relay::GprSleepUntil();
-  if (real != nullptr) real(until);
+  if (real != nullptr) return real(until);
+  // No libgpr past this definition (linked statically): sleep here.
+  gpr_timespec left =
+      gpr_time_sub(gpr_convert_clock_type(until, GPR_CLOCK_MONOTONIC),
+                   gpr_now(GPR_CLOCK_MONOTONIC));
+  if (gpr_time_cmp(left, gpr_time_0(GPR_TIMESPAN)) > 0) {
+    absl::SleepFor(absl::Seconds(left.tv_sec) +
+                   absl::Nanoseconds(left.tv_nsec));
+  }
 }
