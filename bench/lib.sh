@@ -35,6 +35,37 @@ show_logs() {
   done
 }
 
+# write_nginx_conf PORT TYPE [EXTRA]: prints an nginx.conf for one process
+# serving ${T}/www on 127.0.0.1:PORT (default type TYPE, keep-alive, no access
+# log, TCP_NODELAY), its files under ${T}/nginx; EXTRA goes into http {}.
+write_nginx_conf() {
+  cat <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${T}/nginx/nginx.pid;
+error_log ${T}/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  default_type $2;
+  access_log off;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path ${T}/nginx/tmp/body;
+  proxy_temp_path ${T}/nginx/tmp/proxy;
+  fastcgi_temp_path ${T}/nginx/tmp/fastcgi;
+  uwsgi_temp_path ${T}/nginx/tmp/uwsgi;
+  scgi_temp_path ${T}/nginx/tmp/scgi;
+  ${3:-}
+  server {
+    listen 127.0.0.1:$1;
+    root ${T}/www;
+  }
+}
+EOF
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
