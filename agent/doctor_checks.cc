@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/http_exchange.h"
+#include "doctor/certificate_checks.h"
 #include "doctor/relay_findings.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
@@ -82,6 +83,8 @@ Finding CheckRelay(const std::string& relay_address,
     return Fail("no relay is configured",
                 "pass --relay HOST:PORT or set relay in the config");
   }
+  if (!doctor::ReadableFiles(tls, nullptr))
+    return doctor::RelayNotChecked(relay_address);
   auto stub = bowden::v1::AgentService::NewStub(
       transport::MakeRelayChannel(relay_address, tls));
   grpc::ClientContext context;

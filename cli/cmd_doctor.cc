@@ -27,6 +27,10 @@ void CheckRelay(const CliOptions& options,
                                      "~/.config/bowden/cli.textproto)"));
     return;
   }
+  if (!doctor::ReadableFiles(options.tls, nullptr)) {
+    findings->push_back(doctor::RelayNotChecked(options.relay));
+    return;
+  }
   auto stub = bowden::v1::UserService::NewStub(
       transport::MakeRelayChannel(options.relay, options.tls));
   grpc::ClientContext context;

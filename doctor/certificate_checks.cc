@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -86,6 +87,26 @@ bool CheckValidity(const std::string& path,
 
 }  // namespace
 
+bool ReadableFiles(const identity::TlsFiles& files,
+                   std::vector<Finding>* findings) {
+  bool readable = true;
+  for (auto [what, path] :
+       {std::pair<const char*, const std::string*>{"certificate", &files.cert},
+        {"key", &files.key},
+        {"CA file", &files.ca}}) {
+    absl::StatusOr<std::string> pem = certs::ReadPemFile(*path, false);
+    if (pem.ok()) continue;
+    readable = false;
+    if (findings != nullptr) {
+      findings->push_back(
+          Fail(absl::StrCat("cannot read the ", what, " '", *path, "' (",
+                            pem.status().message(), ")"),
+               "check the path and that this user may read it"));
+    }
+  }
+  return readable;
+}
+
 std::vector<Finding> CheckCertificate(const identity::TlsFiles& files,
                                       identity::PeerKind want, absl::Time now) {
   std::vector<Finding> findings;
@@ -95,22 +116,9 @@ std::vector<Finding> CheckCertificate(const identity::TlsFiles& files,
              "pass --cert, --key and --ca (or set them in the config file)"));
     return findings;
   }
+  if (!ReadableFiles(files, &findings)) return findings;
   absl::StatusOr<std::string> cert_pem = certs::ReadPemFile(files.cert, false);
-  if (!cert_pem.ok()) {
-    findings.push_back(
-        Fail(absl::StrCat("cannot read the certificate '", files.cert, "' (",
-                          cert_pem.status().message(), ")"),
-             "check the path and that this user may read it"));
-    return findings;
-  }
-  absl::StatusOr<std::string> key_pem = certs::ReadPemFile(files.key, false);
-  if (!key_pem.ok()) {
-    findings.push_back(
-        Fail(absl::StrCat("cannot read the key '", files.key, "' (",
-                          key_pem.status().message(), ")"),
-             "check the path and that this user may read it"));
-    return findings;
-  }
+  if (!cert_pem.ok()) return findings;  // changed since ReadableFiles
   CheckKeyMode(files.key, &findings);
 
   absl::StatusOr<identity::PeerCertificate> cert =

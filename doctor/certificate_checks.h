@@ -17,6 +17,12 @@ namespace bowden::doctor {
 // file. Reuses identity/ (CheckTlsFiles, ClientChainChecker) and enroll/
 // (RenewalTime) rather than parsing X.509 again. Reads the files and nothing
 // else; thread-safe.
+// True when the certificate, key and CA files can all be read; otherwise
+// adds a FAIL per unreadable file to `findings` (if not null). Without them
+// no relay check can say anything true, so the doctors skip it.
+bool ReadableFiles(const identity::TlsFiles& files,
+                   std::vector<Finding>* findings);
+
 std::vector<Finding> CheckCertificate(const identity::TlsFiles& files,
                                       identity::PeerKind want, absl::Time now);
 

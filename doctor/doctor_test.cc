@@ -144,6 +144,20 @@ TEST_F(CertificateChecksTest, AMissingCertificateFails) {
       absl::StrContains(findings[0].what, "cannot read the certificate"));
 }
 
+TEST_F(CertificateChecksTest, AnUnreadableCaFileIsOneFailure) {
+  identity::TlsFiles files = Files();
+  files.ca = dir_ + "/nothing.crt";
+  std::vector<Finding> findings =
+      CheckCertificate(files, identity::PeerKind::kUser, absl::Now());
+  std::string lines = Lines(findings);
+  ASSERT_EQ(findings.size(), 1u) << lines;
+  EXPECT_TRUE(absl::StrContains(
+      lines, "FAIL cannot read the CA file '" + files.ca + "'"))
+      << lines;
+  EXPECT_FALSE(ReadableFiles(files, nullptr));
+  EXPECT_TRUE(ReadableFiles(Files(), nullptr));
+}
+
 TEST(FindingTest, LinesArePrefixedAndEscaped) {
   EXPECT_EQ(FormatFinding(Ok("all good")), "ok   all good");
   EXPECT_EQ(FormatFinding(Warn("hm", "do this")), "WARN hm: do this");

@@ -39,6 +39,13 @@ Finding RelayCallFailed(const std::string& description,
   return Fail(absl::StrCat("relay ", relay_address, ": ", description), "");
 }
 
+Finding RelayNotChecked(const std::string& relay_address) {
+  return Warn(absl::StrCat("relay ", relay_address,
+                           " not checked: it needs the certificate, "
+                           "key and CA files"),
+              "fix the files named above, then run the doctor again");
+}
+
 std::vector<Finding> PolicyFindings(
     const bowden::v1::ListPrintersResponse& response, absl::Time now) {
   std::vector<Finding> findings;

@@ -28,6 +28,10 @@ Finding ClockFinding(absl::Time sent, absl::Time received,
 Finding RelayCallFailed(const std::string& description,
                         const std::string& relay_address);
 
+// The relay check when it cannot run because the local files cannot be read
+// (ReadableFiles): a WARN that points at the FAIL lines above it.
+Finding RelayNotChecked(const std::string& relay_address);
+
 // What ListPrinters says this user may reach: one finding per printer (ok
 // when online with a target, WARN when offline or without a target), or one
 // WARN when there is none. `now` dates "last seen".

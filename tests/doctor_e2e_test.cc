@@ -100,5 +100,39 @@ TEST_F(DoctorE2eTest, ARelayThatIsDownFailsWithTheReason) {
       << out;
 }
 
+TEST_F(DoctorE2eTest, AnExpiredCertificateFailsSayingWhatToDo) {
+  farm_.pki().Issue("user", "carol", {"--ttl", "1s"});
+  identity::TlsFiles carol = farm_.pki().Files("carol");
+  ASSERT_TRUE(WaitFor([&] {
+    std::string out;
+    return Doctor(farm_.CliAs("carol"), &out) == 1 &&
+           absl::StrContains(out, "expired at");
+  }));
+  std::string out;
+  EXPECT_EQ(Doctor(farm_.CliAs("carol"), &out), 1) << out;
+  EXPECT_TRUE(absl::StrContains(
+      out, absl::StrCat("FAIL certificate '", carol.cert, "' expired at")))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "run `bowden login --token`")) << out;
+  // The relay refuses it too, and says so.
+  EXPECT_TRUE(absl::StrContains(
+      out, absl::StrCat("FAIL relay ", farm_.relay_address())))
+      << out;
+}
+
+TEST_F(DoctorE2eTest, UnreadableFilesSkipTheRelayCheck) {
+  std::vector<std::string> argv = farm_.CliAs("alice");
+  std::string missing = farm_.dir().File("missing.crt");
+  Replace(&argv, "--cert", missing);
+  std::string out;
+  EXPECT_EQ(Doctor(argv, &out), 1) << out;
+  EXPECT_TRUE(absl::StrContains(
+      out, absl::StrCat("FAIL cannot read the certificate '", missing)))
+      << out;
+  EXPECT_TRUE(absl::StrContains(
+      out, absl::StrCat("WARN relay ", farm_.relay_address(), " not checked")))
+      << out;
+}
+
 }  // namespace
 }  // namespace bowden::testing
