@@ -53,18 +53,14 @@ class AgentDoctorE2eTest : public ::testing::Test {
     ASSERT_TRUE(farm_->WaitAttached()) << farm_->agent().Stderr();
   }
 
-  // `bowden-agent ... doctor` with the farm agent's files and targets.
-  int Doctor(std::string* out) {
+  // `bowden-agent ... doctor` with the farm agent's files and targets, and
+  // `relay` (default: the farm's).
+  int Doctor(std::string* out, const std::string& relay = "") {
     identity::TlsFiles tls = farm_->agent_files();
-    std::vector<std::string> argv = {BinaryPath("agent/bowden-agent"),
-                                     "--relay",
-                                     farm_->relay_address(),
-                                     "--cert",
-                                     tls.cert,
-                                     "--key",
-                                     tls.key,
-                                     "--ca",
-                                     tls.ca};
+    std::vector<std::string> argv = {
+        BinaryPath("agent/bowden-agent"), "--relay",
+        relay.empty() ? farm_->relay_address() : relay, "--cert", tls.cert, "--key", tls.key,
+        "--ca", tls.ca};
     for (const std::string& t : targets_) {
       argv.push_back("--target");
       argv.push_back(t);
@@ -129,6 +125,21 @@ TEST_F(AgentDoctorE2eTest, ADeadTargetAndTunnelAutologinFail) {
   EXPECT_TRUE(absl::StrContains(out, "serves a snapshot (image/jpeg)")) << out;
   EXPECT_TRUE(absl::StrContains(
       out, absl::StrCat("ok   relay ", farm_->relay_address())))
+      << out;
+}
+
+TEST_F(AgentDoctorE2eTest, ARelayThatIsDownFailsWithTheReason) {
+  Start(/*tunnel_autologin=*/false);
+  targets_ = {absl::StrCat("octoprint=127.0.0.1:", octoprint_port_)};
+  std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  std::string out;
+  EXPECT_EQ(Doctor(&out, closed), 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("FAIL relay ", closed)))
+      << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, "refused the connection: nothing listens there"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "OctoPrint answers and logs nobody in"))
       << out;
 }
 
