@@ -90,6 +90,8 @@ absl::StatusOr<HttpAnswer> ExchangeOnce(const tunnel::SocketAddress& address,
   for (const auto& field : parser.get()) {
     if (field.name() == http::field::set_cookie) {
       answer.set_cookies.emplace_back(field.value());
+    } else if (field.name() == http::field::content_type) {
+      answer.content_type = std::string(field.value());
     }
   }
   if (!head_only) answer.body = parser.get().body();

@@ -14,6 +14,7 @@ namespace bowden::agent {
 struct HttpAnswer {
   int status = 0;
   std::vector<std::string> set_cookies;  // each Set-Cookie field value
+  std::string content_type;              // the Content-Type field value, or ""
   std::string body;                      // empty when only the head was read
 };
 

@@ -22,8 +22,11 @@
 #include "agent/relay_link.h"
 #include "agent/login_watch.h"
 #include "agent/octoprint_probe.h"
+#include "agent/doctor_checks.h"
 #include "agent/targets.h"
 #include "guard/forwarding.h"
+#include "doctor/certificate_checks.h"
+#include "doctor/finding.h"
 #include "enroll/enroll_client.h"
 #include "enroll/renewer.h"
 #include "config/repeated_flag.h"
@@ -183,6 +186,22 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
   return bowden::agent::LocalSafety{*std::move(checker), local, remote_user_header, limits};
 }
 
+// bowden-agent doctor: the same flags and config as serving; checks this
+// host's half of the farm and prints one line per finding (doctor/).
+int Doctor(const AgentConfig& config, const bowden::agent::TargetList& targets,
+           const std::string& remote_user_header) {
+  bowden::identity::TlsFiles tls{config.cert(), config.key(), config.ca()};
+  std::vector<bowden::doctor::Finding> findings = bowden::doctor::CheckCertificate(
+      tls, bowden::identity::PeerKind::kAgent, absl::Now());
+  findings.push_back(bowden::agent::CheckRelay(config.relay(), tls, absl::Seconds(10)));
+  for (bowden::doctor::Finding& finding :
+       bowden::agent::CheckTargets(targets, remote_user_header,
+                                   config.allow_octoprint_autologin(), absl::Seconds(5))) {
+    findings.push_back(std::move(finding));
+  }
+  return bowden::doctor::Report(findings, std::cout);
+}
+
 // bowden-agent enroll --token T --state-dir DIR: a key made here, a
 // certificate for it from the relay, and DIR/agent.textproto to run with.
 int Enroll() {
@@ -229,7 +248,7 @@ int main(int argc, char** argv) {
   bowden::tunnel::KeepFreedMemoryForReuse();
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
-      "--target NAME=HOST:PORT ... [--config F]");
+      "--target NAME=HOST:PORT ... [--config F] [doctor]");
   // --help lists the flags defined in this main.cc.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
@@ -251,9 +270,10 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   if (positional.size() > 1 && std::string(positional[1]) == "enroll") return Enroll();
-  if (positional.size() > 1) {
+  const bool doctor = positional.size() == 2 && std::string(positional[1]) == "doctor";
+  if (positional.size() > 1 && !doctor) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "unknown command '", positional[1], "': the only command is `enroll`")));
+        "unknown command '", positional[1], "': the commands are `enroll` and `doctor`")));
   }
 
   absl::StatusOr<AgentConfig> config = LoadConfig(target_flags);
@@ -264,6 +284,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<bowden::agent::LocalSafety> safety = BuildSafety(*config);
   if (!safety.ok()) return Fail(safety.status());
+  if (doctor) return Doctor(*config, *targets, safety->remote_user_header);
   for (const auto& [name, target] : *targets) {
     if (target.guard == bowden::agent::GuardKind::kNone) {
       LOG(WARNING) << "target '" << name << "' passes bytes without an HTTP guard; "

@@ -47,6 +47,8 @@ struct CliOptions {
 // returns the process exit code. Errors are printed as one sentence on
 // stderr, prefixed with "bowden: ".
 int RunLs(const CliOptions& options, const std::vector<std::string>& args);
+// Exits 0 when every check passed, 1 when one failed, 3 with warnings only.
+int RunDoctor(const CliOptions& options, const std::vector<std::string>& args);
 int RunOpen(const CliOptions& options, const std::vector<std::string>& args);
 int RunSessions(const CliOptions& options, const std::vector<std::string>& args);
 int RunKill(const CliOptions& options, const std::vector<std::string>& args);

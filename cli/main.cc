@@ -66,6 +66,12 @@ const std::vector<Command>& Commands() {
       {{"ls"}, "bowden [--relay H:P --cert F --key F --ca F] ls",
        "List the printers you may reach, online or offline, with their targets.",
        bowden::cli::RunLs},
+      {{"doctor"}, "bowden doctor",
+       "Check your certificate and key (readable, 0600, matching, expiry, identity, chain), "
+       "the relay (reachable, TLS, accepts you), clock skew against it and what the policy "
+       "lets you reach; one line per finding with its fix. Exits 0 when all passed, 1 when "
+       "something failed, 3 with warnings only.",
+       bowden::cli::RunDoctor},
       {{"open"},
        "bowden open PRINTER [--target octoprint] [--listen 127.0.0.1:PORT] [--no-browser]",
        "Forward a local loopback port to PRINTER's target through the relay and "

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 #include "grpcpp/alarm.h"
 #include "identity/spiffe_id.h"
@@ -70,6 +71,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
       if (policy->MayReachTarget(user->name, id, t)) out->add_targets(t);
     }
   }
+  response->set_relay_time_unix_ms(absl::ToUnixMillis(absl::Now()));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -1,0 +1,43 @@
+#ifndef BOWDEN_DOCTOR_RELAY_FINDINGS_H_
+#define BOWDEN_DOCTOR_RELAY_FINDINGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "doctor/finding.h"
+#include "proto/tunnel.pb.h"
+
+namespace bowden::doctor {
+
+// Clock skew beyond this makes a certificate the relay just issued "not yet
+// valid" here, or ours not yet valid at the relay: it is certs::kIssueBackdate,
+// the slack issuance leaves for clocks.
+absl::Duration MaxClockSkew();
+
+// The clock finding from a call sent at `sent` and answered at `received`
+// (this host's clock) carrying the relay's clock `relay_time`. The relay's
+// time is compared with the middle of the round trip; the round trip's half
+// is the error bar and is not counted as skew.
+Finding ClockFinding(absl::Time sent, absl::Time received,
+                     absl::Time relay_time);
+
+// A failed relay call as a finding: `description` (transport's
+// DescribeCallError, which says what to do), prefixed with the relay's
+// address when it does not name it (the relay's own explanations do not).
+Finding RelayCallFailed(const std::string& description,
+                        const std::string& relay_address);
+
+// The relay check when it cannot run because the local files cannot be read
+// (ReadableFiles): a WARN that points at the FAIL lines above it.
+Finding RelayNotChecked(const std::string& relay_address);
+
+// What ListPrinters says this user may reach: one finding per printer (ok
+// when online with a target, WARN when offline or without a target), or one
+// WARN when there is none. `now` dates "last seen".
+std::vector<Finding> PolicyFindings(
+    const bowden::v1::ListPrintersResponse& response, absl::Time now);
+
+}  // namespace bowden::doctor
+
+#endif  // BOWDEN_DOCTOR_RELAY_FINDINGS_H_
