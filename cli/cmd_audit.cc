@@ -12,12 +12,15 @@
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/relay_session.h"
-#include "cli/terminal_text.h"
+#include "terminal/terminal_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
 
 namespace bowden::cli {
+
+using terminal::EscapeForTerminal;
+using terminal::EscapeJsonForTerminal;
 namespace {
 
 constexpr absl::Duration kFollowInterval = absl::Seconds(1);

@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "cli/terminal_text.h"
+#include "terminal/terminal_text.h"
 
 namespace bowden::cli {
+
+using terminal::EscapeForTerminal;
 
 std::string DescribeNotice(const std::string& printer,
                            const bowden::v1::Notice& notice) {

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "cli/terminal_text.h"
+#include "terminal/terminal_text.h"
 
 namespace bowden::doctor {
 
@@ -25,7 +25,7 @@ std::string FormatFinding(const Finding& finding) {
   if (finding.verdict == Finding::Verdict::kFail) prefix = "FAIL";
   std::string line = absl::StrCat(prefix, " ", finding.what);
   if (!finding.fix.empty()) absl::StrAppend(&line, ": ", finding.fix);
-  return cli::EscapeForTerminal(line);
+  return terminal::EscapeForTerminal(line);
 }
 
 int Report(const std::vector<Finding>& findings, std::ostream& out) {

@@ -1,8 +1,8 @@
-#include "cli/terminal_text.h"
+#include "terminal/terminal_text.h"
 
 #include "absl/strings/str_format.h"
 
-namespace bowden::cli {
+namespace bowden::terminal {
 namespace {
 
 // Splits off the character at the start of `text`: its length (a whole
@@ -80,4 +80,4 @@ std::string EscapeJsonForTerminal(absl::string_view json) {
   return out;
 }
 
-}  // namespace bowden::cli
+}  // namespace bowden::terminal

@@ -1,8 +1,8 @@
-#include "cli/terminal_text.h"
+#include "terminal/terminal_text.h"
 
 #include "gtest/gtest.h"
 
-namespace bowden::cli {
+namespace bowden::terminal {
 namespace {
 
 TEST(EscapeForTerminalTest, ControlCharactersAndEscapesAreShownNotObeyed) {
@@ -39,4 +39,4 @@ TEST(EscapeJsonForTerminalTest, LeavesValidJsonWithoutRawControls) {
 }
 
 }  // namespace
-}  // namespace bowden::cli
+}  // namespace bowden::terminal

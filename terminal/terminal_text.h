@@ -1,11 +1,11 @@
-#ifndef BOWDEN_CLI_TERMINAL_TEXT_H_
-#define BOWDEN_CLI_TERMINAL_TEXT_H_
+#ifndef BOWDEN_TERMINAL_TERMINAL_TEXT_H_
+#define BOWDEN_TERMINAL_TERMINAL_TEXT_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace bowden::cli {
+namespace bowden::terminal {
 
 // Audit rows carry text chosen by whoever made the request (paths, reasons,
 // file names). Printed raw, an ESC or CSI sequence could recolour, hide or
@@ -25,6 +25,6 @@ std::string EscapeForTerminal(absl::string_view text);
 // inside JSON strings, so the result is valid JSON for valid input.
 std::string EscapeJsonForTerminal(absl::string_view json);
 
-}  // namespace bowden::cli
+}  // namespace bowden::terminal
 
-#endif  // BOWDEN_CLI_TERMINAL_TEXT_H_
+#endif  // BOWDEN_TERMINAL_TERMINAL_TEXT_H_
