@@ -194,7 +194,7 @@ bool LoadConnection(CliOptions* options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bowden::tunnel::KeepFreedMemoryForReuse();
+  bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage("bowden COMMAND [flags]; run `bowden --help`");
   std::vector<char*> args(argv, argv + argc);
   // Debian's Abseil checks every lock for deadlock cycles, which costs a few
