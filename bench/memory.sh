@@ -237,12 +237,13 @@ total_rss() {
   echo "${sum}"
 }
 
-# settle: waits until the summed RSS moves less than 256 KiB over 1.5 s
-# (30 s at most), so a figure is not taken halfway through a teardown.
+# settle: waits until the summed RSS moves less than 256 KiB over 6 s (30 s
+# at most), so a figure is not taken halfway through a teardown, and the
+# processes' periodic malloc_trim (every 5 s) has run since the last change.
 settle() {
   local previous current same=0 deadline=$((SECONDS + 30))
   previous="$(total_rss)"
-  while ((same < 3 && SECONDS < deadline)); do
+  while ((same < 12 && SECONDS < deadline)); do
     sleep 0.5
     current="$(total_rss)"
     if ((current - previous < 256 && previous - current < 256)); then
@@ -263,6 +264,7 @@ measure() {
     kill -0 "${pid}" 2>/dev/null || { show_logs "${name/cli/open}"; die "${name} exited during ${phase}"; }
     MEM[${phase}.${name}.rss]="$(kib "${pid}" Rss)"
     MEM[${phase}.${name}.pss]="$(kib "${pid}" Pss)"
+    MEM[${phase}.${name}.threads]="$(awk '$1 == "Threads:" { print $2 }' "/proc/${pid}/status")"
   done
   PHASES+=("${phase}")
   say "${phase}: relay $(mib "${MEM[${phase}.relay.rss]}") agent $(mib "${MEM[${phase}.agent.rss]}") cli $(mib "${MEM[${phase}.cli.rss]}") MiB RSS"
@@ -366,10 +368,11 @@ measure download
 {
   echo "### Memory: $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo
+  [[ -z "${BIN_DIR}" ]] || echo "Binaries from ${BIN_DIR}."
   echo "\`bench/memory.sh --bursts ${BURSTS} --sessions ${SESSIONS} --parallel ${PARALLEL} --stalled ${STALLED} --big-mib ${BIG_MIB} --downloads ${DOWNLOADS}\`, $(nproc) CPUs; MiB from \`/proc/PID/smaps_rollup\`."
   echo
-  echo "| phase | relay RSS | relay PSS | agent RSS | agent PSS | CLI RSS | CLI PSS | sum RSS |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| phase | relay RSS | relay PSS | agent RSS | agent PSS | CLI RSS | CLI PSS | sum RSS | threads (relay, agent, CLI) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for phase in "${PHASES[@]}"; do
     sum=0
     row="| ${phase} |"
@@ -377,7 +380,7 @@ measure download
       row+=" $(mib "${MEM[${phase}.${name}.rss]}") | $(mib "${MEM[${phase}.${name}.pss]}") |"
       sum=$((sum + MEM[${phase}.${name}.rss]))
     done
-    echo "${row} $(mib "${sum}") |"
+    echo "${row} $(mib "${sum}") | ${MEM[${phase}.relay.threads]}, ${MEM[${phase}.agent.threads]}, ${MEM[${phase}.cli.threads]} |"
   done
   echo
   echo "| per session (KiB RSS) | relay | agent | CLI | sum |"

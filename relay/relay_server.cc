@@ -18,7 +18,7 @@
 namespace bowden::relay {
 namespace {
 
-// Chunks are 64 KiB; anything much larger is a misbehaving peer.
+// Chunks are at most 128 KiB; anything much larger is a misbehaving peer.
 constexpr int kMaxMessageBytes = 1 << 20;
 
 // gRPC sets SO_REUSEPORT on its listeners by default, so a second relay on

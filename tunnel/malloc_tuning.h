@@ -13,10 +13,10 @@ namespace bowden::tunnel {
 //   own free space; two leave the two threads that carry the data (event
 //   loop, completion queue) uncontended.
 // - Free space at an arena's top beyond 2 MiB goes back to the kernel. That
-//   still holds a download's working set (a few 64 KiB Chunks per process),
+//   still holds a download's working set (a few 128 KiB Chunks per process),
 //   which is why the old 64 MiB did not gain speed once Chunks shrank.
-// - Blocks above 256 KiB (none on the data path since Chunks are 64 KiB) are
-//   mapped on their own and unmapped when freed.
+// - Blocks above 256 KiB (none on the data path: Chunks are at most
+//   128 KiB) are mapped on their own and unmapped when freed.
 // - A background thread calls malloc_trim(0) every few seconds, which also
 //   returns free pages in the middle of an arena: top-trimming alone cannot,
 //   since a burst's buffers lie between long-lived allocations.

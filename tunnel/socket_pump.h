@@ -73,7 +73,7 @@ class SocketPump final
   // amortise gRPC's per-message cost, small because a session whose reader
   // stalls holds a few Chunks in each process (docs/architecture.md,
   // "Backpressure").
-  static constexpr size_t kMaxChunkBytes = 64 * 1024;
+  static constexpr size_t kMaxChunkBytes = 128 * 1024;
 
   // Thread-safe. Pumps `socket` (connected) through the call that `prepare`
   // creates with `context` on `calls`. `done` runs on the loop thread once
