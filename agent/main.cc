@@ -245,7 +245,7 @@ int Enroll() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bowden::tunnel::KeepFreedMemoryForReuse();
+  bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
       "--target NAME=HOST:PORT ... [--config F] [doctor]");

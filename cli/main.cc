@@ -202,7 +202,7 @@ bool LoadConnection(CliOptions* options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bowden::tunnel::KeepFreedMemoryForReuse();
+  bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage("bowden COMMAND [flags]; run `bowden --help`");
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return bowden::version::Line("bowden"); };

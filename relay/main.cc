@@ -198,7 +198,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bowden::tunnel::KeepFreedMemoryForReuse();
+  bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage(
       "bowden-relay --listen HOST:PORT --cert F --key F --ca F --state-dir DIR "
       "[--policy F] [--allow USER=PRINTER_GLOB ...] [--config F]");

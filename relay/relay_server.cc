@@ -12,12 +12,13 @@
 #include "identity/peer_verifier.h"
 #include "identity/spiffe_id.h"
 #include "relay/audit_startup.h"
+#include "transport/stream_window.h"
 #include "tunnel/net.h"
 
 namespace bowden::relay {
 namespace {
 
-// Chunks are 64 KiB; anything much larger is a misbehaving peer.
+// Chunks are at most 128 KiB; anything much larger is a misbehaving peer.
 constexpr int kMaxMessageBytes = 1 << 20;
 
 // gRPC sets SO_REUSEPORT on its listeners by default, so a second relay on
@@ -146,6 +147,9 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
+  // Memory (issue 12): bounds what a stalled session buffers here.
+  transport::BoundStreamWindows(
+      [&builder](const char* name, int value) { builder.AddChannelArgument(name, value); });
   relay->server_ = builder.BuildAndStart();
   if (relay->server_ == nullptr || relay->port_ == 0) return CannotListen(*listen, "--listen");
   if (!options.enroll_listen.empty() && options.ca_dir.empty()) {

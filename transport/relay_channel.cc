@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "transport/stream_window.h"
 
 namespace bowden::transport {
 
@@ -24,6 +25,8 @@ std::shared_ptr<grpc::Channel> MakeRelayChannel(const std::string& address,
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
   args.SetMaxReceiveMessageSize(1 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
+  // Memory (issue 12): bounds what a stalled session buffers here.
+  BoundStreamWindows([&args](const char* name, int value) { args.SetInt(name, value); });
   // Each process gets its own connection: the CLI and an agent on one host
   // must not share a subchannel (and its certificate).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

@@ -3,15 +3,23 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "tunnel/net.h"
 
 namespace bowden::tunnel {
 namespace {
 
-// Bytes read from the socket per Chunk: big enough to amortise the per-message
-// cost of gRPC, small enough to keep one HTTP/2 flow-control window busy.
-constexpr size_t kChunkBytes = 512 * 1024;
+constexpr size_t kChunkBytes = SocketPump::kMaxChunkBytes;
+
+// The buffer each socket read goes to, one per thread: it is only used
+// between a recv and the copy into the Chunk on the same thread, so a pump
+// needs none of its own (a buffer per connection cost each process 512 KiB
+// per open session, and the heap kept what bursts of them had used).
+char* ReadBuffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kChunkBytes]);
+  return buffer.get();
+}
 
 }  // namespace
 
@@ -32,8 +40,7 @@ SocketPump::SocketPump(EventLoop* loop, UniqueFd socket,
       socket_(std::move(socket)),
       context_(std::move(context)),
       done_(std::move(done)),
-      notices_(std::move(notices)),
-      read_buffer_(new char[kChunkBytes]) {}
+      notices_(std::move(notices)) {}
 
 void SocketPump::Begin(CompletionThread* calls, const Reactor::Prepare& prepare) {
   SetNoDelay(socket_.get());
@@ -81,7 +88,8 @@ SocketPump::Io SocketPump::ReadSocket() {
     // Reading into a fixed buffer and copying n bytes is cheaper than
     // resizing the Chunk's string, which zero-fills the whole chunk each
     // time.
-    ssize_t n = recv(socket_.get(), read_buffer_.get(), kChunkBytes, 0);
+    char* buffer = ReadBuffer();
+    ssize_t n = recv(socket_.get(), buffer, kChunkBytes, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       // Nothing to read, but notices to send: they go alone.
@@ -102,7 +110,7 @@ SocketPump::Io SocketPump::ReadSocket() {
       up_state_ = kUpOver;
       return Io::kFailed;
     }
-    up_.set_data(read_buffer_.get(), n);
+    up_.set_data(buffer, n);
     // After the read: notices posted before these bytes were written to
     // the socket go with them at the latest.
     TakeNotices();

@@ -69,6 +69,12 @@ class SocketPump final
   using Reactor = CqBidiReactor<bowden::v1::Chunk, bowden::v1::Chunk>;
   using DoneCallback = std::function<void(const PumpResult&)>;
 
+  // The most socket bytes one Chunk carries (one read): big enough to
+  // amortise gRPC's per-message cost, small because a session whose reader
+  // stalls holds a few Chunks in each process (docs/architecture.md,
+  // "Backpressure").
+  static constexpr size_t kMaxChunkBytes = 128 * 1024;
+
   // Thread-safe. Pumps `socket` (connected) through the call that `prepare`
   // creates with `context` on `calls`. `done` runs on the loop thread once
   // the socket is closed and the call has ended.
@@ -125,7 +131,6 @@ class SocketPump final
   const PumpNotices notices_;
   EventLoop::WatchId watch_ = 0;
 
-  std::unique_ptr<char[]> read_buffer_;
   bowden::v1::Chunk up_;    // socket -> stream, owned by gRPC while writing
   bowden::v1::Chunk down_;  // stream -> socket
   size_t down_offset_ = 0;

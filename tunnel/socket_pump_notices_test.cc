@@ -1,10 +1,12 @@
 // SocketPump's notices against a real gRPC server on loopback: notices
 // posted to a session's outbox reach the far end, with the bytes they
 // precede at the latest and on their own when no bytes follow, and received
-// notices reach the callback. NoticeMailbox's bounds.
+// notices reach the callback. NoticeMailbox's bounds. (And, with the same
+// harness, the bound on the bytes one Chunk carries.)
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -222,6 +224,36 @@ TEST_F(SocketPumpNoticesTest, ReceivedNoticesGoToTheCallback) {
   absl::MutexLock lock(&mu);
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received[0].path(), "/api/answer");
+}
+
+// A stalled session's buffers are counted in Chunks (docs/architecture.md),
+// so a Chunk never carries more than kMaxChunkBytes, however much the socket
+// has ready; and all the bytes arrive, in order.
+TEST_F(SocketPumpNoticesTest, AChunkCarriesAtMostMaxChunkBytes) {
+  UniqueFd user = StartPump({});
+  std::string sent;
+  for (int i = 0; sent.size() < (1 << 20); ++i) absl::StrAppend(&sent, i, ",");
+  // Blocking writes of 256 KiB: the socketpair holds more than a Chunk at a
+  // time, so the pump's reads could take more than one Chunk's worth.
+  for (size_t at = 0; at < sent.size();) {
+    ssize_t n =
+        send(user.get(), sent.data() + at,
+             std::min<size_t>(256 << 10, sent.size() - at), MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    at += n;
+  }
+  ASSERT_EQ(shutdown(user.get(), SHUT_WR), 0);
+  ASSERT_TRUE(service_.WaitFor([](const auto& chunks) {
+    return !chunks.empty() && chunks.back().fin();
+  }));
+  std::string received;
+  for (const Chunk& chunk : service_.chunks()) {
+    EXPECT_LE(chunk.data().size(), SocketPump::kMaxChunkBytes);
+    received += chunk.data();
+  }
+  EXPECT_EQ(received, sent);
+  user.reset();
+  done_.WaitForNotification();
 }
 
 TEST(NoticeMailboxTest, AFullMailboxCountsInsteadOfKeeping) {
