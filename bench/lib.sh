@@ -1,8 +1,26 @@
 # shellcheck shell=bash
-# Shell helpers shared by bench/run.sh and bench/reconnect.sh: starting and
+# Shell helpers shared by the bench/ scripts: starting and
 # watching the processes of one benchmark run. Sourced, not run. The caller
 # defines T (its temporary directory) and the array PIDS (every process it
 # started, stopped by its cleanup trap).
+
+# stop_started [GRACE_S]: stops every process in PIDS (only what the script
+# started), newest first: TERM, then KILL after GRACE_S (default 5) seconds,
+# and reaps them. For the scripts' EXIT traps.
+stop_started() {
+  local grace="${1:-5}" i pid deadline
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[i]}" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + grace))
+  for pid in "${PIDS[@]}"; do
+    while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+    kill -KILL "${pid}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "${pid}" 2>/dev/null || true
+  done
+}
 
 # The live descendants of PID (children first found, grandchildren after).
 descendants() {

@@ -107,19 +107,9 @@ PIDS=()
 # Stops only what this script started, newest first, then deletes the
 # workspace.
 cleanup() {
-  local status=$? i pid deadline
+  local status=$?
   trap - EXIT INT TERM
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${PIDS[i]}" 2>/dev/null || true
-  done
-  deadline=$((SECONDS + 5))
-  for pid in "${PIDS[@]}"; do
-    while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do
-      sleep 0.05
-    done
-    kill -KILL "${pid}" 2>/dev/null || true
-    wait "${pid}" 2>/dev/null || true
-  done
+  stop_started 5
   rm -rf "${T}"
   exit "${status}"
 }

@@ -137,23 +137,11 @@ LOAD_PID=""
 # Stops only what this script started, newest first, then deletes the
 # workspace.
 cleanup() {
-  local status=$? i pid deadline
+  local status=$?
   trap - EXIT INT TERM
   [[ -z "${HOLDER_PID}" ]] || exec 7>&-
   [[ -z "${LOAD_PID}" ]] || exec 8>&-
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${PIDS[i]}" 2>/dev/null || true
-  done
-  deadline=$((SECONDS + 10))
-  for pid in "${PIDS[@]}"; do
-    while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do
-      sleep 0.05
-    done
-    kill -KILL "${pid}" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "${pid}" 2>/dev/null || true
-  done
+  stop_started 10
   rm -rf "${T}"
   exit "${status}"
 }
