@@ -113,9 +113,6 @@ wait_until() {
     sleep 0.05
   done
 }
-http_ok() {
-  [[ "$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$1")" == 200 ]]
-}
 
 # ---- nginx: one 437-byte JSON file ------------------------------------------
 

@@ -117,22 +117,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for TIMEOUT_S PID WHAT CMD...: polls CMD until it succeeds; fails after
-# TIMEOUT_S seconds or as soon as PID has exited.
-wait_for() {
-  local timeout="$1" pid="$2" what="$3"
-  shift 3
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "${pid}" 2>/dev/null || { echo "memory: ${what}: the process exited" >&2; return 1; }
-    ((SECONDS < deadline)) || { echo "memory: timed out waiting for ${what}" >&2; return 1; }
-    sleep 0.05
-  done
-}
 
-http_ok() {
-  [[ "$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$1")" == 200 ]]
-}
 
 # ---- processes --------------------------------------------------------------
 

@@ -159,34 +159,12 @@ trap 'exit 143' TERM
 
 
 
-# wait_for TIMEOUT_S PID WHAT CMD...: polls CMD until it succeeds; fails after
-# TIMEOUT_S seconds or as soon as PID (if not empty) has exited.
-wait_for() {
-  local timeout="$1" pid="$2" what="$3"
-  shift 3
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if [[ -n "${pid}" ]] && ! kill -0 "${pid}" 2>/dev/null; then
-      echo "bench: ${what}: the process exited" >&2
-      return 1
-    fi
-    if ((SECONDS >= deadline)); then
-      echo "bench: timed out after ${timeout}s waiting for ${what}" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
-}
 
 
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
-# http_ok URL: one GET that must answer 200.
-http_ok() {
-  [[ "$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$1")" == 200 ]]
-}
 
 # ---- statistics -------------------------------------------------------------
 
