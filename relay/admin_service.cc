@@ -106,28 +106,30 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
     bowden::v1::QueryAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "read the audit log")) return reactor;
+  state_->offload->Run([this, request, response, reactor] {
+    reactor->Finish(QueryAuditNow(*request, response));
+  });
+  return reactor;
+}
+
+grpc::Status AdminServiceImpl::QueryAuditNow(const bowden::v1::AuditQuery& request,
+                                             bowden::v1::QueryAuditResponse* response) {
   // Queries are rare and small; waiting for queued events to commit lets an
   // admin see what just happened, including this session's own events.
   state_->audit->Flush();
-  if (request->limit() < 0) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     absl::StrCat("audit query limit ", request->limit(),
-                                  " is negative: ask for 1 or more rows")));
-    return reactor;
+  if (request.limit() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("audit query limit ", request.limit(),
+                                     " is negative: ask for 1 or more rows"));
   }
   // One row more than the page, to tell whether more match.
-  bowden::v1::AuditQuery page = *request;
-  int32_t limit = request->limit() == 0
-                      ? kMaxAuditPageRows
-                      : std::min(request->limit(), kMaxAuditPageRows);
+  bowden::v1::AuditQuery page = request;
+  int32_t limit = request.limit() == 0 ? kMaxAuditPageRows
+                                       : std::min(request.limit(), kMaxAuditPageRows);
   page.set_limit(limit + 1);
   absl::StatusOr<std::vector<bowden::v1::AuditEvent>> events =
       state_->audit->log().Query(page);
-  if (!events.ok()) {
-    reactor->Finish(ToGrpcStatus(events.status()));
-    return reactor;
-  }
+  if (!events.ok()) return ToGrpcStatus(events.status());
   // The page must fit a client's default 4 MiB receive limit, however large
   // the rows: stop at kMaxAuditPageBytes and say there is more.
   size_t bytes = 0;
@@ -141,8 +143,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
     bytes += size;
     *response->add_events() = std::move(event);
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
@@ -150,10 +151,20 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
     bowden::v1::VerifyAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "verify the audit log")) return reactor;
+  // A verification reads the whole log: seconds for a large one.
+  state_->offload->Run([this, request, response, reactor] {
+    VerifyAuditNow(*request, response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+void AdminServiceImpl::VerifyAuditNow(const bowden::v1::VerifyAuditRequest& request,
+                                      bowden::v1::VerifyAuditResponse* response) {
   state_->audit->Flush();
-  audit::VerifyResult result = request->expected_head().empty()
+  audit::VerifyResult result = request.expected_head().empty()
                                    ? state_->audit->log().Verify()
-                                   : state_->audit->log().Verify(request->expected_head());
+                                   : state_->audit->log().Verify(request.expected_head());
   response->set_ok(result.ok());
   response->set_rows_checked(result.rows_checked);
   response->set_broken_seq(result.ok() ? 0 : result.seq);
@@ -163,8 +174,6 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
   response->set_problem(std::string(audit::ProblemName(result.problem)));
   response->set_detail(result.detail);
   response->set_head(result.head);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::Revoke(grpc::CallbackServerContext* context,

@@ -50,6 +50,13 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   std::optional<identity::SpiffeId> AuthoriseAdmin(grpc::CallbackServerContext* context,
                       grpc::ServerUnaryReactor* reactor, absl::string_view action);
 
+  // The parts of QueryAudit and VerifyAudit that wait on the disk, run on
+  // the offload thread (offload_thread.h).
+  grpc::Status QueryAuditNow(const bowden::v1::AuditQuery& request,
+                             bowden::v1::QueryAuditResponse* response);
+  void VerifyAuditNow(const bowden::v1::VerifyAuditRequest& request,
+                      bowden::v1::VerifyAuditResponse* response);
+
   // Ends every live session and attachment that `revocation` covers; returns
   // how many sessions it cut.
   int CutRevoked(const Revocation& revocation);

@@ -12,6 +12,7 @@
 #include "identity/peer_verifier.h"
 #include "identity/spiffe_id.h"
 #include "relay/audit_startup.h"
+#include "relay/callback_threads.h"
 #include "transport/stream_window.h"
 #include "tunnel/net.h"
 
@@ -79,7 +80,9 @@ RelayServer::RelayServer(std::string trust_domain,
       agent_service_(&state_),
       user_service_(&state_, open_timeout),
       admin_service_(&state_),
-      identity_service_(&state_) {}
+      identity_service_(&state_) {
+  state_.offload = &offload_;
+}
 
 RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -152,6 +155,8 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       [&builder](const char* name, int value) { builder.AddChannelArgument(name, value); });
   relay->server_ = builder.BuildAndStart();
   if (relay->server_ == nullptr || relay->port_ == 0) return CannotListen(*listen, "--listen");
+  HoldCallbackThreadsToOne();
+  relay->holds_callback_threads_ = true;
   if (!options.enroll_listen.empty() && options.ca_dir.empty()) {
     return absl::InvalidArgumentError(
         "enrollment needs --ca-dir (the CA the relay signs with) as well as --enroll-listen");
@@ -197,6 +202,12 @@ absl::Status RelayServer::StartEnrollment(const RelayOptions& options,
 }
 
 void RelayServer::Shutdown(absl::Duration grace) {
+  // The last server's Shutdown joins gRPC's callback threads: none may stay
+  // parked (callback_threads.h). Its remaining calls run on all of them.
+  if (holds_callback_threads_) {
+    ReleaseCallbackThreads();
+    holds_callback_threads_ = false;
+  }
   if (enroll_server_ != nullptr) {
     enroll_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     enroll_server_.reset();

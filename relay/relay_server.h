@@ -81,6 +81,11 @@ class RelayServer {
                                const tunnel::HostPort& main_listen);
 
   std::unique_ptr<EnrollServiceImpl> enroll_service_;
+  // After the services and state it uses, so it is joined before they go.
+  OffloadThread offload_;
+  // Whether this server holds gRPC's callback threads to one
+  // (callback_threads.h) until Shutdown.
+  bool holds_callback_threads_ = false;
   // Audits client certificates refused during the TLS handshake; shared
   // with the listener's certificate verifier, stopped at Shutdown.
   std::shared_ptr<TlsRefusalLog> tls_refusals_;

@@ -6,6 +6,7 @@
 #include "policy/policy_source.h"
 #include "relay/audit_sink.h"
 #include "relay/identity_store.h"
+#include "relay/offload_thread.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
 #include "relay/signing.h"
@@ -32,6 +33,8 @@ struct RelayState {
   SigningConfig signing;      // set once at start-up
   // Sessions one user may hold open at once (set once at start-up).
   int max_sessions_per_user = 64;
+  // Where handlers run what waits on the disk (see offload_thread.h).
+  OffloadThread* offload = nullptr;
 };
 
 // Builds an audit event; the caller fills in the rest.

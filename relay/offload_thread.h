@@ -1,0 +1,42 @@
+#ifndef BOWDEN_RELAY_OFFLOAD_THREAD_H_
+#define BOWDEN_RELAY_OFFLOAD_THREAD_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+
+namespace bowden::relay {
+
+// Runs the blocking part of RPC handlers (an audit flush and query, a hash
+// chain verification over the whole log) on a thread of its own, one job
+// after the other.
+//
+// The relay runs every gRPC reaction on one thread (callback_threads.h);
+// a handler that waited on the disk there would stall every session for as
+// long. A handler hands such work here and finishes its reactor from the job.
+//
+// Thread-safe. The destructor runs the jobs already queued, then joins.
+class OffloadThread {
+ public:
+  OffloadThread();
+  ~OffloadThread() ABSL_LOCKS_EXCLUDED(mu_);
+  OffloadThread(const OffloadThread&) = delete;
+  OffloadThread& operator=(const OffloadThread&) = delete;
+
+  // Queues `job`; it runs after every job queued before it.
+  void Run(std::function<void()> job) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace bowden::relay
+
+#endif  // BOWDEN_RELAY_OFFLOAD_THREAD_H_
