@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/relay_session.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/tunnel.grpc.pb.h"
@@ -117,6 +118,10 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
   int64_t newest_seq = 0;
   std::vector<bowden::v1::AuditEvent> held;  // --follow: printed in time order
   bool more = false;
+  // An export (`--all > file`) can take a while: say how far it got.
+  Progress progress(!options.follow && Progress::Wanted(), std::cerr, "rows");
+  int64_t fetched_rows = 0;
+  uint64_t fetched_bytes = 0;
   while (remaining != 0) {
     query.set_limit(remaining < 0 ? kPageRows
                                   : static_cast<int>(std::min<int64_t>(
@@ -141,10 +146,14 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
       }
     }
     std::cout << std::flush;
+    fetched_rows += response.events_size();
+    fetched_bytes += response.ByteSizeLong();
+    progress.Update(fetched_rows, fetched_bytes);
     if (remaining > 0) remaining -= response.events_size();
     more = response.more();
     if (!more || response.events_size() == 0) break;
   }
+  progress.Done();
   if (more && !options.all && !options.follow) {
     std::cerr << "(the " << (newest_first ? "newest " : "oldest ")
               << options.limit << " rows; more match: --limit N or --all)"

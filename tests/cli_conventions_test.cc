@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <fstream>
+#include <memory>
+#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -119,21 +121,35 @@ TEST(CliConventionsTest, BashCompletesCommandWordsAndFlags) {
   EXPECT_EQ(Complete(dir, "bowden ls "), "");
 }
 
-TEST(CliConventionsTest, CtrlCEndsAuditFollowWithZero) {
-  TempDir policy_dir;
-  std::ofstream(policy_dir.File("policy.textproto"))
-      << "admins: \"alice\"\n"
-      << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
-  TcpTarget echo(EchoUntilEof);
-  Farm::Options options;
-  options.relay_extra_flags = {"--policy", policy_dir.File("policy.textproto")};
-  options.targets = {
-      absl::StrCat("octoprint=127.0.0.1:", echo.port(), ",guard=none")};
-  Farm farm(options);
-  ASSERT_TRUE(farm.WaitAttached());
-  ASSERT_TRUE(DialOnce(farm.relay_address(), farm.pki().Files("alice"),
-                       "prusa-01", "octoprint", "ping")
-                  .ok());
+// A farm whose audit log has rows about prusa-01; alice is a relay admin.
+class CliAuditTest : public ::testing::Test {
+ protected:
+  CliAuditTest() : echo_(EchoUntilEof) {
+    std::ofstream(policy_dir_.File("policy.textproto"))
+        << "admins: \"alice\"\n"
+        << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
+    Farm::Options options;
+    options.relay_extra_flags = {"--policy",
+                                 policy_dir_.File("policy.textproto")};
+    options.targets = {
+        absl::StrCat("octoprint=127.0.0.1:", echo_.port(), ",guard=none")};
+    farm_ = std::make_unique<Farm>(options);
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(farm_->WaitAttached());
+    ASSERT_TRUE(DialOnce(farm_->relay_address(), farm_->pki().Files("alice"),
+                         "prusa-01", "octoprint", "ping")
+                    .ok());
+  }
+
+  TempDir policy_dir_;
+  TcpTarget echo_;
+  std::unique_ptr<Farm> farm_;
+};
+
+TEST_F(CliAuditTest, CtrlCEndsAuditFollowWithZero) {
+  Farm& farm = *farm_;
   std::vector<std::string> argv = farm.CliAs("alice");
   argv.insert(argv.end(), {"audit", "--follow"});
   TempDir logs;
@@ -142,6 +158,34 @@ TEST(CliConventionsTest, CtrlCEndsAuditFollowWithZero) {
   ASSERT_TRUE(follow.WaitForOutput("prusa-01")) << follow.Stderr();
   follow.Signal(SIGINT);
   EXPECT_EQ(follow.Wait(), 0) << follow.Stderr();
+}
+
+TEST_F(CliAuditTest, AnExportShowsProgressOnlyOnATerminal) {
+  TempDir dir;
+  std::vector<std::string> argv = farm_->CliAs("alice");
+  argv.insert(argv.end(), {"audit", "--all", "--json"});
+  // stderr on a terminal (script(1) gives the command a pty), stdout to a
+  // file: the progress line is drawn on the terminal and wiped.
+  std::string command;
+  for (const std::string& arg : argv) absl::StrAppend(&command, "'", arg, "' ");
+  absl::StrAppend(&command, "> ", dir.File("export.jsonl"));
+  std::string terminal;
+  ASSERT_EQ(RunToCompletion({"/usr/bin/script", "--quiet", "--return",
+                             "--command", command, "/dev/null"},
+                            &terminal),
+            0)
+      << terminal;
+  EXPECT_TRUE(std::regex_search(
+      terminal, std::regex("\r\x1b\\[K[0-9]+ rows, [0-9.]+ (B|KiB)")))
+      << terminal;
+  std::string exported = ReadFileOrEmpty(dir.File("export.jsonl"));
+  EXPECT_TRUE(absl::StrContains(exported, "\"printer\":\"prusa-01\""))
+      << exported;
+  EXPECT_FALSE(absl::StrContains(exported, "rows,")) << exported;
+  // Neither stream on a terminal: no progress.
+  std::string plain;
+  ASSERT_EQ(RunToCompletion(argv, &plain), 0) << plain;
+  EXPECT_FALSE(absl::StrContains(plain, " rows, ")) << plain;
 }
 
 }  // namespace
