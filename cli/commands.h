@@ -44,8 +44,9 @@ struct CliOptions {
 };
 
 // Each command gets its positional arguments after the command words and
-// returns the process exit code. Errors are printed as one sentence on
-// stderr, prefixed with "bowden: ".
+// returns the process exit code (docs/cli.md#exit-codes): UsageError's 2
+// for wrong arguments, Fail's 1 when the operation fails. Errors are printed
+// as one sentence on stderr, prefixed with "bowden: ".
 int RunLs(const CliOptions& options, const std::vector<std::string>& args);
 // Exits 0 when every check passed, 1 when one failed, 3 with warnings only.
 int RunDoctor(const CliOptions& options, const std::vector<std::string>& args);
