@@ -1,5 +1,7 @@
 // bowden audit / bowden audit verify: read and check the relay's audit log.
 
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -11,10 +13,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "cli/relay_session.h"
-#include "terminal/terminal_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/tunnel.grpc.pb.h"
+#include "terminal/terminal_text.h"
 #include "transport/relay_channel.h"
 
 namespace bowden::cli {
@@ -32,7 +35,8 @@ constexpr int kPageRows = 1000;
 std::string Line(const bowden::v1::AuditEvent& e) {
   std::vector<std::string> fields;
   // Sorted, so the same event always prints the same way.
-  std::map<std::string, std::string> sorted(e.fields().begin(), e.fields().end());
+  std::map<std::string, std::string> sorted(e.fields().begin(),
+                                            e.fields().end());
   for (const auto& [k, v] : sorted) {
     fields.push_back(
         absl::StrCat(EscapeForTerminal(k), "=", EscapeForTerminal(v)));
@@ -61,6 +65,13 @@ void Print(const bowden::v1::AuditEvent& event, bool json) {
   std::cout << EscapeJsonForTerminal(text) << "\n";
 }
 
+// Waits up to `timeout` for one of `signals` (blocked by the caller); true
+// when one came.
+bool StopSignalWithin(const sigset_t& signals, absl::Duration timeout) {
+  timespec wait = absl::ToTimespec(timeout);
+  return sigtimedwait(&signals, nullptr, &wait) > 0;
+}
+
 }  // namespace
 
 // Newest first unless --oldest-first; --limit rows, or every row with --all,
@@ -68,34 +79,49 @@ void Print(const bowden::v1::AuditEvent& event, bool json) {
 // --follow then prints new rows as they come, like `tail -f`.
 int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!args.empty()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "audit takes no arguments, got '", args[0], "' (did you mean `audit verify`?)")));
+    return UsageError(absl::StrCat("audit takes no arguments, got '", args[0],
+                                   "' (did you mean `audit verify`?)"));
   }
   if (options.limit <= 0 && !options.all) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--limit ", options.limit,
-        " shows nothing: give 1 or more, or --all for every row")));
+    return UsageError(
+        absl::StrCat("--limit ", options.limit,
+                     " shows nothing: give 1 or more, or --all for every row"));
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
+  // --follow ends with Ctrl-C as `open` does: exit 0. The stop signals are
+  // blocked before gRPC starts its threads, which inherit the mask, so only
+  // the sigtimedwait below takes them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (options.follow) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = bowden::v1::AdminService::NewStub(*channel);
   bowden::v1::AuditQuery query;
   query.set_printer(options.printer_filter);
   query.set_user(options.user_filter);
   if (options.since > absl::ZeroDuration()) {
-    query.set_since_unix_micros(absl::ToUnixMicros(absl::Now() - options.since));
+    query.set_since_unix_micros(
+        absl::ToUnixMicros(absl::Now() - options.since));
   }
   const bool newest_first = !options.oldest_first;
   query.set_newest_first(newest_first);
   auto fetch = [&](bowden::v1::QueryAuditResponse* response) -> grpc::Status {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
     return stub->QueryAudit(&context, query, response);
   };
   int64_t remaining = options.all ? -1 : options.limit;
   int64_t newest_seq = 0;
   std::vector<bowden::v1::AuditEvent> held;  // --follow: printed in time order
   bool more = false;
+  // An export (`--all > file`) can take a while: say how far it got.
+  Progress progress(!options.follow && Progress::Wanted(), std::cerr, "rows");
+  int64_t fetched_rows = 0;
+  uint64_t fetched_bytes = 0;
   while (remaining != 0) {
     query.set_limit(remaining < 0 ? kPageRows
                                   : static_cast<int>(std::min<int64_t>(
@@ -103,7 +129,8 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
     bowden::v1::QueryAuditResponse response;
     grpc::Status status = fetch(&response);
     if (!status.ok()) {
-      return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
+      return Fail(absl::UnavailableError(
+          transport::DescribeCallError(status, options.relay)));
     }
     for (auto& event : *response.mutable_events()) {
       newest_seq = std::max(newest_seq, event.seq());
@@ -119,10 +146,14 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
       }
     }
     std::cout << std::flush;
+    fetched_rows += response.events_size();
+    fetched_bytes += response.ByteSizeLong();
+    progress.Update(fetched_rows, fetched_bytes);
     if (remaining > 0) remaining -= response.events_size();
     more = response.more();
     if (!more || response.events_size() == 0) break;
   }
+  progress.Done();
   if (more && !options.all && !options.follow) {
     std::cerr << "(the " << (newest_first ? "newest " : "oldest ")
               << options.limit << " rows; more match: --limit N or --all)"
@@ -149,26 +180,33 @@ int RunAudit(const CliOptions& options, const std::vector<std::string>& args) {
     }
     std::cout << std::flush;
     // Following polls; Ctrl-C ends it.
-    if (!response.more()) absl::SleepFor(kFollowInterval);
+    if (StopSignalWithin(stop_signals, response.more() ? absl::ZeroDuration()
+                                                       : kFollowInterval)) {
+      return 0;
+    }
   }
 }
 
-int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& args) {
+int RunAuditVerify(const CliOptions& options,
+                   const std::vector<std::string>& args) {
   if (!args.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("audit verify takes no arguments, got '", args[0], "'")));
+    return UsageError(
+        absl::StrCat("audit verify takes no arguments, got '", args[0], "'"));
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = bowden::v1::AdminService::NewStub(*channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(120));
   bowden::v1::VerifyAuditRequest request;
   request.set_expected_head(options.head);
   bowden::v1::VerifyAuditResponse response;
   grpc::Status status = stub->VerifyAudit(&context, request, &response);
   if (!status.ok()) {
-    return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
+    return Fail(absl::UnavailableError(
+        transport::DescribeCallError(status, options.relay)));
   }
   if (response.ok()) {
     std::cout << "The audit log is intact: " << response.segments()

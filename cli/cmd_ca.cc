@@ -1,4 +1,5 @@
-// bowden ca init / issue / rotate / retire: run the farm's certificate authority.
+// bowden ca init / issue / rotate / retire: run the farm's certificate
+// authority.
 
 #include <iostream>
 
@@ -11,12 +12,11 @@ namespace bowden::cli {
 
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!args.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("ca init takes no arguments, got '", args[0], "'")));
+    return UsageError(
+        absl::StrCat("ca init takes no arguments, got '", args[0], "'"));
   }
   if (options.dir.empty() || options.trust_domain.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        "ca init needs --dir DIR and --trust-domain DOMAIN"));
+    return UsageError("ca init needs --dir DIR and --trust-domain DOMAIN");
   }
   absl::Status status = certs::InitCa(options.dir, options.trust_domain);
   if (!status.ok()) return Fail(status);
@@ -31,26 +31,30 @@ int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
 int RunCaStep(const CliOptions& options, const std::vector<std::string>& args,
               const char* name, absl::Status (*step)(const std::string&)) {
   if (!args.empty() || options.dir.empty()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("usage: bowden ca ", name, " --dir DIR")));
+    return UsageError(absl::StrCat("usage: bowden ca ", name, " --dir DIR"));
   }
   absl::Status status = step(options.dir);
   if (!status.ok()) return Fail(status);
   return 0;
 }
 
-int RunCaRotate(const CliOptions& options, const std::vector<std::string>& args) {
+int RunCaRotate(const CliOptions& options,
+                const std::vector<std::string>& args) {
   int failed = RunCaStep(options, args, "rotate", certs::RotateCa);
   if (failed) return failed;
   std::cout << "New CA in " << options.dir << "/ca.crt; the previous one is in "
             << options.dir << "/previous-ca.crt and " << options.dir
-            << "/bundle.crt trusts both. New certificates come from the new CA. Once every "
-               "peer has renewed, re-issue the relay's certificate; once every certificate of "
+            << "/bundle.crt trusts both. New certificates come from the new "
+               "CA. Once every "
+               "peer has renewed, re-issue the relay's certificate; once every "
+               "certificate of "
                "the previous CA has expired, run `bowden ca retire --dir "
             << options.dir << "`." << std::endl;
   return 0;
 }
 
-int RunCaRetire(const CliOptions& options, const std::vector<std::string>& args) {
+int RunCaRetire(const CliOptions& options,
+                const std::vector<std::string>& args) {
   int failed = RunCaStep(options, args, "retire", certs::RetirePreviousCa);
   if (failed) return failed;
   std::cout << "Retired the previous CA: " << options.dir
@@ -58,29 +62,31 @@ int RunCaRetire(const CliOptions& options, const std::vector<std::string>& args)
   return 0;
 }
 
-int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args) {
+int RunCaIssue(const CliOptions& options,
+               const std::vector<std::string>& args) {
   if (args.size() != 2) {
-    return Fail(absl::InvalidArgumentError(
-        "usage: bowden ca issue --dir DIR {relay|agent|user} NAME"));
+    return UsageError(
+        "usage: bowden ca issue --dir DIR {relay|agent|user} NAME");
   }
   if (options.dir.empty()) {
-    return Fail(absl::InvalidArgumentError("ca issue needs --dir DIR"));
+    return UsageError("ca issue needs --dir DIR");
   }
   absl::StatusOr<certs::Role> role = certs::ParseRole(args[0]);
-  if (!role.ok()) return Fail(role.status());
+  if (!role.ok()) return UsageError(role.status().message());
   certs::IssueOptions issue;
   issue.role = *role;
   issue.name = args[1];
-  issue.ttl = options.ttl > absl::ZeroDuration() ? options.ttl : absl::Hours(24);
+  issue.ttl =
+      options.ttl > absl::ZeroDuration() ? options.ttl : absl::Hours(24);
   issue.dns = options.dns;
   issue.ips = options.ips;
   absl::Status status = certs::IssueCertificate(options.dir, issue);
   if (!status.ok()) return Fail(status);
   std::cout << "Issued " << (args[0] == "agent" ? "an " : "a ") << args[0]
-            << " certificate for '" << args[1]
-            << "' valid for " << absl::FormatDuration(issue.ttl) << ": "
-            << options.dir << "/" << args[1] << ".crt and " << options.dir << "/"
-            << args[1] << ".key (mode 0600)." << std::endl;
+            << " certificate for '" << args[1] << "' valid for "
+            << absl::FormatDuration(issue.ttl) << ": " << options.dir << "/"
+            << args[1] << ".crt and " << options.dir << "/" << args[1]
+            << ".key (mode 0600)." << std::endl;
   return 0;
 }
 

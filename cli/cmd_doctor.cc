@@ -68,9 +68,8 @@ void CheckRelay(const CliOptions& options,
 
 int RunDoctor(const CliOptions& options, const std::vector<std::string>& args) {
   if (!args.empty()) {
-    std::cerr << "bowden: doctor takes no arguments, got '" << args[0] << "'"
-              << std::endl;
-    return 2;
+    return UsageError(
+        absl::StrCat("doctor takes no arguments, got '", args[0], "'"));
   }
   std::vector<doctor::Finding> findings = doctor::CheckCertificate(
       options.tls, identity::PeerKind::kUser, absl::Now());

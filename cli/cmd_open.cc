@@ -33,12 +33,14 @@ absl::StatusOr<std::vector<std::string>> CheckPrinter(
   auto stub = bowden::v1::UserService::NewStub(
       std::shared_ptr<grpc::Channel>(channel, [](grpc::Channel*) {}));
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
   bowden::v1::ListPrintersResponse response;
-  grpc::Status status =
-      stub->ListPrinters(&context, bowden::v1::ListPrintersRequest(), &response);
+  grpc::Status status = stub->ListPrinters(
+      &context, bowden::v1::ListPrintersRequest(), &response);
   if (!status.ok()) {
-    return absl::UnavailableError(transport::DescribeCallError(status, options.relay));
+    return absl::UnavailableError(
+        transport::DescribeCallError(status, options.relay));
   }
   for (const auto& p : response.printers()) {
     if (p.id() != printer) continue;
@@ -116,7 +118,8 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> ListenForPrinter(
 }
 
 void OpenBrowser(const std::string& url) {
-  if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr) {
+  if (std::getenv("DISPLAY") == nullptr &&
+      std::getenv("WAYLAND_DISPLAY") == nullptr) {
     return;
   }
   pid_t pid;
@@ -132,13 +135,14 @@ void OpenBrowser(const std::string& url) {
 
 int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
   if (args.size() != 1) {
-    return Fail(
-        absl::InvalidArgumentError("usage: bowden open PRINTER [--target "
-                                   "octoprint] [--listen 127.0.0.1:PORT] "
-                                   "[--no-browser]"));
+    return UsageError(
+        "usage: bowden open PRINTER [--target octoprint] [--listen "
+        "127.0.0.1:PORT] "
+        "[--no-browser]");
   }
   const std::string& printer = args[0];
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
   absl::StatusOr<std::vector<std::string>> targets =
       CheckPrinter(channel->get(), options, printer);
@@ -160,7 +164,8 @@ int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGCHLD, SIG_IGN);  // reap xdg-open
 
-  absl::StatusOr<std::unique_ptr<tunnel::EventLoop>> loop = tunnel::EventLoop::Create();
+  absl::StatusOr<std::unique_ptr<tunnel::EventLoop>> loop =
+      tunnel::EventLoop::Create();
   if (!loop.ok()) return Fail(loop.status());
   // The only thread that polls for the tunnel's streams (see
   // CompletionThread).
@@ -171,10 +176,10 @@ int RunOpen(const CliOptions& options, const std::vector<std::string>& args) {
 
   // A long `open` outlives a 12 h certificate: renew in the background;
   // connections already open are not touched by the swap.
-  enroll::CertificateRenewer renewer(options.relay, options.tls,
-                                     [](bool problem, const std::string& message) {
-                                       if (problem) std::cerr << "bowden: " << message << std::endl;
-                                     });
+  enroll::CertificateRenewer renewer(
+      options.relay, options.tls, [](bool problem, const std::string& message) {
+        if (problem) std::cerr << "bowden: " << message << std::endl;
+      });
 
   std::string url = (*forwarder)->url();
   std::cout << "Forwarding " << url << " -> " << printer << "/"

@@ -1,5 +1,6 @@
 // bowden sessions / bowden kill SESSION: live sessions on the relay.
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -7,25 +8,56 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
+#include "cli/output_format.h"
 #include "cli/relay_session.h"
 #include "proto/tunnel.grpc.pb.h"
+#include "terminal/terminal_text.h"
 #include "transport/relay_channel.h"
 
 namespace bowden::cli {
 namespace {
 
+using terminal::EscapeForTerminal;
+
 void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(10));
+}
+
+// {"sessions":[{"id","user","printer","target","role","started","age_seconds",
+// "bytes_up","bytes_down","open"}]}.
+std::string Json(const bowden::v1::ListSessionsResponse& response,
+                 absl::Time now) {
+  std::vector<std::string> sessions;
+  for (const auto& s : response.sessions()) {
+    sessions.push_back(
+        JsonObject()
+            .String("id", s.id())
+            .String("user", s.user())
+            .String("printer", s.printer())
+            .String("target", s.target())
+            .String("role", s.role())
+            .UnixTime("started", s.started_unix())
+            .Int("age_seconds", std::max<int64_t>(0, absl::ToUnixSeconds(now) -
+                                                         s.started_unix()))
+            .Int("bytes_up", static_cast<int64_t>(s.bytes_up()))
+            .Int("bytes_down", static_cast<int64_t>(s.bytes_down()))
+            .Bool("open", s.open())
+            .Json());
+  }
+  return JsonObject().Raw("sessions", JsonArray(sessions)).Json();
 }
 
 }  // namespace
 
-int RunSessions(const CliOptions& options, const std::vector<std::string>& args) {
+int RunSessions(const CliOptions& options,
+                const std::vector<std::string>& args) {
   if (!args.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("sessions takes no arguments, got '", args[0], "'")));
+    return UsageError(
+        absl::StrCat("sessions takes no arguments, got '", args[0], "'"));
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = bowden::v1::AdminService::NewStub(*channel);
   grpc::ClientContext context;
@@ -33,23 +65,30 @@ int RunSessions(const CliOptions& options, const std::vector<std::string>& args)
   bowden::v1::ListSessionsResponse response;
   grpc::Status status = stub->ListSessions(&context, {}, &response);
   if (!status.ok()) {
-    return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
+    return Fail(absl::UnavailableError(
+        transport::DescribeCallError(status, options.relay)));
+  }
+  absl::Time now = absl::Now();
+  if (options.json) {
+    std::cout << Json(response, now) << std::endl;
+    return 0;
   }
   if (response.sessions().empty()) {
     std::cout << "No live sessions you may see." << std::endl;
     return 0;
   }
-  std::string table = absl::StrFormat("%-24s %-12s %-16s %-10s %-9s %-8s %12s %12s\n",
-                                      "SESSION", "USER", "PRINTER", "TARGET", "ROLE",
-                                      "AGE", "UP", "DOWN");
-  absl::Time now = absl::Now();
+  std::string table = absl::StrFormat(
+      "%-24s %-12s %-16s %-10s %-9s %-8s %12s %12s\n", "SESSION", "USER",
+      "PRINTER", "TARGET", "ROLE", "AGE", "UP", "DOWN");
   for (const auto& s : response.sessions()) {
-    absl::Duration age = absl::Trunc(now - absl::FromUnixSeconds(s.started_unix()),
-                                     absl::Seconds(1));
-    absl::StrAppendFormat(&table, "%-24s %-12s %-16s %-10s %-9s %-8s %12d %12d%s\n",
-                          s.id(), s.user(), s.printer(), s.target(), s.role(),
-                          absl::FormatDuration(age), s.bytes_up(), s.bytes_down(),
-                          s.open() ? "" : " (opening)");
+    absl::StrAppendFormat(
+        &table, "%-24s %-12s %-16s %-10s %-9s %-8s %12s %12s%s\n",
+        EscapeForTerminal(s.id()), EscapeForTerminal(s.user()),
+        EscapeForTerminal(s.printer()), EscapeForTerminal(s.target()),
+        EscapeForTerminal(s.role()),
+        HumanDuration(now - absl::FromUnixSeconds(s.started_unix())),
+        HumanBytes(s.bytes_up()), HumanBytes(s.bytes_down()),
+        s.open() ? "" : " (opening)");
   }
   std::cout << table << std::flush;
   return 0;
@@ -57,9 +96,10 @@ int RunSessions(const CliOptions& options, const std::vector<std::string>& args)
 
 int RunKill(const CliOptions& options, const std::vector<std::string>& args) {
   if (args.size() != 1) {
-    return Fail(absl::InvalidArgumentError("usage: bowden kill SESSION [--reason TEXT]"));
+    return UsageError("usage: bowden kill SESSION [--reason TEXT]");
   }
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAsUser(options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ConnectAsUser(options);
   if (!channel.ok()) return Fail(channel.status());
   auto stub = bowden::v1::AdminService::NewStub(*channel);
   grpc::ClientContext context;
@@ -70,7 +110,8 @@ int RunKill(const CliOptions& options, const std::vector<std::string>& args) {
   bowden::v1::KillSessionResponse response;
   grpc::Status status = stub->KillSession(&context, request, &response);
   if (!status.ok()) {
-    return Fail(absl::UnavailableError(transport::DescribeCallError(status, options.relay)));
+    return Fail(absl::UnavailableError(
+        transport::DescribeCallError(status, options.relay)));
   }
   std::cout << "Killed session " << args[0] << "." << std::endl;
   return 0;

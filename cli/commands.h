@@ -44,25 +44,32 @@ struct CliOptions {
 };
 
 // Each command gets its positional arguments after the command words and
-// returns the process exit code. Errors are printed as one sentence on
-// stderr, prefixed with "bowden: ".
+// returns the process exit code (docs/cli.md#exit-codes): UsageError's 2
+// for wrong arguments, Fail's 1 when the operation fails. Errors are printed
+// as one sentence on stderr, prefixed with "bowden: ".
 int RunLs(const CliOptions& options, const std::vector<std::string>& args);
 // Exits 0 when every check passed, 1 when one failed, 3 with warnings only.
 int RunDoctor(const CliOptions& options, const std::vector<std::string>& args);
 int RunOpen(const CliOptions& options, const std::vector<std::string>& args);
-int RunSessions(const CliOptions& options, const std::vector<std::string>& args);
+int RunSessions(const CliOptions& options,
+                const std::vector<std::string>& args);
 int RunKill(const CliOptions& options, const std::vector<std::string>& args);
 int RunAudit(const CliOptions& options, const std::vector<std::string>& args);
-int RunAuditVerify(const CliOptions& options, const std::vector<std::string>& args);
+int RunAuditVerify(const CliOptions& options,
+                   const std::vector<std::string>& args);
 int RunRevoke(const CliOptions& options, const std::vector<std::string>& args);
-int RunUnrevoke(const CliOptions& options, const std::vector<std::string>& args);
+int RunUnrevoke(const CliOptions& options,
+                const std::vector<std::string>& args);
 int RunAdminLs(const CliOptions& options, const std::vector<std::string>& args);
-int RunTokenCreate(const CliOptions& options, const std::vector<std::string>& args);
+int RunTokenCreate(const CliOptions& options,
+                   const std::vector<std::string>& args);
 int RunLogin(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaInit(const CliOptions& options, const std::vector<std::string>& args);
 int RunCaIssue(const CliOptions& options, const std::vector<std::string>& args);
-int RunCaRotate(const CliOptions& options, const std::vector<std::string>& args);
-int RunCaRetire(const CliOptions& options, const std::vector<std::string>& args);
+int RunCaRotate(const CliOptions& options,
+                const std::vector<std::string>& args);
+int RunCaRetire(const CliOptions& options,
+                const std::vector<std::string>& args);
 
 }  // namespace bowden::cli
 

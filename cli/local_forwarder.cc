@@ -45,9 +45,10 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
   absl::StatusOr<tunnel::SocketAddress> address = tunnel::Resolve(*hp);
   if (!address.ok()) return address.status();
   if (!IsLoopback(*address)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen ", listen, " is not a loopback address: the tunnel must not "
-        "expose the printer to your network; use 127.0.0.1:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", listen,
+                     " is not a loopback address: the tunnel must not "
+                     "expose the printer to your network; use 127.0.0.1:PORT"));
   }
   absl::StatusOr<tunnel::UniqueFd> listener = tunnel::ListenTcp(*hp);
   if (!listener.ok()) return listener.status();
@@ -60,8 +61,9 @@ absl::StatusOr<std::unique_ptr<LocalForwarder>> LocalForwarder::Create(
       std::move(webcam_target)));
   LocalForwarder* self = forwarder.get();
   loop->Post([self] {
-    self->listener_watch_ = self->loop_->Watch(self->listener_.get(), EPOLLIN,
-                                               [self](uint32_t) { self->AcceptAll(); });
+    self->listener_watch_ =
+        self->loop_->Watch(self->listener_.get(), EPOLLIN,
+                           [self](uint32_t) { self->AcceptAll(); });
   });
   return forwarder;
 }
@@ -99,9 +101,11 @@ std::string LocalForwarder::url() const {
 
 void LocalForwarder::AcceptAll() {
   while (true) {
-    int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener_.get(), nullptr, nullptr,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
         PauseAccepting(errno);
       }
       return;  // EAGAIN: drained; anything else: the next readiness retries
@@ -113,12 +117,15 @@ void LocalForwarder::AcceptAll() {
 
 void LocalForwarder::PauseAccepting(int error) {
   // 50 ms, doubling to 1 s while descriptors stay short.
-  accept_pause_ = std::min(absl::Seconds(1), std::max(absl::Milliseconds(50), accept_pause_ * 2));
+  accept_pause_ = std::min(absl::Seconds(1),
+                           std::max(absl::Milliseconds(50), accept_pause_ * 2));
   const absl::Time now = absl::Now();
   if (now - last_pause_note_ > absl::Seconds(10)) {
     last_pause_note_ = now;
-    std::cerr << "bowden: cannot accept more local connections (" << std::strerror(error)
-              << "); new ones wait until some close. Raise the limit with ulimit -n if you "
+    std::cerr << "bowden: cannot accept more local connections ("
+              << std::strerror(error)
+              << "); new ones wait until some close. Raise the limit with "
+                 "ulimit -n if you "
                  "need this many."
               << std::endl;
   }
@@ -151,7 +158,8 @@ void LocalForwarder::Pump(tunnel::UniqueFd socket, const std::string& target) {
           return;  // closed normally, or by the local client
         }
         std::cerr << "bowden: connection " << number << ": "
-                  << transport::DescribeCallError(result.status, relay) << std::endl;
+                  << transport::DescribeCallError(result.status, relay)
+                  << std::endl;
       },
       tunnel::PumpNotices{
           nullptr,

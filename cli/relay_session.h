@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cli/commands.h"
 #include "grpcpp/channel.h"
 
@@ -21,8 +22,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectAsUser(
 // on with the current certificate while it lasts.
 void RenewIfDue(const CliOptions& options);
 
-// Prints "bowden: <message>" on stderr and returns 1.
+// Exit codes (docs/cli.md#exit-codes).
+inline constexpr int kExitFailed = 1;  // the operation failed
+inline constexpr int kExitUsage =
+    2;  // a bad command line: words, arguments, flags
+
+// Prints "bowden: <message>" on stderr and returns kExitFailed.
 int Fail(const absl::Status& status);
+
+// Prints "bowden: <message>" on stderr and returns kExitUsage: the command
+// line itself is wrong, nothing was tried.
+int UsageError(absl::string_view message);
 
 }  // namespace bowden::cli
 

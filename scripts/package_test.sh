@@ -107,6 +107,13 @@ ok "installed ${debs[*]##*/}"
 # ---- 2. files, users, modes -------------------------------------------------
 
 for binary in bowden-relay bowden-agent bowden; do expect_mode "/usr/bin/${binary}" "755 root root"; done
+expect_mode /usr/share/bash-completion/completions/bowden "644 root root"
+# The installed completion, sourced as bash-completion would, completes a
+# command word.
+completed="$(bash --norc --noprofile -c 'source /usr/share/bash-completion/completions/bowden &&
+  COMP_WORDS=(bowden ca i) COMP_CWORD=2 && { _bowden; true; } && echo "${COMPREPLY[*]}"')"
+[[ "${completed}" == "init issue" ]] ||
+  fail "bash completion of 'bowden ca i' gave '${completed}', expected 'init issue'"
 for file in relay.textproto policy.textproto agent.env; do
   expect_mode "/etc/bowden/${file}" "644 root root"
 done

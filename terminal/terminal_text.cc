@@ -80,4 +80,26 @@ std::string EscapeJsonForTerminal(absl::string_view json) {
   return out;
 }
 
+std::string QuoteJson(absl::string_view text) {
+  std::string out = "\"";
+  out.reserve(text.size() + 2);
+  while (!text.empty()) {
+    bool dangerous = false;
+    uint32_t code = 0;
+    size_t n = NextCharacter(text, &dangerous, &code);
+    bool lone_byte = n == 1 && code >= 0x80;
+    if (dangerous || lone_byte) {
+      absl::StrAppendFormat(&out, "\\u%04x", code);
+    } else if (text[0] == '"' || text[0] == '\\') {
+      out.push_back('\\');
+      out.push_back(text[0]);
+    } else {
+      out.append(text.data(), n);
+    }
+    text.remove_prefix(n);
+  }
+  out.push_back('"');
+  return out;
+}
+
 }  // namespace bowden::terminal

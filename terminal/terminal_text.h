@@ -25,6 +25,12 @@ std::string EscapeForTerminal(absl::string_view text);
 // inside JSON strings, so the result is valid JSON for valid input.
 std::string EscapeJsonForTerminal(absl::string_view json);
 
+// `text` as a quoted JSON string that is safe on a terminal and valid UTF-8
+// whatever `text` holds: `"` and `\` are escaped, the characters
+// EscapeForTerminal escapes become \uNNNN, and a byte that does not start a
+// UTF-8 sequence becomes \u00NN (read as Latin-1, so nothing is lost).
+std::string QuoteJson(absl::string_view text);
+
 }  // namespace bowden::terminal
 
 #endif  // BOWDEN_TERMINAL_TERMINAL_TEXT_H_

@@ -38,5 +38,17 @@ TEST(EscapeJsonForTerminalTest, LeavesValidJsonWithoutRawControls) {
             "{\"d\":\"caf\xc3\xa9\"}");
 }
 
+TEST(QuoteJsonTest, QuotesEscapesAndKeepsTheTextValidUtf8) {
+  EXPECT_EQ(QuoteJson("prusa-01"), "\"prusa-01\"");
+  EXPECT_EQ(QuoteJson("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(QuoteJson("x\x1b[2Jy\n"), "\"x\\u001b[2Jy\\u000a\"");
+  EXPECT_EQ(QuoteJson("\xe2\x80\xae"
+                      "evil"),
+            "\"\\u202eevil\"");
+  EXPECT_EQ(QuoteJson("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  // Not UTF-8: each byte as the Latin-1 character, so the output still is.
+  EXPECT_EQ(QuoteJson("\xff\x9b"), "\"\\u00ff\\u009b\"");
+}
+
 }  // namespace
 }  // namespace bowden::terminal
