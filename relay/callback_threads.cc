@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "glog/logging.h"
 #include "grpc/support/time.h"
 
 namespace bowden::relay {
@@ -51,6 +52,8 @@ void NextingThreadNap() ABSL_LOCKS_EXCLUDED(mu) {
   if (pthread_equal(*awake, self)) return;
   const uint64_t released_at = releases;
   ++parked;
+  LOG(INFO) << "one of gRPC's callback threads parks (" << parked
+            << " parked): one thread polls and runs every reaction";
   mu.Await(absl::Condition(
       +[](const uint64_t* at) ABSL_NO_THREAD_SAFETY_ANALYSIS { return releases != *at; },
       &released_at));

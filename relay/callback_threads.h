@@ -51,6 +51,7 @@ void HoldCallbackThreadsToOne();
 // threads in the last server's Shutdown, so none may stay parked): when no
 // server holds them any more, the parked threads go back to gRPC.
 void ReleaseCallbackThreads();
+// Each park is logged as "one of gRPC's callback threads parks".
 // How many nexting threads are parked now (for tests and logs).
 int ParkedCallbackThreads();
 
