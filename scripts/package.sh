@@ -2,7 +2,12 @@
 # Builds the Debian packages bowden-relay, bowden-agent and bowden from the
 # Bazel outputs, offline, with dpkg-deb:
 #
-#   scripts/package.sh [OUT_DIR]     # default: dist/
+#   scripts/package.sh [OUT_DIR]                 # default: dist/
+#   scripts/package.sh --arch=arm64 [OUT_DIR]    # bowden-agent only
+#
+# --arch=arm64 cross-builds the agent for a Raspberry Pi with
+# scripts/cross_arm64.sh (its sysroot, $BOWDEN_ARM64_SYSROOT, also gives
+# dpkg-shlibdeps the arm64 libraries' packages); docs/arm64.md.
 #
 # The binaries are built with --config=release, so their --version names the
 # git revision (version/README.md). Package versions are
@@ -17,6 +22,11 @@ umask 022
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly ROOT="${PWD}"
+arch="$(dpkg --print-architecture)"
+if [[ "${1:-}" == --arch=* ]]; then
+  arch="${1#--arch=}"
+  shift
+fi
 out="${1:-dist}"
 mkdir -p "${out}"
 out="$(cd "${out}" && pwd)"
@@ -31,8 +41,23 @@ for tool in dpkg-deb dpkg-shlibdeps; do
     die "${tool} is missing: run scripts/install-deps.sh (it installs dpkg-dev)"
 done
 
-bazel build --config=release --color=no --curses=no \
-  //relay:bowden-relay //agent:bowden-agent //cli:bowden </dev/null
+# Extra dpkg-shlibdeps arguments: where a cross build's libraries and their
+# packages are.
+shlibdeps_args=()
+bin_dir="${ROOT}/bazel-bin"
+if [[ "${arch}" == "$(dpkg --print-architecture)" ]]; then
+  bazel build --config=release --color=no --curses=no \
+    //relay:bowden-relay //agent:bowden-agent //cli:bowden </dev/null
+elif [[ "${arch}" == arm64 ]]; then
+  export BOWDEN_ARM64_SYSROOT="${BOWDEN_ARM64_SYSROOT:-${ROOT}/.arm64-sysroot}"
+  scripts/cross_arm64.sh --release >/dev/null
+  sysroot="${BOWDEN_ARM64_SYSROOT}"
+  bin_dir="$(bazel info --config=arm64 --config=release bazel-bin 2>/dev/null)"
+  shlibdeps_args=(--admindir="${sysroot}/var/lib/dpkg"
+    "-l${sysroot}/usr/lib/aarch64-linux-gnu" "-l${sysroot}/lib/aarch64-linux-gnu")
+else
+  die "--arch=${arch}: only the host's architecture and arm64 are supported"
+fi
 
 # The revision the binaries were stamped with, not a fresh `git` call: the
 # tree may have changed since the build started.
@@ -43,7 +68,6 @@ commits="$(sed -n 's/^STABLE_GIT_COMMITS //p' "${status_file}")"
   die "no STABLE_GIT_REVISION/COMMITS in ${status_file}: is scripts/workspace_status.sh wired in .bazelrc?"
 version="$(cat VERSION)+git${commits}.${revision%-dirty}"
 [[ "${revision}" == *-dirty ]] && version+="+dirty"
-arch="$(dpkg --print-architecture)"
 
 work="$(mktemp -d -t bowden-package.XXXXXX)"
 trap 'rm -rf "${work}"' EXIT
@@ -56,7 +80,8 @@ shlib_depends() {
   local dir="${work}/shlibs-${package}"
   mkdir -p "${dir}/debian"
   printf 'Source: bowden\n\nPackage: %s\nArchitecture: any\n' "${package}" >"${dir}/debian/control"
-  line="$(cd "${dir}" && dpkg-shlibdeps -O "${binary}" 2>"${dir}/warnings")" ||
+  line="$(cd "${dir}" && DEB_HOST_ARCH="${arch}" \
+    dpkg-shlibdeps "${shlibdeps_args[@]}" -O "${binary}" 2>"${dir}/warnings")" ||
     { cat "${dir}/warnings" >&2; die "dpkg-shlibdeps failed for ${binary}"; }
   echo "${line#shlibs:Depends=}"
 }
@@ -77,7 +102,7 @@ build_deb() {
   shift 4
   local root="${work}/${package}" binary="${built##*/}" depends file
   mkdir -p "${root}/DEBIAN"
-  install -D -m 0755 "${ROOT}/bazel-bin/${built}" "${root}/usr/bin/${binary}"
+  install -D -m 0755 "${bin_dir}/${built}" "${root}/usr/bin/${binary}"
   install -D -m 0644 packaging/README.md "${root}/usr/share/doc/${package}/README.md"
   depends="$(shlib_depends "${package}" "${root}/usr/bin/${binary}")"
   [[ -n "${extra_depends}" ]] && depends+=", ${extra_depends}"
@@ -109,8 +134,9 @@ build_deb() {
 }
 
 # useradd, userdel and groupdel (passwd) run in the maintainer scripts.
-build_deb bowden-relay relay/bowden-relay "Bowden relay: zero-trust tunnel to 3D printers" \
+# An arm64 build is the agent's only: it runs on the printer host.
+[[ "${arch}" == arm64 ]] || build_deb bowden-relay relay/bowden-relay "Bowden relay: zero-trust tunnel to 3D printers" \
   passwd relay.textproto policy.textproto
 build_deb bowden-agent agent/bowden-agent "Bowden agent: lets a printer host dial out to the relay" \
   passwd agent.env
-build_deb bowden cli/bowden "Bowden CLI: reach your printers through the relay" ""
+[[ "${arch}" == arm64 ]] || build_deb bowden cli/bowden "Bowden CLI: reach your printers through the relay" ""
