@@ -1,0 +1,18 @@
+#ifndef BOWDEN_METRICS_CERT_EXPIRY_H_
+#define BOWDEN_METRICS_CERT_EXPIRY_H_
+
+#include <string>
+
+#include "metrics/registry.h"
+
+namespace bowden::metrics {
+
+// Registers bowden_certificate_expiry_timestamp_seconds: the notAfter of the
+// certificate at `cert_path` as Unix seconds, read from the file at each
+// scrape, so a renewed certificate shows at once. An unreadable file reads
+// as 0 (long expired), so an expiry alert also catches a broken file.
+void AddCertificateExpiry(Registry& registry, const std::string& cert_path);
+
+}  // namespace bowden::metrics
+
+#endif  // BOWDEN_METRICS_CERT_EXPIRY_H_
