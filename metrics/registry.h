@@ -33,6 +33,9 @@ class Counter {
   void Add(uint64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
   void Increment() { Add(1); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  // The atomic itself, for code that must not depend on metrics/ (the byte
+  // pump in tunnel/ adds to it directly).
+  std::atomic<uint64_t>* cell() { return &value_; }
 
  private:
   std::atomic<uint64_t> value_{0};

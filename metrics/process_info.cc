@@ -1,4 +1,4 @@
-#include "metrics/cert_expiry.h"
+#include "metrics/process_info.h"
 
 #include <fstream>
 #include <iterator>
@@ -6,8 +6,18 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "identity/peer.h"
+#include "version/version.h"
 
 namespace bowden::metrics {
+
+void AddBuildInfo(Registry& registry) {
+  std::string revision(version::Revision());
+  registry.AddCallbackGauge(
+      "bowden_build_info", "Always 1; the labels say which build runs.",
+      [] { return 1.0; },
+      {{"version", std::string(version::Number())},
+       {"revision", revision.empty() ? "unknown" : revision}});
+}
 
 void AddCertificateExpiry(Registry& registry, const std::string& cert_path) {
   registry.AddCallbackGauge(
