@@ -52,8 +52,10 @@ Splice::Reactor* Splice::AttachAgent(grpc::CallbackServerContext* context) {
     absl::MutexLock lock(&mu_);
     attached_[kAgent] = true;
   }
+  const absl::Time dialed =
+      info_.dialed == absl::InfinitePast() ? started_ : info_.dialed;
   RelayMetrics::Get().session_setup_seconds.Observe(
-      absl::ToDoubleSeconds(absl::Now() - started_));
+      absl::ToDoubleSeconds(absl::Now() - dialed));
   gates_[kAgent].Bind(end);
   StartReading(kUser);
   StartReading(kAgent);

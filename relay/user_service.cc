@@ -113,12 +113,14 @@ absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     grpc::CallbackServerContext* context) {
+  const absl::Time dialed = absl::Now();
   absl::StatusOr<AuthenticatedPeer> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
   if (!user.ok()) {
     RelayMetrics::Get().CountDenial(user.status());
     return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
   }
   SessionInfo info;
+  info.dialed = dialed;
   info.user = user->name;
   info.user_serial = user->serial_hex;
   info.printer = CallMetadata(context, "bowden-printer");
