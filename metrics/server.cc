@@ -4,28 +4,21 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "tunnel/net.h"
 
 namespace bowden::metrics {
 
 absl::StatusOr<std::string> ParseListen(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  int port = -1;
-  bool ok =
-      colon != std::string::npos && colon > 0 &&
-      absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) &&
-      port >= 0 && port <= 65535;
-  std::string host = ok ? listen.substr(0, colon) : "";
-  if (ok && host.front() == '[') ok = host.size() > 2 && host.back() == ']';
-  if (!ok) {
+  // The project's one HOST:PORT parser (fuzzed: tests/fuzz/host_port_fuzz).
+  absl::StatusOr<tunnel::HostPort> parsed = tunnel::ParseHostPort(listen);
+  if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--metrics-listen '", listen,
         "' is not HOST:PORT or off, e.g. 127.0.0.1:9470 or [::1]:9470"));
   }
-  return listen;
+  return parsed->ToString();
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
