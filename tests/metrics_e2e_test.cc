@@ -244,5 +244,29 @@ TEST_F(MetricsTest, OffServesNoMetrics) {
       << farm.relay().Stderr();
 }
 
+TEST_F(MetricsTest, ConfigFilesSetTheAddress) {
+  StartWeb();
+  const int relay_metrics = ClosedPort();
+  const int agent_metrics = ClosedPort();
+  TempDir configs;
+  std::ofstream(configs.File("relay.textproto"))
+      << "metrics_listen: \"127.0.0.1:" << relay_metrics << "\"\n";
+  std::ofstream(configs.File("agent.textproto"))
+      << "metrics_listen: \"127.0.0.1:" << agent_metrics << "\"\n";
+  Farm::Options options = FarmOptions(0, 0);
+  options.relay_extra_flags.back() =
+      "--config=" + configs.File("relay.textproto");
+  options.agent_extra_flags.back() =
+      "--config=" + configs.File("agent.textproto");
+  Farm farm(options);
+  ASSERT_TRUE(farm.WaitAttached());
+  EXPECT_TRUE(WaitFor([&] {
+    return Sample(Scrape(relay_metrics), "bowden_relay_attached_agents") == 1;
+  })) << farm.relay().Stderr();
+  EXPECT_TRUE(WaitFor([&] {
+    return Sample(Scrape(agent_metrics), "bowden_agent_relay_connected") == 1;
+  })) << farm.agent().Stderr();
+}
+
 }  // namespace
 }  // namespace bowden::testing
