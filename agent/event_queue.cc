@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/agent_metrics.h"
 #include "glog/logging.h"
 
 namespace bowden::agent {
@@ -57,6 +58,7 @@ absl::StatusOr<std::unique_ptr<EventQueue>> EventQueue::Open(
   queue->count_ = queue->QueryInt("SELECT COUNT(*) FROM events");
   queue->next_id_ =
       queue->QueryInt("SELECT COALESCE(MAX(id), 0) FROM events") + 1;
+  queue->PublishDepth();
   return queue;
 }
 
@@ -126,6 +128,11 @@ void EventQueue::Append(bowden::v1::AuditEvent event) {
   } else {
     uncommitted_.emplace_back(id, event.SerializeAsString());
   }
+  PublishDepth();
+}
+
+void EventQueue::PublishDepth() const {
+  AgentMetrics::Get().audit_queue_depth.Set(static_cast<int64_t>(size()));
 }
 
 void EventQueue::CountDenial(const std::string& key,
@@ -230,6 +237,7 @@ void EventQueue::WriteUncommitted() {
     dropped_ += uncommitted_.size();
   }
   uncommitted_.clear();
+  PublishDepth();
 }
 
 std::vector<bowden::v1::AuditEvent> EventQueue::Peek(size_t limit,
@@ -275,6 +283,7 @@ void EventQueue::Ack(int64_t last_id) {
   }
   // The room just made is for the summaries of denials counted meanwhile.
   Commit();
+  PublishDepth();
 }
 
 }  // namespace bowden::agent

@@ -86,6 +86,8 @@ class EventQueue {
 
   EventQueue(sqlite3* db, size_t max_events);
   void Append(bowden::v1::AuditEvent event);
+  // size() to /metrics (bowden_agent_audit_queue_depth).
+  void PublishDepth() const;
   void CountDenial(const std::string& key, bowden::v1::AuditEvent event,
                    bool queue_full);
   // Queues a summary for each tally while there is room.

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/agent_metrics.h"
 #include "agent/relay_link.h"
 #include "agent/login_watch.h"
 #include "agent/octoprint_probe.h"
@@ -33,6 +34,8 @@
 #include "config/textproto.h"
 #include "glog/logging.h"
 #include "identity/credentials.h"
+#include "metrics/process_info.h"
+#include "metrics/server.h"
 #include "proto/config.pb.h"
 #include "transport/relay_channel.h"
 #include "tunnel/completion_thread.h"
@@ -47,6 +50,9 @@ ABSL_FLAG(std::string, target, "",
           "NAME=HOST:PORT[,guard=octoprint|webcam|none], repeatable: a local service the "
           "relay may ask for, e.g. octoprint=127.0.0.1:5000,guard=octoprint");
 ABSL_FLAG(std::string, relay, "", "relay HOST:PORT to dial");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for Prometheus metrics on GET /metrics (default 127.0.0.1:9471; "
+          "off: none)");
 ABSL_FLAG(std::string, cert, "", "agent certificate (PEM); its name is the printer id");
 ABSL_FLAG(std::string, key, "", "agent private key (PEM)");
 ABSL_FLAG(std::string, ca, "", "farm CA bundle (PEM)");
@@ -103,6 +109,8 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::vector<std::string>& targets) 
   Override(config.mutable_octoprint_remote_user_header(), FLAGS_octoprint_remote_user_header);
   Override(config.mutable_http_header_timeout(), FLAGS_http_header_timeout);
   Override(config.mutable_http_idle_timeout(), FLAGS_http_idle_timeout);
+  Override(config.mutable_metrics_listen(), FLAGS_metrics_listen);
+  if (config.metrics_listen().empty()) config.set_metrics_listen("127.0.0.1:9471");
   if (!targets.empty()) {
     config.clear_target();
     for (const std::string& t : targets) config.add_target(t);
@@ -278,6 +286,11 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<AgentConfig> config = LoadConfig(target_flags);
   if (!config.ok()) return Fail(config.status());
+  if (config->metrics_listen() != "off") {
+    absl::StatusOr<std::string> metrics_listen =
+        bowden::metrics::ParseListen(config->metrics_listen());
+    if (!metrics_listen.ok()) return Fail(metrics_listen.status());
+  }
   std::vector<std::string> specs(config->target().begin(), config->target().end());
   absl::StatusOr<bowden::agent::TargetList> targets = bowden::agent::ParseTargets(specs);
   if (!targets.ok()) return Fail(targets.status());
@@ -342,6 +355,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<bowden::tunnel::EventLoop>> loop =
       bowden::tunnel::EventLoop::Create();
   if (!loop.ok()) return Fail(loop.status());
+  // A port the metrics cannot have is a warning: the tunnel runs without.
+  std::shared_ptr<bowden::metrics::Registry> metrics =
+      bowden::agent::AgentMetrics::Get().registry();
+  bowden::metrics::AddBuildInfo(*metrics);
+  bowden::metrics::AddCertificateExpiry(*metrics, config->cert());
+  std::unique_ptr<bowden::metrics::Server> metrics_server =
+      bowden::metrics::ServeOrWarn("bowden-agent", config->metrics_listen(), metrics);
   LOG(INFO) << "printer '" << self->name << "' serving " << targets->size()
             << " target(s); dialing out to " << config->relay();
   // The only thread that polls for the agent's streams (see CompletionThread).

@@ -7,6 +7,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "agent/agent_metrics.h"
 #include "gcode/stream_scanner.h"
 #include "glog/logging.h"
 #include "guard/body_inspector.h"
@@ -129,6 +130,8 @@ void RelayLink::Start() {
 
 void RelayLink::Connect() {
   LOG(INFO) << "relay " << relay_address_ << ": connecting";
+  if (attempted_) AgentMetrics::Get().reconnects.Increment();
+  attempted_ = true;
   // The agent's own backoff decides when to try again; gRPC's reconnect
   // backoff for the channel would otherwise stack on it (after a long outage
   // a call could fail fast for up to its cap after the relay was back).
@@ -140,6 +143,7 @@ void RelayLink::Connect() {
 
 void RelayLink::OnRelayMessage(const RelayMessage& message) {
   if (message.has_attached()) {
+    if (!attached_) AgentMetrics::Get().relay_connected.Add(1);
     attached_ = true;
     backoff_.Reset();
     LOG(INFO) << "relay " << relay_address_ << ": attached as printer '"
@@ -176,6 +180,7 @@ void RelayLink::OnAttachEnded(const grpc::Status& status) {
     return;
   }
   quick_retry_used_ = false;
+  if (attached_) AgentMetrics::Get().relay_connected.Add(-1);
   absl::Duration delay = backoff_.Next();
   LOG(WARNING) << "relay " << relay_address_ << ": "
                << (attached_ ? "detached" : "could not attach")
@@ -293,12 +298,15 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("bowden-session-id", id);
   AgentService::Stub* stub = stub_.get();
+  AgentMetrics& metrics = AgentMetrics::Get();
+  metrics.live_sessions.Add(1);
   tunnel::SocketPump::Start(
       loop_, calls_, std::move(socket), std::move(context),
       [stub](grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
         return stub->PrepareAsyncCarry(ctx, cq);
       },
       [id](const tunnel::PumpResult& result) {
+        AgentMetrics::Get().live_sessions.Add(-1);
         // The pump's "up" is this socket toward the relay: the printer's
         // answer to the user.
         LOG(INFO) << "session " << id << " closed: user->printer=" << result.bytes_down
@@ -307,7 +315,9 @@ void RelayLink::Carry(const bowden::v1::OpenSession& request, const Target& targ
                           ? std::string(" (clean)")
                           : absl::StrCat(" (", result.status.error_message(), ")"));
       },
-      tunnel::PumpNotices{outbox, nullptr});
+      tunnel::PumpNotices{outbox, nullptr},
+      // The pump's up is the printer's answer: the metrics' "down".
+      tunnel::PumpTally{metrics.bytes_down.cell(), metrics.bytes_up.cell()});
 }
 
 void RelayLink::TellUser(const bowden::v1::OpenSession& request,
@@ -351,6 +361,9 @@ void RelayLink::RecordGuardEvents(const bowden::v1::OpenSession& request,
   StaticTally* tally = nullptr;
   const absl::Time now = absl::Now();
   for (const guard::GuardEvent& e : events) {
+    if (e.verdict != "allow" && e.verdict != "moved") {
+      AgentMetrics::Get().CountGuardRefusal(e.rule);
+    }
     if (tally == nullptr) tally = &static_tallies_[request.session_id()];
     if (tally->Add(e, now)) continue;  // summarised: FlushStaticTally
     // Every request is in the relay's audit log; the agent's own log keeps

@@ -103,6 +103,7 @@ class RelayLink {
   bool attached_ = false;
   absl::Time attempt_started_;     // of the current Attach
   bool quick_retry_used_ = false;  // for the current backoff step
+  bool attempted_ = false;         // a Connect ran before (reconnects metric)
   // Per guarded session: its static assets, summarised (static_tally.h).
   absl::flat_hash_map<std::string, StaticTally> static_tallies_;
 };

@@ -11,6 +11,7 @@
 #include "relay/agent_channel.h"
 #include "relay/call_auth.h"
 #include "relay/finished_reactor.h"
+#include "relay/relay_metrics.h"
 #include "relay/status_convert.h"
 
 namespace bowden::relay {
@@ -133,6 +134,7 @@ class AttachReactor final : public AttachReactorBase {
       return ToGrpcStatus(added);
     }
     registered_ = true;
+    RelayMetrics::Get().agent_attaches.Increment();
     bowden::v1::AuditEvent event = MakeAuditEvent("auth", AgentActor(), "ok");
     event.set_printer(channel_->printer_id());
     event.set_detail(absl::StrCat("agent attached from ", channel_->peer()));

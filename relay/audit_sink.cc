@@ -2,6 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "relay/relay_metrics.h"
 
 namespace bowden::relay {
 namespace {
@@ -35,6 +36,7 @@ void AuditSink::Record(bowden::v1::AuditEvent event) {
       this));
   queue_.push_back(Entry{std::move(event), nullptr, nullptr});
   ++recorded_;
+  PublishDepth();
 }
 
 void AuditSink::RecordBatch(std::vector<bowden::v1::AuditEvent> events,
@@ -55,6 +57,7 @@ void AuditSink::RecordBatch(std::vector<bowden::v1::AuditEvent> events,
     queue_.push_back(
         Entry{std::move(events[i]), last ? std::move(committed) : nullptr, failed});
     ++recorded_;
+    PublishDepth();
   }
 }
 
@@ -147,6 +150,11 @@ void AuditSink::Write(std::vector<Entry>& batch) {
   }
   absl::MutexLock lock(&mu_);
   written_ += batch.size();
+  PublishDepth();
+}
+
+void AuditSink::PublishDepth() {
+  RelayMetrics::Get().audit_queue_depth.Set(static_cast<int64_t>(recorded_ - written_));
 }
 
 }  // namespace bowden::relay

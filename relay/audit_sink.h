@@ -46,6 +46,8 @@ class AuditSink {
   void Run();
   void Write(std::vector<Entry>& batch);
   void Maintain();
+  // Events recorded but not yet written, for /metrics.
+  void PublishDepth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<audit::AuditLog> log_;
   absl::Mutex mu_;

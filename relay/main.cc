@@ -24,9 +24,12 @@
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
 #include "glog/logging.h"
+#include "metrics/process_info.h"
+#include "metrics/server.h"
 #include "policy/policy_source.h"
 #include "proto/config.pb.h"
 #include "relay/accept_gate.h"
+#include "relay/relay_metrics.h"
 #include "relay/relay_server.h"
 #include "tunnel/malloc_tuning.h"
 #include "version/version.h"
@@ -56,6 +59,9 @@ ABSL_FLAG(std::string, user_cert_ttl, "",
 ABSL_FLAG(std::string, public_host, "",
           "enrollment: the host name join tokens give for this relay (default: the "
           "--listen host); needed when --listen is 0.0.0.0 or [::]");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for Prometheus metrics on GET /metrics (default 127.0.0.1:9470; "
+          "off: none)");
 ABSL_FLAG(int32_t, max_sessions_per_user, 0,
           "sessions one user may hold open at once (default 64)");
 
@@ -116,6 +122,8 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   }
   Override(config.mutable_audit_segment_age(), FLAGS_audit_segment_age);
   Override(config.mutable_audit_retention(), FLAGS_audit_retention);
+  Override(config.mutable_metrics_listen(), FLAGS_metrics_listen);
+  if (config.metrics_listen().empty()) config.set_metrics_listen("127.0.0.1:9470");
   for (const std::string& allow : allows) config.add_allow(allow);
   for (auto [name, value] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},
@@ -268,6 +276,11 @@ int main(int argc, char** argv) {
         "--handshake-timeout '", config->handshake_timeout(),
         "' is not a duration of at least 100ms, e.g. 10s")));
   }
+  if (config->metrics_listen() != "off") {
+    absl::StatusOr<std::string> metrics_listen =
+        bowden::metrics::ParseListen(config->metrics_listen());
+    if (!metrics_listen.ok()) return Fail(metrics_listen.status());
+  }
   absl::StatusOr<bowden::audit::SegmentPolicy> segments =
       AuditSegments(*config);
   if (!segments.ok()) return Fail(segments.status());
@@ -320,6 +333,15 @@ int main(int argc, char** argv) {
   };
   policy_source->StartWatching(absl::Seconds(1), report_reload);
 
+  // After the relay listens: a port the metrics cannot have must not keep
+  // the tunnel from starting.
+  std::shared_ptr<bowden::metrics::Registry> metrics =
+      bowden::relay::RelayMetrics::Get().registry();
+  bowden::metrics::AddBuildInfo(*metrics);
+  bowden::metrics::AddCertificateExpiry(*metrics, config->cert());
+  std::unique_ptr<bowden::metrics::Server> metrics_server =
+      bowden::metrics::ServeOrWarn("bowden-relay", config->metrics_listen(), metrics);
+
   // Tests and scripts read the chosen port from this line.
   std::cout << "bowden-relay listening on port " << (*relay)->port()
             << " for trust domain " << (*relay)->trust_domain() << std::endl;
@@ -344,6 +366,7 @@ int main(int argc, char** argv) {
     }
   }
   LOG(INFO) << "stopping on signal " << signal;
+  metrics_server.reset();
   (*relay)->Shutdown(absl::Seconds(2));
   return 0;
 }

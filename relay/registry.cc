@@ -1,6 +1,7 @@
 #include "relay/registry.h"
 
 #include "absl/strings/str_cat.h"
+#include "relay/relay_metrics.h"
 
 namespace bowden::relay {
 
@@ -13,6 +14,7 @@ absl::Status Registry::AddAgent(std::shared_ptr<AgentChannel> channel) {
         it->second->peer(), "; two agents must not share one printer id (this one "
         "will be admitted once the other is gone)"));
   }
+  RelayMetrics::Get().attached_agents.Set(static_cast<int64_t>(agents_.size()));
   return absl::OkStatus();
 }
 
@@ -20,6 +22,7 @@ void Registry::RemoveAgent(const AgentChannel* channel) {
   absl::MutexLock lock(&mu_);
   auto it = agents_.find(channel->printer_id());
   if (it != agents_.end() && it->second.get() == channel) agents_.erase(it);
+  RelayMetrics::Get().attached_agents.Set(static_cast<int64_t>(agents_.size()));
 }
 
 std::shared_ptr<AgentChannel> Registry::FindAgent(const std::string& printer) {
@@ -86,6 +89,7 @@ absl::Status Registry::AddSession(const std::shared_ptr<Splice>& splice, int max
         "operator to raise max_sessions_per_user"));
   }
   sessions_[splice->info().id] = SessionEntry{user, splice};
+  RelayMetrics::Get().live_sessions.Set(static_cast<int64_t>(sessions_.size()));
   if (remembered_.insert_or_assign(splice->info().id, splice->info()).second) {
     remembered_order_.push_back(splice->info().id);
   }
@@ -106,6 +110,7 @@ std::optional<SessionInfo> Registry::FindSessionInfo(const std::string& id) {
 void Registry::RemoveSession(const std::string& id) {
   absl::MutexLock lock(&mu_);
   sessions_.erase(id);
+  RelayMetrics::Get().live_sessions.Set(static_cast<int64_t>(sessions_.size()));
 }
 
 std::shared_ptr<Splice> Registry::FindSession(const std::string& id) {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "glog/logging.h"
+#include "relay/relay_metrics.h"
 
 namespace bowden::relay {
 
@@ -51,6 +52,10 @@ Splice::Reactor* Splice::AttachAgent(grpc::CallbackServerContext* context) {
     absl::MutexLock lock(&mu_);
     attached_[kAgent] = true;
   }
+  const absl::Time dialed =
+      info_.dialed == absl::InfinitePast() ? started_ : info_.dialed;
+  RelayMetrics::Get().session_setup_seconds.Observe(
+      absl::ToDoubleSeconds(absl::Now() - dialed));
   gates_[kAgent].Bind(end);
   StartReading(kUser);
   StartReading(kAgent);
@@ -105,10 +110,13 @@ void Splice::OnRead(Side side, End* source, bool ok) {
     }
     return;
   }
+  const size_t length = source->in.Length();
   {
     absl::MutexLock lock(&mu_);
-    bytes_from_[side] += source->in.Length();
+    bytes_from_[side] += length;
   }
+  RelayMetrics& metrics = RelayMetrics::Get();
+  (side == kUser ? metrics.bytes_up : metrics.bytes_down).Add(length);
   // The other stream's `out` is free: its previous write completed before
   // this read was started. Swapping hands the slices over without a copy.
   bool forwarded = gates_[other].Call([source](End* sink) {

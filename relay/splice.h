@@ -23,6 +23,9 @@ struct SessionInfo {
   std::string target;
   std::string role;
   std::string user_serial;  // the user's certificate, for revocation by serial
+  // When the user's Dial arrived, before its authorisation (for the set-up
+  // latency metric); the splice's own creation time if unset.
+  absl::Time dialed = absl::InfinitePast();
 };
 
 // Joins a user's Dial stream and an agent's Carry stream into one session and

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "relay/accept_gate.h"
+#include "relay/relay_metrics.h"
 #include "relay/relay_state.h"
 
 namespace bowden::relay {
@@ -77,6 +78,9 @@ TlsRefusalLog::TlsRefusalLog(AuditSink* sink, absl::Duration summary_every,
 TlsRefusalLog::~TlsRefusalLog() { Stop(); }
 
 void TlsRefusalLog::Record(const identity::TlsRefusal& refusal) {
+  // Every refusal is counted, including those the rate limit keeps out of
+  // the log.
+  RelayMetrics::Get().CountTlsRefusal(refusal.code);
   std::optional<bowden::v1::AuditEvent> event =
       limiter_.OnRefusal(refusal, absl::Now());
   if (!event.has_value()) {

@@ -14,6 +14,7 @@
 #include "identity/spiffe_id.h"
 #include "relay/call_auth.h"
 #include "relay/finished_reactor.h"
+#include "relay/relay_metrics.h"
 #include "relay/status_convert.h"
 
 namespace bowden::relay {
@@ -112,9 +113,14 @@ absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     grpc::CallbackServerContext* context) {
+  const absl::Time dialed = absl::Now();
   absl::StatusOr<AuthenticatedPeer> user = AuthenticateCall(context, *state_, identity::PeerKind::kUser);
-  if (!user.ok()) return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
+  if (!user.ok()) {
+    RelayMetrics::Get().CountDenial(user.status());
+    return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(user.status()));
+  }
   SessionInfo info;
+  info.dialed = dialed;
   info.user = user->name;
   info.user_serial = user->serial_hex;
   info.printer = CallMetadata(context, "bowden-printer");
@@ -124,6 +130,7 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   if (!authorised.ok()) {
     LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
               << info.target << " refused: " << authorised.status().message();
+    RelayMetrics::Get().CountDenial(authorised.status());
     bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
     event.set_printer(info.printer);
     event.set_target(info.target);
@@ -157,6 +164,7 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   if (!added.ok()) {
     LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/" << info.target
               << " refused: " << added.message();
+    RelayMetrics::Get().CountDenial(added);
     bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
     event.set_printer(info.printer);
     event.set_target(info.target);

@@ -13,6 +13,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgoogle-glog-dev libgflags-dev libssl-dev libsqlite3-dev
   libboost-dev libgtest-dev libgmock-dev
+  # Prometheus metrics (//third_party:prometheus): prometheus-cpp core and
+  # pull (civetweb); promtool (from prometheus) checks the scraped text.
+  prometheus-cpp-dev prometheus
   # Demo and tests: real processes on loopback.
   curl python3 openssl ca-certificates
   # Tests and benchmarks: a real web server, load generator and SSH.

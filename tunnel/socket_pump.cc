@@ -27,20 +27,21 @@ void SocketPump::Start(EventLoop* loop, CompletionThread* calls,
                        UniqueFd socket,
                        std::unique_ptr<grpc::ClientContext> context,
                        Reactor::Prepare prepare, DoneCallback done,
-                       PumpNotices notices) {
+                       PumpNotices notices, PumpTally tally) {
   auto* pump = new SocketPump(loop, std::move(socket), std::move(context),
-                              std::move(done), std::move(notices));
+                              std::move(done), std::move(notices), tally);
   loop->Post([pump, calls, prepare = std::move(prepare)] { pump->Begin(calls, prepare); });
 }
 
 SocketPump::SocketPump(EventLoop* loop, UniqueFd socket,
                        std::unique_ptr<grpc::ClientContext> context,
-                       DoneCallback done, PumpNotices notices)
+                       DoneCallback done, PumpNotices notices, PumpTally tally)
     : loop_(loop),
       socket_(std::move(socket)),
       context_(std::move(context)),
       done_(std::move(done)),
-      notices_(std::move(notices)) {}
+      notices_(std::move(notices)),
+      tally_(tally) {}
 
 void SocketPump::Begin(CompletionThread* calls, const Reactor::Prepare& prepare) {
   SetNoDelay(socket_.get());
@@ -119,6 +120,7 @@ SocketPump::Io SocketPump::ReadSocket() {
       sent_fin_ = true;
     }
     bytes_up_ += n;
+    if (tally_.bytes_up != nullptr) tally_.bytes_up->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     StartWrite(&up_);
     return Io::kDone;
   }
@@ -179,6 +181,9 @@ void SocketPump::OnReadDone(bool ok) {
     notices_.on_received(down_.notices());
   }
   bytes_down_ += down_.data().size();
+  if (tally_.bytes_down != nullptr) {
+    tally_.bytes_down->fetch_add(down_.data().size(), std::memory_order_relaxed);
+  }
   down_offset_ = 0;
   switch (FlushSocket(/*call_over=*/false)) {
     case Io::kDone:

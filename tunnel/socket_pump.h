@@ -35,6 +35,14 @@ struct PumpNotices {
   Received on_received;
 };
 
+// Process-wide byte counters a pump adds each Chunk's bytes to as it goes
+// (one relaxed atomic add per Chunk), for metrics; both optional. They must
+// outlive the pump.
+struct PumpTally {
+  std::atomic<uint64_t>* bytes_up = nullptr;  // socket -> stream
+  std::atomic<uint64_t>* bytes_down = nullptr;
+};
+
 // Carries one TCP connection over one bidi gRPC stream of Chunks, keeping TCP
 // semantics: each direction flows independently; EOF on the socket becomes a
 // `fin` Chunk and a received `fin` becomes shutdown(SHUT_WR); a socket error
@@ -81,7 +89,8 @@ class SocketPump final
   static void Start(EventLoop* loop, CompletionThread* calls, UniqueFd socket,
                     std::unique_ptr<grpc::ClientContext> context,
                     Reactor::Prepare prepare, DoneCallback done,
-                    PumpNotices notices = PumpNotices());
+                    PumpNotices notices = PumpNotices(),
+                    PumpTally tally = PumpTally());
 
   // Reactions (completion thread).
   void OnReadDone(bool ok) override;
@@ -91,7 +100,7 @@ class SocketPump final
  private:
   SocketPump(EventLoop* loop, UniqueFd socket,
              std::unique_ptr<grpc::ClientContext> context, DoneCallback done,
-             PumpNotices notices);
+             PumpNotices notices, PumpTally tally);
 
   enum class Io { kDone, kWouldBlock, kFailed };
   // The up direction (socket -> stream).
@@ -129,6 +138,7 @@ class SocketPump final
   std::unique_ptr<grpc::ClientContext> context_;
   DoneCallback done_;
   const PumpNotices notices_;
+  const PumpTally tally_;
   EventLoop::WatchId watch_ = 0;
 
   bowden::v1::Chunk up_;    // socket -> stream, owned by gRPC while writing
