@@ -1,0 +1,87 @@
+// What an operator does to running daemons: `systemctl reload` (SIGHUP) on
+// the agent, which re-reads its files and keeps serving.
+
+#include <csignal>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/harness.h"
+
+namespace bowden::testing {
+namespace {
+
+Farm::Options EchoFarm(int echo_port,
+                       std::vector<std::string> agent_flags = {}) {
+  Farm::Options options;
+  options.relay_extra_flags = {"--allow", "alice=*"};
+  options.targets = {absl::StrCat("echo=127.0.0.1:", echo_port, ",guard=none")};
+  options.agent_extra_flags = std::move(agent_flags);
+  return options;
+}
+
+// One session through the relay to the agent's echo target.
+void ExpectSessionWorks(Farm& farm) {
+  std::string received;
+  grpc::Status status =
+      DialOnce(farm.relay_address(), farm.pki().Files("alice"), "prusa-01",
+               "echo", "still here", &received);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(received, "still here");
+}
+
+TEST(AgentReloadTest, SighupRereadsFilesSaysWhatChangedAndKeepsServing) {
+  TempDir config_dir;
+  const std::string config = config_dir.File("agent.textproto");
+  std::ofstream(config) << "max_bed_c: 110\n";
+  TcpTarget echo(EchoUntilEof);
+  Farm farm(EchoFarm(echo.port(), {"--config", config}));
+  ASSERT_TRUE(farm.WaitAttached()) << farm.agent().Stderr();
+
+  farm.agent().Signal(SIGHUP);
+  ASSERT_TRUE(farm.agent().WaitForOutput("nothing changed"))
+      << farm.agent().Stderr();
+  EXPECT_TRUE(farm.agent().running());
+  EXPECT_TRUE(absl::StrContains(farm.agent().Stderr(), "SIGHUP: certificate '"))
+      << farm.agent().Stderr();
+  ExpectSessionWorks(farm);
+
+  std::ofstream(config) << "max_bed_c: 100\nallow_plugin_install: true\n";
+  farm.agent().Signal(SIGHUP);
+  ASSERT_TRUE(farm.agent().WaitForOutput(
+      "max_bed_c, allow_plugin_install changed; the agent applies its "
+      "configuration at start only, so this takes effect with `systemctl "
+      "restart bowden-agent`"))
+      << farm.agent().Stderr();
+  EXPECT_TRUE(farm.agent().running());
+  // Still the one attachment: a reload does not reconnect.
+  EXPECT_FALSE(farm.agent().WaitForOutput("attached as printer", 2,
+                                          absl::ZeroDuration()));
+  ExpectSessionWorks(farm);
+}
+
+TEST(AgentReloadTest, ABrokenConfigOnSighupIsReportedAndTheOldOneKept) {
+  TempDir config_dir;
+  const std::string config = config_dir.File("agent.textproto");
+  std::ofstream(config) << "max_bed_c: 110\n";
+  TcpTarget echo(EchoUntilEof);
+  Farm farm(EchoFarm(echo.port(), {"--config", config}));
+  ASSERT_TRUE(farm.WaitAttached()) << farm.agent().Stderr();
+
+  std::ofstream(config) << "max_bed_c: 110\nallow_plugin_instal: true\n";
+  farm.agent().Signal(SIGHUP);
+  ASSERT_TRUE(farm.agent().WaitForOutput(absl::StrCat(
+      "SIGHUP: ", config,
+      " is not usable, so the agent keeps the configuration it runs with: ")))
+      << farm.agent().Stderr();
+  EXPECT_TRUE(absl::StrContains(farm.agent().Stderr(), "allow_plugin_instal"))
+      << farm.agent().Stderr();
+  EXPECT_TRUE(farm.agent().running());
+  ExpectSessionWorks(farm);
+}
+
+}  // namespace
+}  // namespace bowden::testing
