@@ -1,5 +1,6 @@
 // What an operator does to running daemons: `systemctl reload` (SIGHUP) on
-// the agent, which re-reads its files and keeps serving.
+// the agent, which re-reads its files and keeps serving; and `bowden ca issue`
+// gives a relay a certificate that outlives a day.
 
 #include <csignal>
 #include <fstream>
@@ -8,7 +9,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "identity/peer.h"
 #include "tests/harness.h"
 
 namespace bowden::testing {
@@ -81,6 +84,26 @@ TEST(AgentReloadTest, ABrokenConfigOnSighupIsReportedAndTheOldOneKept) {
       << farm.agent().Stderr();
   EXPECT_TRUE(farm.agent().running());
   ExpectSessionWorks(farm);
+}
+
+TEST(CaIssueDefaultsTest, ARelayCertificateLivesAYearAgentsAndUsersADay) {
+  TempDir dir;
+  Pki pki(dir.File("pki"), "farm.test");
+  pki.Issue("relay", "relay", {"--dns", "localhost"});
+  pki.Issue("agent", "prusa-01");
+  pki.Issue("user", "alice");
+  const absl::Time now = absl::Now();
+  for (auto [name, lifetime] : {std::pair{"relay", absl::Hours(24 * 365)},
+                                {"prusa-01", absl::Hours(24)},
+                                {"alice", absl::Hours(24)}}) {
+    absl::StatusOr<identity::PeerCertificate> cert =
+        identity::ParseCertificatePem(ReadFileOrEmpty(pki.Files(name).cert));
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    // Within a minute of the default lifetime from now.
+    EXPECT_LT(absl::AbsDuration(cert->not_after - (now + lifetime)),
+              absl::Minutes(1))
+        << name;
+  }
 }
 
 }  // namespace
