@@ -4,6 +4,8 @@
 //       --key prusa-01.key --ca ca.crt --target octoprint=127.0.0.1:5000
 //       [--target webcam=127.0.0.1:8080] [--config agent.textproto]
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -314,6 +316,10 @@ int Enroll() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The agent's files (the audit queue, an enrolled key and config) are its
+  // own, whatever umask it was started with (systemd's UMask=0077 or a shell's
+  // 022): before anything creates one.
+  umask(077);
   bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "

@@ -1,6 +1,10 @@
 // What an operator does to running daemons: `systemctl reload` (SIGHUP) on
-// the agent, which re-reads its files and keeps serving; and `bowden ca issue`
-// gives a relay a certificate that outlives a day.
+// the agent, which re-reads its files and keeps serving; daemons started from
+// a shell (umask 022) still keep their state files to themselves; and
+// `bowden ca issue` gives a relay a certificate that outlives a day.
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <fstream>
@@ -84,6 +88,47 @@ TEST(AgentReloadTest, ABrokenConfigOnSighupIsReportedAndTheOldOneKept) {
       << farm.agent().Stderr();
   EXPECT_TRUE(farm.agent().running());
   ExpectSessionWorks(farm);
+}
+
+// Every regular file under `dir`, recursively, with its permission bits.
+void CollectModes(const std::string& dir,
+                  std::vector<std::pair<std::string, mode_t>>* out) {
+  DIR* listing = opendir(dir.c_str());
+  if (listing == nullptr) return;
+  while (dirent* entry = readdir(listing)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) CollectModes(path, out);
+    if (S_ISREG(st.st_mode)) out->push_back({path, st.st_mode & 07777});
+  }
+  closedir(listing);
+}
+
+TEST(StateFileModesTest, DaemonsStartedWithUmask022KeepTheirStateFilesPrivate) {
+  const mode_t previous = umask(022);
+  TempDir agent_state;
+  TcpTarget echo(EchoUntilEof);
+  Farm farm(EchoFarm(echo.port(), {"--state-dir", agent_state.path()}));
+  umask(previous);
+  ASSERT_TRUE(farm.WaitAttached()) << farm.agent().Stderr();
+  // A session writes audit rows on both sides.
+  ExpectSessionWorks(farm);
+
+  std::vector<std::pair<std::string, mode_t>> files;
+  CollectModes(farm.dir().File("state"), &files);
+  CollectModes(agent_state.path(), &files);
+  bool relay_db = false;
+  bool agent_db = false;
+  for (const auto& [path, mode] : files) {
+    EXPECT_EQ(mode, 0600) << path;
+    relay_db |= absl::EndsWith(path, "/state.db");
+    agent_db |= absl::EndsWith(path, "/events.db");
+  }
+  EXPECT_TRUE(relay_db) << "the relay wrote no state.db";
+  EXPECT_TRUE(agent_db) << "the agent wrote no events.db";
 }
 
 TEST(CaIssueDefaultsTest, ARelayCertificateLivesAYearAgentsAndUsersADay) {
