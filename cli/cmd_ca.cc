@@ -22,7 +22,9 @@ int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!status.ok()) return Fail(status);
   std::cout << "Created the CA for spiffe://" << options.trust_domain << ": "
             << options.dir << "/ca.crt (share it) and " << options.dir
-            << "/ca.key (mode 0600, keep it offline). Give peers and the relay "
+            << "/ca.key (mode 0600: whoever holds it can mint any identity, "
+               "so keep it offline, or only on the relay if it signs join "
+               "tokens and renewals with --ca-dir). Give peers and the relay "
             << options.dir << "/bundle.crt as --ca." << std::endl;
   return 0;
 }
