@@ -4,6 +4,8 @@
 //       --key prusa-01.key --ca ca.crt --target octoprint=127.0.0.1:5000
 //       [--target webcam=127.0.0.1:8080] [--config agent.textproto]
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -14,26 +16,30 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
-#include "agent/relay_link.h"
+#include "agent/doctor_checks.h"
 #include "agent/login_watch.h"
 #include "agent/octoprint_probe.h"
-#include "agent/doctor_checks.h"
+#include "agent/relay_link.h"
 #include "agent/targets.h"
-#include "guard/forwarding.h"
+#include "certs/pem_files.h"
+#include "config/changed_fields.h"
+#include "config/repeated_flag.h"
+#include "config/textproto.h"
 #include "doctor/certificate_checks.h"
 #include "doctor/finding.h"
 #include "enroll/enroll_client.h"
 #include "enroll/renewer.h"
-#include "config/repeated_flag.h"
-#include "config/textproto.h"
 #include "glog/logging.h"
+#include "guard/forwarding.h"
 #include "identity/credentials.h"
+#include "identity/peer.h"
 #include "metrics/process_info.h"
 #include "metrics/server.h"
 #include "proto/config.pb.h"
@@ -173,12 +179,6 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
         bowden::guard::RemoteUserHeaderName(config.octoprint_remote_user_header());
     if (!header.ok()) return header.status();
     remote_user_header = *header;
-    LOG(WARNING) << "single sign-on is on: OctoPrint logs every session in as the OctoPrint "
-                    "user named like its Bowden user (header "
-                 << remote_user_header
-                 << "); OctoPrint must have trustRemoteUser on and be reachable only from this "
-                    "host, and it no longer asks for the password again before sensitive "
-                    "actions";
   }
   bowden::guard::ProxyLimits limits;
   for (auto [name, text, value] :
@@ -192,6 +192,69 @@ absl::StatusOr<bowden::agent::LocalSafety> BuildSafety(const AgentConfig& config
     }
   }
   return bowden::agent::LocalSafety{*std::move(checker), local, remote_user_header, limits};
+}
+
+// SIGHUP (`systemctl reload`): re-reads the certificate files and the
+// --config file and logs what it found. The agent applies its configuration
+// at start only (the relay learns the targets when the agent attaches, and
+// sessions hold pointers to the guards' settings), so a changed file is
+// reported, not applied; a broken one gets a warning and changes nothing.
+// Flags (e.g. from /etc/bowden/agent.env) are the ones the agent started
+// with: they cannot change without a restart.
+void Reload(const AgentConfig& running,
+            const std::vector<std::string>& target_flags) {
+  const bowden::identity::TlsFiles tls{running.cert(), running.key(),
+                                       running.ca()};
+  absl::StatusOr<bowden::identity::SpiffeId> id =
+      bowden::identity::CheckTlsFiles(tls);
+  absl::StatusOr<std::string> pem =
+      id.ok() ? bowden::certs::ReadPemFile(tls.cert, /*owner_only=*/false)
+              : id.status();
+  absl::StatusOr<bowden::identity::PeerCertificate> cert =
+      pem.ok() ? bowden::identity::ParseCertificatePem(*pem) : pem.status();
+  if (!cert.ok()) {
+    LOG(WARNING) << "SIGHUP: the certificate files cannot be used, so new "
+                    "connections keep the certificate the agent last read: "
+                 << cert.status().message();
+  } else {
+    LOG(INFO) << "SIGHUP: certificate '" << tls.cert << "' (" << id->ToString()
+              << ") is valid until " << bowden::doctor::When(cert->not_after)
+              << "; new connections use these files within seconds (the TLS "
+                 "credentials re-read them themselves), live sessions keep "
+                 "theirs";
+  }
+  const std::string& file = absl::GetFlag(FLAGS_config);
+  if (file.empty()) {
+    LOG(INFO) << "SIGHUP: no --config file to re-read; flags change only with "
+                 "a restart";
+    return;
+  }
+  absl::StatusOr<AgentConfig> reread = LoadConfig(target_flags);
+  absl::Status usable = reread.status();
+  if (usable.ok()) {
+    std::vector<std::string> specs(reread->target().begin(),
+                                   reread->target().end());
+    usable = bowden::agent::ParseTargets(specs).status();
+  }
+  if (usable.ok()) usable = BuildSafety(*reread).status();
+  if (!usable.ok()) {
+    LOG(WARNING)
+        << "SIGHUP: " << file
+        << " is not usable, so the agent keeps the configuration it runs with: "
+        << usable.message();
+    return;
+  }
+  std::vector<std::string> changed =
+      bowden::config::ChangedFields(running, *reread);
+  if (changed.empty()) {
+    LOG(INFO) << "SIGHUP: re-read " << file << ": nothing changed";
+    return;
+  }
+  LOG(INFO) << "SIGHUP: re-read " << file << ": "
+            << absl::StrJoin(changed, ", ")
+            << " changed; the agent applies its configuration at start only, "
+               "so this takes effect with `systemctl restart bowden-agent` "
+               "(flags, e.g. from /etc/bowden/agent.env, too)";
 }
 
 // bowden-agent doctor: the same flags and config as serving; checks this
@@ -253,6 +316,10 @@ int Enroll() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The agent's files (the audit queue, an enrolled key and config) are its
+  // own, whatever umask it was started with (systemd's UMask=0077 or a shell's
+  // 022): before anything creates one.
+  umask(077);
   bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage(
       "bowden-agent --relay HOST:PORT --cert F --key F --ca F "
@@ -313,11 +380,23 @@ int main(int argc, char** argv) {
         ", not an agent: issue one with `bowden ca issue --dir DIR agent PRINTER-ID`")));
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (!safety->remote_user_header.empty()) {
+    LOG(WARNING) << "single sign-on is on: OctoPrint logs every session in as "
+                    "the OctoPrint user named like its Bowden user (header "
+                 << safety->remote_user_header
+                 << "); OctoPrint must have trustRemoteUser on and be "
+                    "reachable only from this host, and it no longer asks for "
+                    "the password again before sensitive actions";
+  }
+
+  // Block the stop signals and SIGHUP (`systemctl reload`) before any thread
+  // starts, so that only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Whom OctoPrint logs in without credentials, asked on the watch's own
   // thread: at start, every 5 minutes, and when a session finds it unknown.
@@ -386,7 +465,8 @@ int main(int argc, char** argv) {
       });
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP)
+    Reload(*config, target_flags);
   LOG(INFO) << "stopping on signal " << signal;
   // Exit without unwinding: live sessions end with the process, and the
   // relay sees the connection drop.

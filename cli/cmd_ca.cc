@@ -22,7 +22,9 @@ int RunCaInit(const CliOptions& options, const std::vector<std::string>& args) {
   if (!status.ok()) return Fail(status);
   std::cout << "Created the CA for spiffe://" << options.trust_domain << ": "
             << options.dir << "/ca.crt (share it) and " << options.dir
-            << "/ca.key (mode 0600, keep it offline). Give peers and the relay "
+            << "/ca.key (mode 0600: whoever holds it can mint any identity, "
+               "so keep it offline, or only on the relay if it signs join "
+               "tokens and renewals with --ca-dir). Give peers and the relay "
             << options.dir << "/bundle.crt as --ca." << std::endl;
   return 0;
 }
@@ -62,6 +64,19 @@ int RunCaRetire(const CliOptions& options,
   return 0;
 }
 
+namespace {
+
+// Agents and users renew their certificates themselves (enroll/renewer.h,
+// `bowden open`), so a short default limits what a stolen key is worth.
+// Nothing renews the relay's own certificate: a day would stop the farm a day
+// after set-up, so it gets a year, to be re-issued by hand (`bowden doctor`
+// warns 30 days before it runs out).
+absl::Duration DefaultTtl(certs::Role role) {
+  return role == certs::Role::kRelay ? absl::Hours(24 * 365) : absl::Hours(24);
+}
+
+}  // namespace
+
 int RunCaIssue(const CliOptions& options,
                const std::vector<std::string>& args) {
   if (args.size() != 2) {
@@ -77,7 +92,7 @@ int RunCaIssue(const CliOptions& options,
   issue.role = *role;
   issue.name = args[1];
   issue.ttl =
-      options.ttl > absl::ZeroDuration() ? options.ttl : absl::Hours(24);
+      options.ttl > absl::ZeroDuration() ? options.ttl : DefaultTtl(*role);
   issue.dns = options.dns;
   issue.ips = options.ips;
   absl::Status status = certs::IssueCertificate(options.dir, issue);

@@ -186,9 +186,8 @@ const std::vector<Command>& Commands() {
        bowden::cli::RunCaInit,
        {"dir", "trust-domain"}},
       {{"ca", "issue"},
-       "bowden ca issue --dir DIR {relay|agent|user} NAME [--ttl 24h] [--dns "
-       "NAME] "
-       "[--ip ADDR]",
+       "bowden ca issue --dir DIR {relay|agent|user} NAME "
+       "[--ttl 24h; a relay's: 8760h] [--dns NAME] [--ip ADDR]",
        "Issue a certificate: DIR/NAME.crt and DIR/NAME.key (0600). An agent's "
        "NAME "
        "is its printer id.",

@@ -23,10 +23,6 @@ constexpr char kNewCertificate[] =
     "`bowden-agent enroll --token` (printers), or issue one with `bowden ca "
     "issue`";
 
-std::string When(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
-}
-
 // Findings about the key file's mode; empty when it is owner-only.
 void CheckKeyMode(const std::string& path, std::vector<Finding>* findings) {
   struct stat st;

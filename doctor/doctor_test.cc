@@ -181,6 +181,17 @@ TEST(FindingTest, HumanDurations) {
   EXPECT_EQ(HumanDuration(absl::Milliseconds(12)), "12 ms");
 }
 
+TEST(RelayCertificateFindingTest, OkWithAMonthLeftWarnWithin) {
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  EXPECT_EQ(RelayCertificateFinding(now + absl::Hours(24 * 31), now).verdict,
+            Verdict::kOk);
+  Finding soon = RelayCertificateFinding(now + absl::Hours(24 * 29), now);
+  EXPECT_EQ(soon.verdict, Verdict::kWarn);
+  EXPECT_TRUE(
+      absl::StrContains(soon.fix, "bowden ca issue --dir DIR relay NAME"))
+      << soon.fix;
+}
+
 TEST(ClockFindingTest, SkewWithinTheBackdateIsOk) {
   absl::Time t = absl::FromUnixSeconds(1700000000);
   EXPECT_EQ(ClockFinding(t, t + absl::Milliseconds(10), t + absl::Seconds(30))

@@ -41,6 +41,10 @@ int Report(const std::vector<Finding>& findings, std::ostream& out) {
   return warned ? kOnlyWarnings : kAllPassed;
 }
 
+std::string When(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
 std::string HumanDuration(absl::Duration d) {
   if (d < absl::ZeroDuration()) d = -d;
   if (d < absl::Seconds(1))

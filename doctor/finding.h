@@ -40,6 +40,9 @@ int Report(const std::vector<Finding>& findings, std::ostream& out);
 // "3 days 4h", "5h 12m", "42m", "10s", "12 ms": a duration for a person.
 std::string HumanDuration(absl::Duration d);
 
+// "2025-05-01 12:00 UTC": a point in time for a person.
+std::string When(absl::Time t);
+
 }  // namespace bowden::doctor
 
 #endif  // BOWDEN_DOCTOR_FINDING_H_

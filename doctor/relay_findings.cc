@@ -32,6 +32,17 @@ Finding ClockFinding(absl::Time sent, absl::Time received,
       "set-ntp true`)");
 }
 
+Finding RelayCertificateFinding(absl::Time not_after, absl::Time now) {
+  std::string what =
+      absl::StrCat("the relay's certificate is valid until ", When(not_after),
+                   " (", HumanDuration(not_after - now), " left)");
+  if (not_after - now > kRelayCertificateWarning) return Ok(std::move(what));
+  return Warn(std::move(what),
+              "nothing renews it: on the CA host run `bowden ca issue --dir "
+              "DIR relay NAME --dns HOST` again (a year by default); the "
+              "relay uses the new files within seconds, no restart");
+}
+
 Finding RelayCallFailed(const std::string& description,
                         const std::string& relay_address) {
   if (absl::StrContains(description, relay_address))

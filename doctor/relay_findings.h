@@ -22,6 +22,16 @@ absl::Duration MaxClockSkew();
 Finding ClockFinding(absl::Time sent, absl::Time received,
                      absl::Time relay_time);
 
+// How long before the relay's own certificate expires `bowden doctor` warns.
+// Nothing renews it (`bowden ca issue ... relay` gives it a year), so the
+// operator gets a month to re-issue it.
+inline constexpr absl::Duration kRelayCertificateWarning = absl::Hours(24 * 30);
+
+// The relay's certificate as the TLS handshake presented it, valid until
+// `not_after`: ok with the time left, or a WARN within
+// kRelayCertificateWarning of its end, saying how to re-issue it.
+Finding RelayCertificateFinding(absl::Time not_after, absl::Time now);
+
 // A failed relay call as a finding: `description` (transport's
 // DescribeCallError, which says what to do), prefixed with the relay's
 // address when it does not name it (the relay's own explanations do not).

@@ -4,6 +4,8 @@
 //       --ca ca.crt --state-dir /var/lib/bowden [--policy policy.textproto]
 //       [--allow alice=prusa-*] [--config relay.textproto]
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -206,6 +208,10 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The relay's files (state.db, audit.db, their journals) hold identities
+  // and the audit log: its own, whatever umask it was started with
+  // (systemd's UMask=0077 or a shell's 022). Before anything creates one.
+  umask(077);
   bowden::tunnel::ReturnFreedMemory();
   absl::SetProgramUsageMessage(
       "bowden-relay --listen HOST:PORT --cert F --key F --ca F --state-dir DIR "

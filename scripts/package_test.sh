@@ -164,13 +164,11 @@ done
 
 # ---- 5. the installed programs, against each other ----------------------------
 
-# A throw-away PKI; the relay's files go where the shipped relay.textproto
-# expects them, owned by its user.
+# A throw-away PKI in the CA directory the shipped relay.textproto reads the
+# relay's files from, owned by its user.
 /usr/bin/bowden ca init --dir "${T}/farm-ca" --trust-domain package-test.bowden >/dev/null
 /usr/bin/bowden ca issue --dir "${T}/farm-ca" relay relay --ip 127.0.0.1 --dns localhost >/dev/null
 /usr/bin/bowden ca issue --dir "${T}/farm-ca" user alice >/dev/null
-install -o bowden-relay -g bowden-relay -m 0600 \
-  "${T}/farm-ca/relay.crt" "${T}/farm-ca/relay.key" "${T}/farm-ca/bundle.crt" /var/lib/bowden-relay/
 cp -a "${T}/farm-ca" /var/lib/bowden-relay/farm-ca
 chown -R bowden-relay:bowden-relay /var/lib/bowden-relay/farm-ca
 cat >/etc/bowden/policy.textproto <<'EOF'
@@ -259,7 +257,7 @@ grep -q 'Preparing to unpack .*+upgrade.deb' "${T}/dpkg-upgrade.log" ||
 [[ "$(dpkg-query -W -f='${Version}' bowden-relay)" == *+upgrade ]] || fail "bowden-relay was not upgraded"
 grep -q 'an upgrade must keep this' /etc/bowden/policy.textproto || fail "the upgrade replaced the edited policy"
 grep -q "127.0.0.1:${printer_port}" /etc/bowden/agent.env || fail "the upgrade replaced the edited agent.env"
-[[ -f /var/lib/bowden-relay/relay.key && -f /var/lib/bowden-agent/agent.key ]] ||
+[[ -f /var/lib/bowden-relay/farm-ca/relay.key && -f /var/lib/bowden-agent/agent.key ]] ||
   fail "the upgrade lost the keys"
 [[ "$(id -u bowden-relay)" == "${uid_before}" ]] || fail "the upgrade changed bowden-relay's uid"
 for user in "${SERVICE_USERS[@]}"; do expect_mode "/var/lib/${user}" "700 ${user} ${user}"; done
@@ -270,7 +268,7 @@ ok "upgrade kept the edited policy and agent.env, the keys, the users and the mo
 
 dpkg -r "${PACKAGES[@]}" >"${T}/dpkg-remove.log" 2>&1 || fail "dpkg -r: $(cat "${T}/dpkg-remove.log")"
 [[ ! -e /usr/bin/bowden-relay ]] || fail "dpkg -r left /usr/bin/bowden-relay"
-[[ -f /etc/bowden/relay.textproto && -f /var/lib/bowden-relay/relay.key ]] ||
+[[ -f /etc/bowden/relay.textproto && -f /var/lib/bowden-relay/farm-ca/relay.key ]] ||
   fail "dpkg -r removed config or state"
 getent passwd bowden-relay >/dev/null || fail "dpkg -r removed user bowden-relay"
 ok "remove kept users, state and config"

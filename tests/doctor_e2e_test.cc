@@ -59,8 +59,34 @@ TEST_F(DoctorE2eTest, AHealthySetUpPassesEveryCheck) {
       << out;
   EXPECT_TRUE(absl::StrContains(out, "ok   clock agrees with the relay's"))
       << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, "ok   the relay's certificate is valid until "))
+      << out;
   EXPECT_TRUE(absl::StrContains(
       out, "ok   you may reach printer prusa-01 (online): octoprint"))
+      << out;
+}
+
+TEST(DoctorRelayCertificateTest,
+     ARelayCertificateNearItsEndIsAWarningWithTheFix) {
+  TcpTarget target(EchoUntilEof);
+  Farm::Options options;
+  options.relay_extra_flags = {"--allow", "alice=*"};
+  options.targets = {absl::StrCat("octoprint=127.0.0.1:", target.port())};
+  options.relay_cert_ttl = "240h";
+  Farm farm(options);
+  ASSERT_TRUE(farm.WaitAttached());
+  std::vector<std::string> argv = farm.CliAs("alice");
+  argv.push_back("doctor");
+  std::string out;
+  EXPECT_EQ(RunToCompletion(argv, &out), 3) << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, "WARN the relay's certificate is valid until "))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "left): nothing renews it: on the CA host run "
+                                "`bowden ca issue --dir DIR relay NAME "
+                                "--dns HOST` again"))
       << out;
 }
 

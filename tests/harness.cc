@@ -296,7 +296,12 @@ grpc::Status DialOnce(const std::string& relay_address, const identity::TlsFiles
 
 Farm::Farm(Options options) : options_(std::move(options)) {
   pki_ = std::make_unique<Pki>(dir_.File("pki"), "farm.test");
-  pki_->Issue("relay", "relay", {"--ip", "127.0.0.1", "--dns", "localhost"});
+  std::vector<std::string> relay_flags = {"--ip", "127.0.0.1", "--dns",
+                                          "localhost"};
+  if (!options_.relay_cert_ttl.empty()) {
+    relay_flags.insert(relay_flags.end(), {"--ttl", options_.relay_cert_ttl});
+  }
+  pki_->Issue("relay", "relay", relay_flags);
   if (options_.agent_cert_ttl.empty()) {
     pki_->Issue("agent", options_.printer);
   } else {

@@ -160,6 +160,8 @@ class Farm {
     bool relay_trusts_bundle = false;
     // `--ttl` for the agent's certificate ("" = the CLI's default).
     std::string agent_cert_ttl;
+    // `--ttl` for the relay's certificate ("" = the CLI's default).
+    std::string relay_cert_ttl;
     // The agent gets its own copies of its certificate, key and CA under
     // dir()/agent-files, as on a real printer host, so what renewal writes
     // there cannot touch the farm's PKI directory.
