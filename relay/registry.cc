@@ -9,10 +9,11 @@ absl::Status Registry::AddAgent(std::shared_ptr<AgentChannel> channel) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = agents_.try_emplace(channel->printer_id(), channel);
   if (!inserted) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "printer '", channel->printer_id(), "' is already attached from ",
-        it->second->peer(), "; two agents must not share one printer id (this one "
-        "will be admitted once the other is gone)"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("printer '", channel->printer_id(),
+                     "' is already attached from ", it->second->peer(),
+                     "; two agents must not share one printer id (this one "
+                     "will be admitted once the other is gone)"));
   }
   RelayMetrics::Get().attached_agents.Set(static_cast<int64_t>(agents_.size()));
   return absl::OkStatus();
@@ -47,7 +48,8 @@ std::shared_ptr<Splice> Registry::TakePending(const std::string& id,
                                               const std::string& printer) {
   absl::MutexLock lock(&mu_);
   auto it = pending_.find(id);
-  if (it == pending_.end() || it->second->info().printer != printer) return nullptr;
+  if (it == pending_.end() || it->second->info().printer != printer)
+    return nullptr;
   std::shared_ptr<Splice> splice = std::move(it->second);
   pending_.erase(it);
   return splice;
@@ -73,7 +75,8 @@ std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
   return taken;
 }
 
-absl::Status Registry::AddSession(const std::shared_ptr<Splice>& splice, int max_per_user) {
+absl::Status Registry::AddSession(const std::shared_ptr<Splice>& splice,
+                                  int max_per_user) {
   const std::string& user = splice->info().user;
   absl::MutexLock lock(&mu_);
   // Counted, not tracked: a session that ended without its close callback
@@ -83,28 +86,60 @@ absl::Status Registry::AddSession(const std::shared_ptr<Splice>& splice, int max
     if (entry.user == user && !entry.splice.expired()) ++open;
   }
   if (open >= max_per_user) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "user '", user, "' already has ", open, " open sessions, the most one user may hold: ",
-        "close tunnels you no longer use (`bowden sessions` lists them), or ask the relay "
-        "operator to raise max_sessions_per_user"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("user '", user, "' already has ", open,
+                     " open sessions, the most one user may hold: ",
+                     "close tunnels you no longer use (`bowden sessions` lists "
+                     "them), or ask the relay "
+                     "operator to raise max_sessions_per_user"));
   }
   sessions_[splice->info().id] = SessionEntry{user, splice};
   RelayMetrics::Get().live_sessions.Set(static_cast<int64_t>(sessions_.size()));
-  if (remembered_.insert_or_assign(splice->info().id, splice->info()).second) {
-    remembered_order_.push_back(splice->info().id);
-  }
-  if (remembered_order_.size() > kRememberedSessions) {
-    remembered_.erase(remembered_order_.front());
-    remembered_order_.pop_front();
-  }
+  Remember(splice->info());
   return absl::OkStatus();
+}
+
+void Registry::Remember(const SessionInfo& info) {
+  if (remembered_.empty()) {
+    // All at once, so that the records sit together on a few pages.
+    remembered_.resize(kRememberedSessions);
+    for (SessionInfo& record : remembered_) {
+      for (std::string* field :
+           {&record.id, &record.user, &record.printer, &record.target,
+            &record.role, &record.user_serial}) {
+        field->reserve(kRememberedFieldBytes);
+      }
+    }
+    remembered_index_.reserve(kRememberedSessions);
+  }
+  size_t slot = next_remembered_;
+  auto known = remembered_index_.find(info.id);
+  if (known != remembered_index_.end()) {
+    slot = known->second;
+  } else {
+    next_remembered_ = (next_remembered_ + 1) % kRememberedSessions;
+  }
+  SessionInfo& record = remembered_[slot];
+  // The index's key views record.id: drop it before the id changes.
+  auto previous = remembered_index_.find(record.id);
+  if (previous != remembered_index_.end() && previous->second == slot) {
+    remembered_index_.erase(previous);
+  }
+  // Assigning into the existing strings reuses their room.
+  record.id.assign(info.id);
+  record.user.assign(info.user);
+  record.printer.assign(info.printer);
+  record.target.assign(info.target);
+  record.role.assign(info.role);
+  record.user_serial.assign(info.user_serial);
+  remembered_index_[record.id] = slot;
 }
 
 std::optional<SessionInfo> Registry::FindSessionInfo(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  auto it = remembered_.find(id);
-  if (it == remembered_.end()) return std::nullopt;
-  return it->second;
+  auto it = remembered_index_.find(id);
+  if (it == remembered_index_.end()) return std::nullopt;
+  return remembered_[it->second];
 }
 
 void Registry::RemoveSession(const std::string& id) {
@@ -123,7 +158,8 @@ std::vector<std::shared_ptr<Splice>> Registry::Sessions() {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Splice>> sessions;
   for (const auto& [id, entry] : sessions_) {
-    if (auto splice = entry.splice.lock()) sessions.push_back(std::move(splice));
+    if (auto splice = entry.splice.lock())
+      sessions.push_back(std::move(splice));
   }
   return sessions;
 }
