@@ -45,6 +45,7 @@
 #include "proto/config.pb.h"
 #include "transport/relay_channel.h"
 #include "tunnel/completion_thread.h"
+#include "tunnel/daemon_signals.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/malloc_tuning.h"
 #include "version/version.h"
@@ -389,14 +390,8 @@ int main(int argc, char** argv) {
                     "the password again before sensitive actions";
   }
 
-  // Block the stop signals and SIGHUP (`systemctl reload`) before any thread
-  // starts, so that only sigwait below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts, so that only sigwait below receives them.
+  sigset_t signals = bowden::tunnel::BlockDaemonSignals();
 
   // Whom OctoPrint logs in without credentials, asked on the watch's own
   // thread: at start, every 5 minutes, and when a session finds it unknown.

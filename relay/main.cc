@@ -33,6 +33,7 @@
 #include "relay/accept_gate.h"
 #include "relay/relay_metrics.h"
 #include "relay/relay_server.h"
+#include "tunnel/daemon_signals.h"
 #include "tunnel/malloc_tuning.h"
 #include "version/version.h"
 
@@ -241,14 +242,8 @@ int main(int argc, char** argv) {
       LoadPolicy(*config);
   if (!policy.ok()) return Fail(policy.status());
 
-  // Block the stop signals and SIGHUP (`systemctl reload`) before gRPC
-  // starts its threads, so that only sigwait below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before gRPC starts its threads, so that only sigwait below receives them.
+  sigset_t signals = bowden::tunnel::BlockDaemonSignals();
 
   bowden::relay::RelayOptions options;
   options.listen = config->listen();
