@@ -25,12 +25,20 @@ bool OnNextingThread() {
          std::strcmp(name, kNextingThreadName) == 0;
 }
 
+#ifdef BOWDEN_WRAP_GPR_SLEEP_UNTIL
+// --config=lean: libgpr is linked statically and the linker's
+// --wrap=gpr_sleep_until sends gRPC's calls to __wrap_gpr_sleep_until (the
+// definition below); libgpr's own is __real_gpr_sleep_until.
+extern "C" void __real_gpr_sleep_until(gpr_timespec until);
+SleepUntil GprSleepUntil() { return &__real_gpr_sleep_until; }
+#else
 // libgpr's gpr_sleep_until, found past this executable's definition.
 SleepUntil GprSleepUntil() {
   static const SleepUntil real =
       reinterpret_cast<SleepUntil>(dlsym(RTLD_NEXT, "gpr_sleep_until"));
   return real;
 }
+#endif
 
 ABSL_CONST_INIT absl::Mutex mu(absl::kConstInit);
 // Relay servers holding the threads to one.
@@ -82,8 +90,14 @@ int ParkedCallbackThreads() {
 
 }  // namespace bowden::relay
 
+#ifdef BOWDEN_WRAP_GPR_SLEEP_UNTIL
+#define BOWDEN_GPR_SLEEP_UNTIL __wrap_gpr_sleep_until
+#else
+#define BOWDEN_GPR_SLEEP_UNTIL gpr_sleep_until
+#endif
+
 // See callback_threads.h.
-extern "C" void gpr_sleep_until(gpr_timespec until) {
+extern "C" void BOWDEN_GPR_SLEEP_UNTIL(gpr_timespec until) {
   if (bowden::relay::OnNextingThread()) return bowden::relay::NextingThreadNap();
   bowden::relay::SleepUntil real = bowden::relay::GprSleepUntil();
   if (real != nullptr) return real(until);

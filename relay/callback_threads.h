@@ -22,7 +22,9 @@
 //
 // So the relay defines gpr_sleep_until() itself (callback_threads.cc; the
 // executable's definition comes before libgpr's for libgrpc++'s call, as
-// accept4 does in accept_gate.h). Called on a thread named
+// accept4 does in accept_gate.h; with --config=lean, where libgpr is linked
+// into the executable, the linker's --wrap=gpr_sleep_until does it, see
+// relay/BUILD.bazel). Called on a thread named
 // kNextingThreadName:
 //  - while no relay server holds the threads (HoldCallbackThreadsToOne), it
 //    returns at once: the thread goes straight back to waiting on the queue;
