@@ -73,17 +73,11 @@ for tool in nginx wrk curl python3; do
   command -v "${tool}" >/dev/null || die "'${tool}' is not installed (apt-get install nginx wrk curl python3)"
 done
 
-if ((BUILD)); then
-  say "Building bowden-relay, bowden-agent and bowden"
-  bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 || die "bazel build failed"
-fi
+build_binaries "${BUILD}"
 readonly RELAY_BIN
 readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
 readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
-  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
-done
+require_binaries "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"
 
 umask 077
 T="$(mktemp -d -t bowden-idle-stall.XXXXXX)"

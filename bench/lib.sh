@@ -77,9 +77,10 @@ show_logs() {
   done
 }
 
-# write_nginx_conf PORT TYPE [EXTRA]: prints an nginx.conf for one process
-# serving ${T}/www on 127.0.0.1:PORT (default type TYPE, keep-alive, no access
-# log, TCP_NODELAY), its files under ${T}/nginx; EXTRA goes into http {}.
+# write_nginx_conf PORT TYPE [EXTRA] [SERVER_EXTRA]: prints an nginx.conf for
+# one process serving ${T}/www on 127.0.0.1:PORT (default type TYPE,
+# keep-alive, no access log, TCP_NODELAY, 4096 connections and backlog), its
+# files under ${T}/nginx; EXTRA goes into http {}, SERVER_EXTRA into server {}.
 write_nginx_conf() {
   cat <<EOF
 daemon off;
@@ -87,7 +88,7 @@ master_process off;
 worker_processes 1;
 pid ${T}/nginx/nginx.pid;
 error_log ${T}/nginx/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
   default_type $2;
   access_log off;
@@ -101,8 +102,9 @@ http {
   scgi_temp_path ${T}/nginx/tmp/scgi;
   ${3:-}
   server {
-    listen 127.0.0.1:$1;
+    listen 127.0.0.1:$1 backlog=4096;
     root ${T}/www;
+    ${4:-}
   }
 }
 EOF
@@ -143,4 +145,25 @@ rss_kib() {
     kib=$((kib + ${v:-0}))
   done
   echo "${kib}"
+}
+
+# build_binaries BUILD [EXTRA_TARGET...]: when BUILD is 1, bazel-builds the
+# relay, the agent and the CLI (and EXTRA_TARGETs) with the repository's
+# .bazelrc (-O2); dies if the build fails.
+build_binaries() {
+  local build="$1"
+  shift
+  ((build)) || return 0
+  say "Building bowden-relay, bowden-agent and bowden"
+  bazel build --color=no --curses=no \
+    //relay:bowden-relay //agent:bowden-agent //cli:bowden "$@" >&2 ||
+    die "bazel build failed"
+}
+
+# require_binaries FILE...: dies unless every FILE is an executable.
+require_binaries() {
+  local bin
+  for bin in "$@"; do
+    [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
+  done
 }

@@ -82,11 +82,7 @@ for tool in nginx curl python3; do
   command -v "${tool}" >/dev/null || die "'${tool}' is not installed (apt-get install nginx curl python3)"
 done
 
-if ((BUILD)); then
-  say "Building bowden-relay, bowden-agent and bowden"
-  bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 || die "bazel build failed"
-fi
+build_binaries "${BUILD}"
 if [[ -n "${BIN_DIR}" ]]; then
   [[ "${BIN_DIR}" == /* ]] || BIN_DIR="${CALLER_PWD}/${BIN_DIR}"
   readonly RELAY_BIN="${BIN_DIR}/bowden-relay" AGENT_BIN="${BIN_DIR}/bowden-agent" CLI_BIN="${BIN_DIR}/bowden"
@@ -95,9 +91,7 @@ else
   readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
   readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
 fi
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
-  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
-done
+require_binaries "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"
 
 umask 077
 T="$(mktemp -d -t bowden-memory.XXXXXX)"
@@ -125,30 +119,8 @@ mkdir -p "${T}/www" "${T}/nginx/tmp"
 head -c "$((BIG_MIB * 1048576))" /dev/urandom >"${T}/www/big.bin"
 printf '%099d\n' 0 >"${T}/www/small.txt"
 NGINX_PORT="$(free_port)"
-cat >"${T}/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${T}/nginx/nginx.pid;
-error_log ${T}/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  keepalive_timeout 65;
-  send_timeout 600s;
-  client_body_temp_path ${T}/nginx/tmp/body;
-  proxy_temp_path ${T}/nginx/tmp/proxy;
-  fastcgi_temp_path ${T}/nginx/tmp/fastcgi;
-  uwsgi_temp_path ${T}/nginx/tmp/uwsgi;
-  scgi_temp_path ${T}/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:${NGINX_PORT} backlog=4096;
-    root ${T}/www;
-  }
-}
-EOF
+write_nginx_conf "${NGINX_PORT}" application/octet-stream 'sendfile on; send_timeout 600s;' \
+  >"${T}/nginx/nginx.conf"
 start nginx nginx -p "${T}/nginx" -e "${T}/nginx/error.log" -c "${T}/nginx/nginx.conf"
 NGINX_PID="${LAST_PID}"
 wait_for 10 "${NGINX_PID}" "nginx" http_ok "http://127.0.0.1:${NGINX_PORT}/small.txt" ||

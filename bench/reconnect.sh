@@ -111,19 +111,12 @@ command -v python3 >/dev/null || die "'python3' is not installed (apt-get instal
 
 # ---- build ------------------------------------------------------------------
 
-if ((BUILD)); then
-  say "Building bowden-relay, bowden-agent and bowden"
-  bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 ||
-    die "bazel build failed"
-fi
+build_binaries "${BUILD}"
 readonly RELAY_BIN="${ROOT}/bazel-bin/relay/bowden-relay"
 [[ -n "${AGENT_BIN}" ]] || AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
 readonly AGENT_BIN
 readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
-  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
-done
+require_binaries "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"
 
 # ---- workspace and cleanup --------------------------------------------------
 

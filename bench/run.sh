@@ -105,19 +105,11 @@ done
 
 # ---- build ------------------------------------------------------------------
 
-if ((BUILD)); then
-  # The default configuration: .bazelrc already compiles with -O2.
-  say "Building bowden-relay, bowden-agent and bowden"
-  bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden >&2 ||
-    die "bazel build failed"
-fi
+build_binaries "${BUILD}"
 readonly RELAY_BIN="${ROOT}/bazel-bin/relay/bowden-relay"
 readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
 readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"; do
-  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
-done
+require_binaries "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}"
 
 # ---- workspace and cleanup --------------------------------------------------
 
@@ -197,34 +189,10 @@ printf '%099d\n' 0 >"${T}/www/small.txt"
 readonly BIG_BYTES=$((BIG_MIB * 1048576))
 
 NGINX_PORT="$(free_port)"
-cat >"${T}/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${T}/nginx/nginx.pid;
-error_log ${T}/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path ${T}/nginx/tmp/body;
-  proxy_temp_path ${T}/nginx/tmp/proxy;
-  fastcgi_temp_path ${T}/nginx/tmp/fastcgi;
-  uwsgi_temp_path ${T}/nginx/tmp/uwsgi;
-  scgi_temp_path ${T}/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:${NGINX_PORT};
-    root ${T}/www;
-    # The same files where the OctoPrint guard lets a viewer GET them.
-    location /static/ { alias ${T}/www/; }
-  }
-}
-EOF
+# The same files under /static/, where the OctoPrint guard lets a viewer GET them.
+write_nginx_conf "${NGINX_PORT}" application/octet-stream \
+  'sendfile on; tcp_nopush on;' "location /static/ { alias ${T}/www/; }" \
+  >"${T}/nginx/nginx.conf"
 say "Starting nginx on 127.0.0.1:${NGINX_PORT}"
 start nginx nginx -p "${T}/nginx" -e "${T}/nginx/error.log" -c "${T}/nginx/nginx.conf"
 NGINX_PID="${LAST_PID}"

@@ -111,19 +111,12 @@ done
 
 # ---- build ------------------------------------------------------------------
 
-if ((BUILD)); then
-  say "Building bowden-relay, bowden-agent and bowden"
-  bazel build --color=no --curses=no \
-    //relay:bowden-relay //agent:bowden-agent //cli:bowden //bench:attach_load >&2 ||
-    die "bazel build failed"
-fi
+build_binaries "${BUILD}" //bench:attach_load
 readonly RELAY_BIN="${ROOT}/bazel-bin/relay/bowden-relay"
 readonly AGENT_BIN="${ROOT}/bazel-bin/agent/bowden-agent"
 readonly CLI_BIN="${ROOT}/bazel-bin/cli/bowden"
 readonly LOAD_BIN="${ROOT}/bazel-bin/bench/attach_load"
-for bin in "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}" "${LOAD_BIN}"; do
-  [[ -x "${bin}" ]] || die "${bin} is missing: build it (drop --no-build)"
-done
+require_binaries "${RELAY_BIN}" "${AGENT_BIN}" "${CLI_BIN}" "${LOAD_BIN}"
 
 # ---- workspace and cleanup --------------------------------------------------
 
