@@ -120,7 +120,9 @@ SocketPump::Io SocketPump::ReadSocket() {
       sent_fin_ = true;
     }
     bytes_up_ += n;
-    if (tally_.bytes_up != nullptr) tally_.bytes_up->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    if (tally_.bytes_up != nullptr) {
+      tally_.bytes_up->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    }
     StartWrite(&up_);
     return Io::kDone;
   }
