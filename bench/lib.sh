@@ -115,7 +115,9 @@ free_port() {
 }
 
 # Sum of utime+stime, in seconds, of the given processes and their live
-# descendants (a process's figure covers all its threads).
+# descendants (a process's figure covers all its threads), plus the CPU time
+# of their children that have ended and been waited for (cutime+cstime):
+# socat's per-connection children end with their connection.
 cpu_seconds() {
   local pid all=() children=() ticks=0 hz
   hz="$(getconf CLK_TCK)"
@@ -125,8 +127,9 @@ cpu_seconds() {
   done
   for pid in "${all[@]}"; do
     if [[ -r "/proc/${pid}/stat" ]]; then
-      # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
-      ticks=$((ticks + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
+      # Fields after the ")" that ends comm: utime is the 12th, stime the
+      # 13th, cutime and cstime (children waited for) the 14th and 15th.
+      ticks=$((ticks + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 + $14 + $15 }')))
     fi
   done
   awk -v t="${ticks}" -v hz="${hz}" 'BEGIN { printf "%.2f", t / hz }'

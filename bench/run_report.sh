@@ -105,6 +105,36 @@ and memory after bursts of 2,000 sessions (other bench/ scripts).
 EOF
 }
 
+floor_row() {  # floor_row LABEL KEY
+  local b="${R[bowden.$2]}" d="${R[tls2.$2]}" e="${R[e2e.$2]}" n="${R[sshnd.$2]}"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${b}" "${d}" "${e}" "${n}" \
+    "$(ratio "${b}" "${n}")" "$(ratio "${d}" "${n}")" "$(ratio "${e}" "${n}")"
+}
+
+# The floors' table, when socat was there to measure them.
+floors_table() {
+  ((${#FLOORS[@]} > 0)) || return 0
+  cat <<EOF
+### What leaving gRPC could buy at most (reference floors, not Bowden)
+
+(d) two mTLS hops through three socat processes, the middle one decrypting and
+re-encrypting as the relay does; (e) end-to-end mTLS from the user's side to the
+printer's, the middle one splicing TCP. Same certificates (TLS 1.3), 128 KiB buffers,
+one select() loop per process: the cheapest form of the two data paths
+docs/architecture.md weighs against gRPC streams. One connection only (socat forks a
+process and makes a handshake per connection). Ratios are against ssh -tt -R.
+
+| metric | Bowden | (d) two mTLS hops | (e) end-to-end mTLS | ssh -tt -R | Bowden / ssh -tt | (d) / ssh -tt | (e) / ssh -tt |
+|---|---:|---:|---:|---:|---:|---:|---:|
+$(floor_row "${BIG_MIB} MiB download, median of ${DOWNLOADS} (MiB/s)" dl)
+$(floor_row "wrk -t1 -c1: requests/s" c1_rps)
+$(floor_row "wrk -t1 -c1: p99 latency (ms)" c1_p99)
+$(floor_row "tunnel CPU per GiB downloaded (CPU-s)" dl_cpu)
+$(floor_row "tunnel CPU per request, wrk -c1 (CPU-µs)" c1_cpu)
+
+EOF
+}
+
 report() {
   cat <<EOF
 ## Bowden benchmark results
@@ -153,6 +183,8 @@ Ratios are Bowden's figure divided by ssh's: above 1 is better for Bowden in the
 throughput and requests/s rows, worse in the latency, setup-time, CPU and RSS rows.
 
 $(goals_table)
+
+$(floors_table)
 
 ### The HTTP guard's cost
 

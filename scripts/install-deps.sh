@@ -18,8 +18,9 @@ packages=(
   prometheus-cpp-dev prometheus
   # Demo and tests: real processes on loopback.
   curl python3 openssl ca-certificates
-  # Tests and benchmarks: a real web server, load generator and SSH.
-  nginx-light wrk openssh-server openssh-client
+  # Tests and benchmarks: a real web server, load generator and SSH; socat
+  # for bench/run.sh's reference floors.
+  nginx-light wrk openssh-server openssh-client socat
   # The OctoPrint UI end-to-end test drives a real headless browser.
   chromium
   # Packages (scripts/package.sh, package_test.sh): dpkg-shlibdeps for the
