@@ -77,14 +77,15 @@ Finding CheckSnapshot(const Target& target, absl::Duration timeout) {
 
 }  // namespace
 
-Finding CheckRelay(const std::string& relay_address,
-                   const identity::TlsFiles& tls, absl::Duration timeout) {
+std::vector<Finding> CheckRelay(const std::string& relay_address,
+                                const identity::TlsFiles& tls,
+                                absl::Duration timeout) {
   if (relay_address.empty()) {
-    return Fail("no relay is configured",
-                "pass --relay HOST:PORT or set relay in the config");
+    return {Fail("no relay is configured",
+                 "pass --relay HOST:PORT or set relay in the config")};
   }
   if (!doctor::ReadableFiles(tls, nullptr))
-    return doctor::RelayNotChecked(relay_address);
+    return {doctor::RelayNotChecked(relay_address)};
   auto stub = bowden::v1::AgentService::NewStub(
       transport::MakeRelayChannel(relay_address, tls));
   grpc::ClientContext context;
@@ -97,13 +98,17 @@ Finding CheckRelay(const std::string& relay_address,
   while (stream->Read(&ignored)) {
   }
   grpc::Status status = stream->Finish();
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return Ok(absl::StrCat(
-        "relay ", relay_address,
-        " answered over mutual TLS and accepted this agent's certificate"));
+  if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+    return {doctor::RelayCallFailed(
+        transport::DescribeCallError(status, relay_address), relay_address)};
   }
-  return doctor::RelayCallFailed(
-      transport::DescribeCallError(status, relay_address), relay_address);
+  // Nothing renews the relay's own certificate, and no agent reaches the
+  // relay once it lapses: what counts is the one it presented.
+  return {Ok(absl::StrCat("relay ", relay_address,
+                          " answered over mutual TLS and accepted this agent's "
+                          "certificate")),
+          doctor::PresentedRelayCertificateFinding(*context.auth_context(),
+                                                   absl::Now())};
 }
 
 Finding LoginFinding(const Target& target,

@@ -20,9 +20,11 @@ namespace bowden::agent {
 // Relay reachable, TLS accepted both ways and the agent's certificate not
 // refused: a Carry call for no session, which the relay authenticates before
 // it answers NOT_FOUND. Unlike Attach, it cannot displace the running agent.
-doctor::Finding CheckRelay(const std::string& relay_address,
-                           const identity::TlsFiles& tls,
-                           absl::Duration timeout);
+// When the relay answered, a second finding on the certificate it presented
+// (doctor::PresentedRelayCertificateFinding: its end, or a CA certificate).
+std::vector<doctor::Finding> CheckRelay(const std::string& relay_address,
+                                        const identity::TlsFiles& tls,
+                                        absl::Duration timeout);
 
 // Each target: a TCP connect; then by guard, OctoPrint's login probe
 // (ProbeOctoPrintLogin, as the running agent asks it) and the webcam's

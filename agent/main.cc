@@ -265,7 +265,10 @@ int Doctor(const AgentConfig& config, const bowden::agent::TargetList& targets,
   bowden::identity::TlsFiles tls{config.cert(), config.key(), config.ca()};
   std::vector<bowden::doctor::Finding> findings = bowden::doctor::CheckCertificate(
       tls, bowden::identity::PeerKind::kAgent, absl::Now());
-  findings.push_back(bowden::agent::CheckRelay(config.relay(), tls, absl::Seconds(10)));
+  for (bowden::doctor::Finding& finding :
+       bowden::agent::CheckRelay(config.relay(), tls, absl::Seconds(10))) {
+    findings.push_back(std::move(finding));
+  }
   for (bowden::doctor::Finding& finding :
        bowden::agent::CheckTargets(targets, remote_user_header,
                                    config.allow_octoprint_autologin(), absl::Seconds(5))) {

@@ -10,7 +10,6 @@
 #include "doctor/certificate_checks.h"
 #include "doctor/finding.h"
 #include "doctor/relay_findings.h"
-#include "identity/peer.h"
 #include "proto/tunnel.grpc.pb.h"
 #include "transport/relay_channel.h"
 
@@ -53,18 +52,8 @@ void CheckRelay(const CliOptions& options,
                    doctor::HumanDuration(received - sent), " round trip)")));
   // Nothing renews the relay's own certificate; what counts is the one it
   // presents, not a file here.
-  absl::StatusOr<identity::PeerCertificate> relay_cert =
-      identity::PeerCertificateOf(*context.auth_context());
-  if (relay_cert.ok()) {
-    findings->push_back(
-        doctor::RelayCertificateFinding(relay_cert->not_after, absl::Now()));
-  } else {
-    findings->push_back(doctor::Warn(
-        absl::StrCat(
-            "the relay's certificate could not be read from the handshake: ",
-            relay_cert.status().message()),
-        "re-issue it with `bowden ca issue --dir DIR relay NAME --dns HOST`"));
-  }
+  findings->push_back(doctor::PresentedRelayCertificateFinding(
+      *context.auth_context(), absl::Now()));
   if (response.relay_time_unix_ms() == 0) {
     findings->push_back(doctor::Warn(
         "the relay does not report its clock, so skew was not measured",

@@ -7,13 +7,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cli/commands.h"
 #include "cli/completion.h"
+#include "cli/flag_scan.h"
 #include "cli/relay_session.h"
 #include "config/repeated_flag.h"
 #include "config/textproto.h"
@@ -241,93 +240,6 @@ const Command* FindCommand(const std::vector<std::string>& positional) {
   return nullptr;
 }
 
-// True when the flag `name` (underscored, without dashes) is followed by a
-// value unless written --name=value: every flag but the booleans. Unknown
-// names are false.
-bool TakesValue(const std::string& name) {
-  if (name == "dns" || name == "ip") return true;  // config/repeated_flag.h
-  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  return flag != nullptr && !flag->IsOfType<bool>();
-}
-
-// The command line after the repeated flags are taken out and names are
-// underscored: the words that are not flags or flag values, whether help
-// was asked for, and the first flag error (an unknown flag or a bad value).
-struct Scanned {
-  std::vector<std::string> words;
-  bool help = false;
-  std::string error;
-};
-
-Scanned Scan(const std::vector<char*>& args) {
-  Scanned scanned;
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (arg == "--") {
-      scanned.words.insert(scanned.words.end(), args.begin() + i + 1,
-                           args.end());
-      break;
-    }
-    if (arg == "help" || arg == "--help" || arg == "-h") {
-      scanned.help = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      scanned.words.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(arg.find_first_not_of('-'));
-    size_t equals = name.find('=');
-    std::string value;
-    bool has_value = equals != std::string::npos;
-    if (has_value) {
-      value = name.substr(equals + 1);
-      name.resize(equals);
-    }
-    // Abseil's own flags, handled by ParseCommandLine.
-    static const auto* kBuiltIn = new std::set<std::string>{
-        "version", "helpfull", "helpshort", "helppackage", "only_check_args"};
-    static const auto* kBuiltInWithValue = new std::set<std::string>{
-        "helpon", "helpmatch", "flagfile", "fromenv", "tryfromenv", "undefok"};
-    if (kBuiltIn->count(name)) continue;
-    if (kBuiltInWithValue->count(name)) {
-      if (!has_value) ++i;
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && !has_value && name.rfind("no", 0) == 0) {
-      absl::CommandLineFlag* negated =
-          absl::FindCommandLineFlag(name.substr(2));
-      if (negated != nullptr && negated->IsOfType<bool>()) continue;  // --noall
-    }
-    if (flag == nullptr) {
-      if (scanned.error.empty()) {
-        scanned.error = absl::StrCat(
-            "unknown flag '", arg,
-            "'; run `bowden help COMMAND` for the command's flags");
-      }
-      continue;
-    }
-    if (!TakesValue(name)) {
-      if (!has_value) continue;
-    } else if (!has_value) {
-      if (i + 1 == args.size()) {
-        if (scanned.error.empty())
-          scanned.error = absl::StrCat("flag '", arg, "' needs a value");
-        continue;
-      }
-      value = args[++i];
-    }
-    std::string problem;
-    // Parsing into the flag here is harmless: ParseCommandLine sets it again.
-    if (scanned.error.empty() && !flag->ParseFrom(value, &problem)) {
-      scanned.error =
-          absl::StrCat("bad value '", value, "' for --", name, ": ", problem);
-    }
-  }
-  return scanned;
-}
-
 // `bowden help WORDS`: the command's usage, or the commands that start with
 // WORDS (`bowden help ca`); unknown WORDS are a usage error.
 int PrintHelp(const std::vector<std::string>& words) {
@@ -367,7 +279,7 @@ int RunCompletion(const CliOptions&, const std::vector<std::string>& args) {
       [](const std::string& dashed) {
         std::string name = dashed;
         std::replace(name.begin(), name.end(), '-', '_');
-        return TakesValue(name);
+        return bowden::cli::FlagTakesValue(name);
       });
   return 0;
 }
@@ -413,7 +325,7 @@ int main(int argc, char** argv) {
   options.dns = bowden::config::TakeRepeatedFlag(&args, "dns");
   options.ips = bowden::config::TakeRepeatedFlag(&args, "ip");
   bowden::config::DashedFlagNamesToUnderscores(&args);
-  Scanned scanned = Scan(args);
+  bowden::cli::ScannedCommandLine scanned = bowden::cli::ScanCommandLine(args);
   if (scanned.help) return PrintHelp(scanned.words);
   // Abseil would exit 1 on these; a bad command line exits 2.
   if (!scanned.error.empty()) return bowden::cli::UsageError(scanned.error);

@@ -181,15 +181,53 @@ TEST(FindingTest, HumanDurations) {
   EXPECT_EQ(HumanDuration(absl::Milliseconds(12)), "12 ms");
 }
 
+identity::PeerCertificate RelayCertificateUntil(absl::Time not_after) {
+  identity::PeerCertificate cert;
+  cert.serial_hex = "1F";
+  cert.not_before = not_after - absl::Hours(24 * 365);
+  cert.not_after = not_after;
+  return cert;
+}
+
 TEST(RelayCertificateFindingTest, OkWithAMonthLeftWarnWithin) {
   absl::Time now = absl::FromUnixSeconds(1700000000);
-  EXPECT_EQ(RelayCertificateFinding(now + absl::Hours(24 * 31), now).verdict,
+  EXPECT_EQ(RelayCertificateFinding(
+                RelayCertificateUntil(now + absl::Hours(24 * 31)), now)
+                .verdict,
             Verdict::kOk);
-  Finding soon = RelayCertificateFinding(now + absl::Hours(24 * 29), now);
+  Finding soon = RelayCertificateFinding(
+      RelayCertificateUntil(now + absl::Hours(24 * 29)), now);
   EXPECT_EQ(soon.verdict, Verdict::kWarn);
   EXPECT_TRUE(
       absl::StrContains(soon.fix, "bowden ca issue --dir DIR relay NAME"))
       << soon.fix;
+}
+
+TEST(RelayCertificateFindingTest, AnExpiredOneFailsWithTheFix) {
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  Finding f =
+      RelayCertificateFinding(RelayCertificateUntil(now - absl::Hours(2)), now);
+  EXPECT_EQ(f.verdict, Verdict::kFail);
+  EXPECT_TRUE(absl::StrContains(f.what, "expired at 2023-11-14")) << f.what;
+  EXPECT_TRUE(absl::StrContains(f.what, "(2h 0m ago)")) << f.what;
+  EXPECT_TRUE(absl::StrContains(f.fix, "bowden ca issue --dir DIR relay NAME"))
+      << f.fix;
+}
+
+TEST(RelayCertificateFindingTest, ACaCertificateFailsHoweverLongItLasts) {
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  identity::PeerCertificate cert =
+      RelayCertificateUntil(now + absl::Hours(24 * 365));
+  cert.ca_marks = "basicConstraints CA:TRUE";
+  Finding f = RelayCertificateFinding(cert, now);
+  EXPECT_EQ(f.verdict, Verdict::kFail);
+  EXPECT_TRUE(absl::StrContains(
+      f.what, "is a CA certificate (basicConstraints CA:TRUE), not a leaf"))
+      << f.what;
+  EXPECT_TRUE(absl::StrContains(f.fix,
+                                "issue the relay a leaf: on the CA host "
+                                "run `bowden ca issue --dir DIR relay"))
+      << f.fix;
 }
 
 TEST(ClockFindingTest, SkewWithinTheBackdateIsOk) {

@@ -1,7 +1,11 @@
 #include "doctor/relay_findings.h"
 
-#include <string>
+#include <grpc/grpc_security_constants.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -32,15 +36,61 @@ Finding ClockFinding(absl::Time sent, absl::Time received,
       "set-ntp true`)");
 }
 
-Finding RelayCertificateFinding(absl::Time not_after, absl::Time now) {
-  std::string what =
-      absl::StrCat("the relay's certificate is valid until ", When(not_after),
-                   " (", HumanDuration(not_after - now), " left)");
-  if (not_after - now > kRelayCertificateWarning) return Ok(std::move(what));
+namespace {
+
+// Nothing renews the relay's certificate; the relay watches its files, so a
+// new pair in their place is all it takes.
+constexpr char kReissueRelay[] =
+    "on the CA host run `bowden ca issue --dir DIR relay NAME --dns HOST` "
+    "again (a year by default) and put the new files in place of the "
+    "relay's; the relay uses the new files within seconds, no restart";
+
+}  // namespace
+
+Finding RelayCertificateFinding(const identity::PeerCertificate& cert,
+                                absl::Time now) {
+  if (!cert.ca_marks.empty()) {
+    return Fail(
+        absl::StrCat("the relay's certificate (serial ", cert.serial_hex,
+                     ") is a CA certificate (", cert.ca_marks,
+                     "), not a leaf: its key can sign certificates "
+                     "the farm would trust"),
+        absl::StrCat("issue the relay a leaf: ", kReissueRelay));
+  }
+  if (now >= cert.not_after) {
+    return Fail(absl::StrCat("the relay's certificate expired at ",
+                             When(cert.not_after), " (",
+                             HumanDuration(now - cert.not_after), " ago)"),
+                kReissueRelay);
+  }
+  std::string what = absl::StrCat(
+      "the relay's certificate is valid until ", When(cert.not_after), " (",
+      HumanDuration(cert.not_after - now), " left)");
+  if (cert.not_after - now > kRelayCertificateWarning)
+    return Ok(std::move(what));
   return Warn(std::move(what),
-              "nothing renews it: on the CA host run `bowden ca issue --dir "
-              "DIR relay NAME --dns HOST` again (a year by default); the "
-              "relay uses the new files within seconds, no restart");
+              absl::StrCat("nothing renews it: ", kReissueRelay));
+}
+
+Finding PresentedRelayCertificateFinding(const grpc::AuthContext& auth,
+                                         absl::Time now) {
+  // Not identity::PeerCertificateOf: it refuses CA certificates, which this
+  // finding names.
+  std::vector<grpc::string_ref> pems =
+      auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  absl::StatusOr<identity::PeerCertificate> cert =
+      pems.size() == 1
+          ? identity::ParseCertificatePem(
+                absl::string_view(pems[0].data(), pems[0].size()))
+          : absl::InvalidArgumentError("the handshake carries none");
+  if (!cert.ok()) {
+    return Warn(
+        absl::StrCat(
+            "the relay's certificate could not be read from the handshake: ",
+            cert.status().message()),
+        absl::StrCat("re-issue it: ", kReissueRelay));
+  }
+  return RelayCertificateFinding(*cert, now);
 }
 
 Finding RelayCallFailed(const std::string& description,

@@ -6,6 +6,8 @@
 
 #include "absl/time/time.h"
 #include "doctor/finding.h"
+#include "grpcpp/security/auth_context.h"
+#include "identity/peer.h"
 #include "proto/tunnel.pb.h"
 
 namespace bowden::doctor {
@@ -22,15 +24,23 @@ absl::Duration MaxClockSkew();
 Finding ClockFinding(absl::Time sent, absl::Time received,
                      absl::Time relay_time);
 
-// How long before the relay's own certificate expires `bowden doctor` warns.
+// How long before the relay's own certificate expires both doctors warn.
 // Nothing renews it (`bowden ca issue ... relay` gives it a year), so the
 // operator gets a month to re-issue it.
 inline constexpr absl::Duration kRelayCertificateWarning = absl::Hours(24 * 30);
 
-// The relay's certificate as the TLS handshake presented it, valid until
-// `not_after`: ok with the time left, or a WARN within
-// kRelayCertificateWarning of its end, saying how to re-issue it.
-Finding RelayCertificateFinding(absl::Time not_after, absl::Time now);
+// The relay's certificate as the TLS handshake presented it: a FAIL when it
+// is a CA certificate rather than a leaf (`cert.ca_marks`) or has expired, a
+// WARN within kRelayCertificateWarning of its end, else ok with its end date
+// and the time left. Every FAIL and WARN says how to re-issue it. Pure.
+Finding RelayCertificateFinding(const identity::PeerCertificate& cert,
+                                absl::Time now);
+
+// RelayCertificateFinding for the certificate the relay presented on a
+// finished call (`auth`: the call's ClientContext::auth_context()); a WARN
+// when the handshake carries none that can be read. Thread-safe.
+Finding PresentedRelayCertificateFinding(const grpc::AuthContext& auth,
+                                         absl::Time now);
 
 // A failed relay call as a finding: `description` (transport's
 // DescribeCallError, which says what to do), prefixed with the relay's

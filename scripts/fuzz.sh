@@ -34,6 +34,7 @@ build body_inspector guard/body_inspector.cc guard/printer_command.cc guard/pyth
 build origin_check guard/origin_check.cc
 build settings_redactor guard/settings_redactor.cc
 build passive_login agent/passive_login.cc
+build flag_scan cli/flag_scan.cc config/repeated_flag.cc
 build http_guard guard/http_guard.cc guard/http_guard_response.cc guard/origin_check.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
   guard/http_guard_redact.cc guard/settings_redactor.cc \
   guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/printer_command.cc \
@@ -42,7 +43,7 @@ build http_guard guard/http_guard.cc guard/http_guard_response.cc guard/origin_c
   gcode/parser.cc gcode/parsed_line.cc gcode/checker.cc gcode/emergency.cc gcode/stream_scanner.cc
 
 status=0
-for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check settings_redactor passive_login http_guard; do
+for name in spiffe_id client_chain host_port policy gcode canonical_path multipart body_inspector origin_check settings_redactor passive_login flag_scan http_guard; do
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$name"/* "$corpus"/

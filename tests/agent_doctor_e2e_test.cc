@@ -2,7 +2,9 @@
 // agent (tests/harness.h), an nginx standing in for OctoPrint 1.10's passive
 // login (as in octoprint_login_e2e_test.cc) and for a webcam's snapshot.
 // A healthy host exits 0; a dead target and an OctoPrint that logs tunnel
-// sessions in get their FAIL lines and exit 1.
+// sessions in get their FAIL lines and exit 1. The relay's own certificate:
+// one minted with `bowden ca issue --ttl 240h` is a WARN (exit 3), a CA
+// certificate minted with openssl from the farm's CA is a FAIL.
 
 #include <memory>
 #include <string>
@@ -18,8 +20,9 @@ namespace {
 
 class AgentDoctorE2eTest : public ::testing::Test {
  protected:
-  // Starts the stand-ins, then a farm serving them.
-  void Start(bool tunnel_autologin) {
+  // Starts the stand-ins, then a farm serving them; `relay_cert_ttl` is the
+  // relay certificate's --ttl ("" = a year).
+  void Start(bool tunnel_autologin, const std::string& relay_cert_ttl = "") {
     octoprint_port_ = ClosedPort();
     webcam_port_ = ClosedPort();
     const std::string csrf = absl::StrCat("csrf_token_P", octoprint_port_);
@@ -47,6 +50,7 @@ class AgentDoctorE2eTest : public ::testing::Test {
     nginx_ = StartNginx(web_, servers, {octoprint_port_, webcam_port_});
     Farm::Options options;
     options.relay_extra_flags = {"--allow", "alice=*"};
+    options.relay_cert_ttl = relay_cert_ttl;
     options.targets = {absl::StrCat("octoprint=127.0.0.1:", octoprint_port_),
                        absl::StrCat("webcam=127.0.0.1:", webcam_port_)};
     farm_ = std::make_unique<Farm>(options);
@@ -58,9 +62,15 @@ class AgentDoctorE2eTest : public ::testing::Test {
   int Doctor(std::string* out, const std::string& relay = "") {
     identity::TlsFiles tls = farm_->agent_files();
     std::vector<std::string> argv = {
-        BinaryPath("agent/bowden-agent"), "--relay",
-        relay.empty() ? farm_->relay_address() : relay, "--cert", tls.cert, "--key", tls.key,
-        "--ca", tls.ca};
+        BinaryPath("agent/bowden-agent"),
+        "--relay",
+        relay.empty() ? farm_->relay_address() : relay,
+        "--cert",
+        tls.cert,
+        "--key",
+        tls.key,
+        "--ca",
+        tls.ca};
     for (const std::string& t : targets_) {
       argv.push_back("--target");
       argv.push_back(t);
@@ -92,6 +102,9 @@ TEST_F(AgentDoctorE2eTest, AHealthyPrinterHostPassesEveryCheck) {
       out, absl::StrCat("ok   relay ", farm_->relay_address(),
                         " answered over mutual TLS and accepted "
                         "this agent's certificate")))
+      << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, "ok   the relay's certificate is valid until "))
       << out;
   EXPECT_TRUE(absl::StrContains(out, "OctoPrint answers and logs nobody in"))
       << out;
@@ -140,6 +153,85 @@ TEST_F(AgentDoctorE2eTest, ARelayThatIsDownFailsWithTheReason) {
       absl::StrContains(out, "refused the connection: nothing listens there"))
       << out;
   EXPECT_TRUE(absl::StrContains(out, "OctoPrint answers and logs nobody in"))
+      << out;
+}
+
+TEST_F(AgentDoctorE2eTest, ARelayCertificateNearItsEndIsAWarningWithTheFix) {
+  Start(/*tunnel_autologin=*/false, /*relay_cert_ttl=*/"240h");
+  targets_ = {absl::StrCat("octoprint=127.0.0.1:", octoprint_port_)};
+  std::string out;
+  EXPECT_EQ(Doctor(&out), 3) << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, "WARN the relay's certificate is valid until "))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "left): nothing renews it: on the CA host run "
+                                "`bowden ca issue --dir DIR relay NAME "
+                                "--dns HOST` again"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "the relay uses the new files")) << out;
+}
+
+TEST_F(AgentDoctorE2eTest, ARelayWithACaCertificateFails) {
+  Start(/*tunnel_autologin=*/false);
+  targets_ = {absl::StrCat("octoprint=127.0.0.1:", octoprint_port_)};
+  // A CA certificate the farm CA signed, fit for a TLS server otherwise (its
+  // names, digitalSignature): TLS verification alone accepts it. The relay
+  // restarts on it on the same port.
+  const std::string pki = farm_->pki().dir();
+  identity::TlsFiles relay = farm_->pki().Files("relay");
+  std::string minted;
+  ASSERT_EQ(
+      RunToCompletion(
+          {"/usr/bin/openssl",
+           "req",
+           "-x509",
+           "-newkey",
+           "ec",
+           "-pkeyopt",
+           "ec_paramgen_curve:prime256v1",
+           "-nodes",
+           "-keyout",
+           relay.key,
+           "-out",
+           relay.cert,
+           "-CA",
+           pki + "/ca.crt",
+           "-CAkey",
+           pki + "/ca.key",
+           "-days",
+           "365",
+           "-subj",
+           "/CN=relay as a CA",
+           "-addext",
+           "basicConstraints=critical,CA:TRUE",
+           "-addext",
+           "keyUsage=critical,digitalSignature,keyCertSign",
+           "-addext",
+           "extendedKeyUsage=serverAuth",
+           "-addext",
+           "subjectAltName=URI:spiffe://farm.test/relay,DNS:localhost,IP:127.0."
+           "0.1"},
+          &minted),
+      0)
+      << minted;
+  farm_->StartRelay();
+  std::string out;
+  EXPECT_EQ(Doctor(&out), 1) << out;
+  EXPECT_TRUE(
+      absl::StrContains(out, absl::StrCat("ok   relay ", farm_->relay_address(),
+                                          " answered over mutual TLS")))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "FAIL the relay's certificate (serial "))
+      << out;
+  EXPECT_TRUE(absl::StrContains(
+      out,
+      "is a CA certificate (basicConstraints CA:TRUE and keyUsage "
+      "keyCertSign), not a leaf"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "issue the relay a leaf: on the CA host run "
+                                "`bowden ca issue --dir DIR relay"))
       << out;
 }
 
