@@ -106,8 +106,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
     bowden::v1::QueryAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "read the audit log")) return reactor;
-  FinishOffloaded(*state_, reactor,
-                  [this, request, response] { return QueryAuditNow(*request, response); });
+  FinishOffloaded(*state_, reactor, [this, request, response] {
+    return QueryAuditNow(*request, response);
+  });
   return reactor;
 }
 
@@ -201,18 +202,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Revoke(grpc::CallbackServerContext* 
     return reactor;
   }
   // Storing waits on the disk (and on another connection's lock).
-  FinishOffloaded(*state_, reactor, [this, admin = admin->name, subject, request, response] {
-    return RevokeNow(admin, subject, *request, response);
-  });
+  FinishOffloaded(*state_, reactor,
+                  [this, admin = admin->name, subject, request, response] {
+                    return RevokeNow(admin, subject, *request, response);
+                  });
   return reactor;
 }
 
-grpc::Status AdminServiceImpl::RevokeNow(const std::string& admin, const std::string& subject,
-                                         const bowden::v1::RevokeRequest& request,
-                                         bowden::v1::RevokeResponse* response) {
+grpc::Status AdminServiceImpl::RevokeNow(
+    const std::string& admin, const std::string& subject,
+    const bowden::v1::RevokeRequest& request,
+    bowden::v1::RevokeResponse* response) {
   const std::string& kind = request.kind();
   bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin, "ok");
-  (*event.mutable_fields())["action"] = request.lift() ? "lift-revocation" : "revoke";
+  (*event.mutable_fields())["action"] =
+      request.lift() ? "lift-revocation" : "revoke";
   (*event.mutable_fields())["revoked_kind"] = kind;
   (*event.mutable_fields())["subject"] = subject;
   event.set_detail(request.reason());
@@ -273,7 +277,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
   return reactor;
 }
 
-void AdminServiceImpl::ListIdentitiesNow(bowden::v1::ListIdentitiesResponse* response) {
+void AdminServiceImpl::ListIdentitiesNow(
+    bowden::v1::ListIdentitiesResponse* response) {
   std::vector<Revocation> revocations = state_->identities->Revocations();
   for (const SeenCertificate& seen : state_->identities->Seen()) {
     bowden::v1::CertificateSeen* out = response->add_certificates();
@@ -332,15 +337,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
     return reactor;
   }
   // Reading the bundle and storing the token wait on the disk.
-  FinishOffloaded(*state_, reactor, [this, admin = admin->name, ttl, request, response] {
-    return CreateTokenNow(admin, ttl, *request, response);
-  });
+  FinishOffloaded(*state_, reactor,
+                  [this, admin = admin->name, ttl, request, response] {
+                    return CreateTokenNow(admin, ttl, *request, response);
+                  });
   return reactor;
 }
 
-grpc::Status AdminServiceImpl::CreateTokenNow(const std::string& admin, absl::Duration ttl,
-                                              const bowden::v1::CreateTokenRequest& request,
-                                              bowden::v1::CreateTokenResponse* response) {
+grpc::Status AdminServiceImpl::CreateTokenNow(
+    const std::string& admin, absl::Duration ttl,
+    const bowden::v1::CreateTokenRequest& request,
+    bowden::v1::CreateTokenResponse* response) {
   // The token pins every certificate of the bundle GetCa will hand out (a
   // rotation changes the bundle, so tokens made before it stop working).
   absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
@@ -361,8 +368,8 @@ grpc::Status AdminServiceImpl::CreateTokenNow(const std::string& admin, absl::Du
   token.set_secret(std::string(reinterpret_cast<char*>(secret), sizeof(secret)));
   absl::Time expires = absl::Now() + ttl;
   absl::Status stored = state_->identities->AddToken(
-      TokenSecretHash(token.secret()), TokenGrant{request.kind(), request.name(), admin},
-      expires);
+      TokenSecretHash(token.secret()),
+      TokenGrant{request.kind(), request.name(), admin}, expires);
   if (!stored.ok()) return ToGrpcStatus(stored);
   std::string encoded;
   absl::WebSafeBase64Escape(token.SerializeAsString(), &encoded);
@@ -370,7 +377,8 @@ grpc::Status AdminServiceImpl::CreateTokenNow(const std::string& admin, absl::Du
   response->set_expires_unix(absl::ToUnixSeconds(expires));
   bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin, "ok");
   (*event.mutable_fields())["action"] = "create-token";
-  (*event.mutable_fields())["for"] = absl::StrCat(request.kind(), " ", request.name());
+  (*event.mutable_fields())["for"] =
+      absl::StrCat(request.kind(), " ", request.name());
   (*event.mutable_fields())["expires_unix"] = absl::StrCat(absl::ToUnixSeconds(expires));
   state_->audit->Record(std::move(event));
   return grpc::Status::OK;

@@ -27,9 +27,11 @@ absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
         "); ask the farm operator for a new certificate"));
   }
   // The row is written on the offload thread: the file may be locked.
-  if (std::optional<SeenCertificate> seen = state.identities->NoteSeen(*id, *cert)) {
+  if (std::optional<SeenCertificate> seen =
+          state.identities->NoteSeen(*id, *cert)) {
     IdentityStore* identities = state.identities;
-    state.offload->Run([identities, row = *std::move(seen)] { identities->WriteSeen(row); });
+    state.offload->Run(
+        [identities, row = *std::move(seen)] { identities->WriteSeen(row); });
   }
   AuthenticatedPeer peer;
   static_cast<identity::SpiffeId&>(peer) = *id;

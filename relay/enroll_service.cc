@@ -37,14 +37,16 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::GetCa(grpc::CallbackServerContext* 
   return reactor;
 }
 
-grpc::Status EnrollServiceImpl::Refuse(const std::string& peer, const absl::Status& status,
+grpc::Status EnrollServiceImpl::Refuse(const std::string& peer,
+                                       const absl::Status& status,
                                        const std::string& actor) {
   bowden::v1::AuditEvent event = MakeAuditEvent("auth", actor, "denied");
   event.set_detail(absl::StrCat("enrollment refused: ", status.message()));
   (*event.mutable_fields())["peer"] = peer;
   (*event.mutable_fields())["action"] = "enroll";
   state_->audit->Record(std::move(event));
-  LOG(WARNING) << "enrollment from " << peer << " refused: " << status.message();
+  LOG(WARNING) << "enrollment from " << peer
+               << " refused: " << status.message();
   return ToGrpcStatus(status);
 }
 
@@ -54,10 +56,11 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string peer = context->peer();
   if (!limiter_.Allow(PeerHost(context), absl::Now())) {
-    reactor->Finish(Refuse(peer,
-                           absl::ResourceExhaustedError(
-                               "too many enrollment attempts from this address; wait a minute"),
-                           peer));
+    reactor->Finish(Refuse(
+        peer,
+        absl::ResourceExhaustedError(
+            "too many enrollment attempts from this address; wait a minute"),
+        peer));
     return reactor;
   }
   // The token lives in SQLite and signing is slow CPU work.
@@ -67,9 +70,9 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::Status EnrollServiceImpl::EnrollNow(const std::string& peer,
-                                          const bowden::v1::EnrollRequest& request,
-                                          bowden::v1::EnrollResponse* response) {
+grpc::Status EnrollServiceImpl::EnrollNow(
+    const std::string& peer, const bowden::v1::EnrollRequest& request,
+    bowden::v1::EnrollResponse* response) {
   std::string hash = TokenSecretHash(request.secret());
   // Check the token, sign, and only then consume it: a bad CSR does not burn
   // the token, and of two racing enrollments only one gets a certificate.
@@ -78,15 +81,16 @@ grpc::Status EnrollServiceImpl::EnrollNow(const std::string& peer,
   if (!grant.ok()) return Refuse(peer, grant.status(), peer);
   std::string actor = absl::StrCat(grant->kind, " ", grant->name);
   if (request.kind() != grant->kind) {
-    return Refuse(peer,
-                  absl::FailedPreconditionError(absl::StrCat(
-                      "this join token is for ",
-                      grant->kind == "agent"
-                          ? "a printer host: run `bowden-agent enroll --token TOKEN "
-                            "--state-dir DIR` there"
-                          : "a user: run `bowden login --token TOKEN`",
-                      " (the token was not used)")),
-                  actor);
+    return Refuse(
+        peer,
+        absl::FailedPreconditionError(absl::StrCat(
+            "this join token is for ",
+            grant->kind == "agent"
+                ? "a printer host: run `bowden-agent enroll --token TOKEN "
+                  "--state-dir DIR` there"
+                : "a user: run `bowden login --token TOKEN`",
+            " (the token was not used)")),
+        actor);
   }
   identity::SpiffeId id{state_->trust_domain,
                         grant->kind == "agent" ? identity::PeerKind::kAgent

@@ -38,7 +38,8 @@ class EnrollServiceImpl final : public bowden::v1::EnrollService::CallbackServic
                       const std::string& actor);
   // Enroll's token check, signing and token use: on the offload thread, as
   // they wait on SQLite and on the CPU.
-  grpc::Status EnrollNow(const std::string& peer, const bowden::v1::EnrollRequest& request,
+  grpc::Status EnrollNow(const std::string& peer,
+                         const bowden::v1::EnrollRequest& request,
                          bowden::v1::EnrollResponse* response);
 
   RelayState* const state_;

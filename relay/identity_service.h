@@ -27,7 +27,8 @@ class IdentityServiceImpl final : public bowden::v1::IdentityService::CallbackSe
  private:
   // The key check, signing and audit, on the offload thread: signing is slow
   // CPU work. `pem` is the certificate the peer authenticated with.
-  grpc::Status RenewNow(const AuthenticatedPeer& peer, const std::optional<std::string>& pem,
+  grpc::Status RenewNow(const AuthenticatedPeer& peer,
+                        const std::optional<std::string>& pem,
                         const bowden::v1::RenewRequest& request,
                         bowden::v1::RenewResponse* response);
 

@@ -42,11 +42,13 @@ constexpr int kLockPollMs = 10;
 // whose `bowden revoke` hangs learns why; tests wait for the line).
 int WaitForLock(void* /*unused*/, int attempts) {
   if (attempts == 0) {
-    LOG(WARNING) << "identity store: identities.db is locked by another connection (a "
-                    "backup or a sqlite3 shell?); waiting up to "
-                 << absl::FormatDuration(IdentityStore::kLockWait) << " for it";
+    LOG(WARNING)
+        << "identity store: identities.db is locked by another connection (a "
+           "backup or a sqlite3 shell?); waiting up to "
+        << absl::FormatDuration(IdentityStore::kLockWait) << " for it";
   }
-  if (attempts * absl::Milliseconds(kLockPollMs) >= IdentityStore::kLockWait) return 0;
+  if (attempts * absl::Milliseconds(kLockPollMs) >= IdentityStore::kLockWait)
+    return 0;
   sqlite3_sleep(kLockPollMs);
   return 1;
 }
@@ -103,9 +105,11 @@ absl::Status IdentityStore::WriteError(absl::string_view what) const {
   if (sqlite3_errcode(db_) == SQLITE_BUSY) {
     return absl::UnavailableError(absl::StrCat(
         "cannot ", what, ": another program kept identities.db locked for ",
-        absl::FormatDuration(kLockWait), " (a backup or a sqlite3 shell?); try again"));
+        absl::FormatDuration(kLockWait),
+        " (a backup or a sqlite3 shell?); try again"));
   }
-  return absl::InternalError(absl::StrCat("cannot ", what, ": ", sqlite3_errmsg(db_)));
+  return absl::InternalError(
+      absl::StrCat("cannot ", what, ": ", sqlite3_errmsg(db_)));
 }
 
 absl::Status IdentityStore::Revoke(const Revocation& revocation) {
@@ -118,7 +122,8 @@ absl::Status IdentityStore::Revoke(const Revocation& revocation) {
   sqlite3_bind_int64(stmt.get(), 3, absl::ToUnixSeconds(revocation.at));
   Bind(stmt.get(), 4, revocation.reason);
   Bind(stmt.get(), 5, revocation.by);
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) return WriteError("store the revocation");
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("store the revocation");
   absl::MutexLock lock(&mu_);
   revoked_[Key(revocation.kind, revocation.subject)] = revocation;
   return absl::OkStatus();
@@ -130,13 +135,15 @@ absl::Status IdentityStore::Lift(const std::string& kind, const std::string& sub
   {
     absl::MutexLock lock(&mu_);
     if (!revoked_.contains(Key(kind, subject))) {
-      return absl::NotFoundError(absl::StrCat("no revocation of ", kind, " '", subject, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("no revocation of ", kind, " '", subject, "'"));
     }
   }
   Statement stmt = Prepare(db_, "DELETE FROM revocations WHERE kind = ? AND subject = ?");
   Bind(stmt.get(), 1, kind);
   Bind(stmt.get(), 2, subject);
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) return WriteError("lift the revocation");
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("lift the revocation");
   absl::MutexLock lock(&mu_);
   revoked_.erase(Key(kind, subject));
   return absl::OkStatus();
@@ -163,8 +170,8 @@ std::vector<Revocation> IdentityStore::Revocations() const {
   return out;
 }
 
-std::optional<SeenCertificate> IdentityStore::NoteSeen(const identity::SpiffeId& id,
-                                                      const identity::PeerCertificate& cert) {
+std::optional<SeenCertificate> IdentityStore::NoteSeen(
+    const identity::SpiffeId& id, const identity::PeerCertificate& cert) {
   absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = last_written_.try_emplace(cert.serial_hex, now);
@@ -212,7 +219,8 @@ absl::Status IdentityStore::AddToken(const std::string& secret_sha256,
   Bind(stmt.get(), 3, grant.name);
   Bind(stmt.get(), 4, grant.created_by);
   sqlite3_bind_int64(stmt.get(), 5, absl::ToUnixSeconds(expires));
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) return WriteError("store the token");
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("store the token");
   return absl::OkStatus();
 }
 
@@ -242,7 +250,8 @@ absl::StatusOr<TokenGrant> IdentityStore::RedeemToken(const std::string& secret_
       Prepare(db_, "UPDATE tokens SET used_unix = ? WHERE secret_sha256 = ? AND used_unix IS NULL");
   sqlite3_bind_int64(update.get(), 1, absl::ToUnixSeconds(now));
   Bind(update.get(), 2, secret_sha256);
-  if (sqlite3_step(update.get()) != SQLITE_DONE) return WriteError("mark the join token used");
+  if (sqlite3_step(update.get()) != SQLITE_DONE)
+    return WriteError("mark the join token used");
   if (sqlite3_changes(db_) != 1) {
     return absl::FailedPreconditionError("the join token was already used");
   }

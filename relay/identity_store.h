@@ -64,7 +64,8 @@ class IdentityStore {
   ~IdentityStore();
 
   // Stores the revocation; it takes effect (Find) once stored.
-  absl::Status Revoke(const Revocation& revocation) ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
+  absl::Status Revoke(const Revocation& revocation)
+      ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
   // NotFound when there is no such revocation.
   absl::Status Lift(const std::string& kind, const std::string& subject)
       ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
@@ -84,13 +85,15 @@ class IdentityStore {
   std::vector<SeenCertificate> Seen() const ABSL_LOCKS_EXCLUDED(db_mu_);
 
   // Join tokens, stored by the SHA-256 of their secret only.
-  absl::Status AddToken(const std::string& secret_sha256, const TokenGrant& grant,
-                        absl::Time expires) ABSL_LOCKS_EXCLUDED(db_mu_);
+  absl::Status AddToken(const std::string& secret_sha256,
+                        const TokenGrant& grant, absl::Time expires)
+      ABSL_LOCKS_EXCLUDED(db_mu_);
   // The token's grant: NotFound for an unknown token, FailedPrecondition for
   // one already used or expired. With `consume` the token is marked used
   // (atomically: of two racing redemptions one fails).
-  absl::StatusOr<TokenGrant> RedeemToken(const std::string& secret_sha256, absl::Time now,
-                                         bool consume) ABSL_LOCKS_EXCLUDED(db_mu_);
+  absl::StatusOr<TokenGrant> RedeemToken(const std::string& secret_sha256,
+                                         absl::Time now, bool consume)
+      ABSL_LOCKS_EXCLUDED(db_mu_);
 
  private:
   explicit IdentityStore(sqlite3* db) : db_(db) {}
@@ -100,7 +103,8 @@ class IdentityStore {
 
   // A failed write's status: Unavailable when another connection kept the
   // lock past kLockWait.
-  absl::Status WriteError(absl::string_view what) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  absl::Status WriteError(absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
   sqlite3* const db_;
   // Held for every use of db_ (a statement or a read-then-write), possibly

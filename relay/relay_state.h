@@ -55,9 +55,11 @@ inline bowden::v1::AuditEvent MakeAuditEvent(absl::string_view kind,
 // status it returns. Check who calls first, on the callback thread; what
 // `work` captures must stay valid until it has run (a unary call's request
 // and response do: gRPC keeps them until Finish).
-inline void FinishOffloaded(RelayState& state, grpc::ServerUnaryReactor* reactor,
+inline void FinishOffloaded(RelayState& state,
+                            grpc::ServerUnaryReactor* reactor,
                             std::function<grpc::Status()> work) {
-  state.offload->Run([reactor, work = std::move(work)] { reactor->Finish(work()); });
+  state.offload->Run(
+      [reactor, work = std::move(work)] { reactor->Finish(work()); });
 }
 
 }  // namespace bowden::relay

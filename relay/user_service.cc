@@ -48,12 +48,13 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
   return reactor;
 }
 
-grpc::Status UserServiceImpl::ListPrintersNow(const std::string& user,
-                                              bowden::v1::ListPrintersResponse* response) {
+grpc::Status UserServiceImpl::ListPrintersNow(
+    const std::string& user, bowden::v1::ListPrintersResponse* response) {
   absl::StatusOr<std::vector<KnownPrinter>> known = state_->store->List();
   if (!known.ok()) {
     LOG(ERROR) << known.status();
-    return grpc::Status(grpc::StatusCode::INTERNAL, "the relay cannot read its state database");
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the relay cannot read its state database");
   }
   std::map<std::string, bowden::v1::Printer> printers;
   for (const KnownPrinter& p : *known) {
