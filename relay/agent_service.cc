@@ -134,6 +134,17 @@ class AttachReactor final : public AttachReactorBase {
       return ToGrpcStatus(added);
     }
     registered_ = true;
+    AuthenticatedPeer agent;
+    static_cast<identity::SpiffeId&>(agent) = {state_->trust_domain,
+                                               identity::PeerKind::kAgent,
+                                               channel_->printer_id()};
+    agent.serial_hex = channel_->serial_hex();
+    // Registered now, so a later revocation's cut finds it; one stored since
+    // the call started may have looked before.
+    if (absl::Status revoked = CheckNotRevokedSince(*state_, agent);
+        !revoked.ok()) {
+      return ToGrpcStatus(revoked);
+    }
     RelayMetrics::Get().agent_attaches.Increment();
     bowden::v1::AuditEvent event = MakeAuditEvent("auth", AgentActor(), "ok");
     event.set_printer(channel_->printer_id());

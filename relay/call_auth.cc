@@ -11,6 +11,16 @@ namespace bowden::relay {
 
 namespace {
 
+absl::Status RevokedError(const identity::SpiffeId& id,
+                          const std::string& serial_hex,
+                          const Revocation& revoked) {
+  return absl::UnauthenticatedError(absl::StrCat(
+      "certificate ", serial_hex, " of ", id.ToString(), " is revoked (",
+      revoked.kind, " ", revoked.subject, ", by ", revoked.by,
+      revoked.reason.empty() ? "" : ": ", revoked.reason,
+      "); ask the farm operator for a new certificate"));
+}
+
 absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
                                          RelayState& state, identity::PeerKind want) {
   absl::StatusOr<identity::SpiffeId> id =
@@ -20,11 +30,7 @@ absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
       identity::PeerCertificateOf(*context->auth_context());
   if (!cert.ok()) return cert.status();
   if (std::optional<Revocation> revoked = state.identities->Find(*id, *cert)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "certificate ", cert->serial_hex, " of ", id->ToString(), " is revoked (",
-        revoked->kind, " ", revoked->subject, ", by ", revoked->by,
-        revoked->reason.empty() ? "" : ": ", revoked->reason,
-        "); ask the farm operator for a new certificate"));
+    return RevokedError(*id, cert->serial_hex, *revoked);
   }
   // The row is written on the offload thread: the file may be locked.
   if (std::optional<SeenCertificate> seen =
@@ -60,6 +66,22 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
   (*event.mutable_fields())["peer"] = context->peer();
   state.audit->Record(std::move(event));
   return id;
+}
+
+absl::Status CheckNotRevokedSince(RelayState& state,
+                                  const AuthenticatedPeer& peer) {
+  identity::PeerCertificate cert;
+  cert.serial_hex = peer.serial_hex;
+  std::optional<Revocation> revoked = state.identities->Find(peer, cert);
+  if (!revoked.has_value()) return absl::OkStatus();
+  absl::Status refused = RevokedError(peer, peer.serial_hex, *revoked);
+  LOG(WARNING) << "refused " << peer.ToString()
+               << " as it registered: " << refused.message();
+  bowden::v1::AuditEvent event =
+      MakeAuditEvent("auth", peer.ToString(), "denied");
+  event.set_detail(std::string(refused.message()));
+  state.audit->Record(std::move(event));
+  return refused;
 }
 
 std::string CallMetadata(grpc::CallbackServerContext* context, const char* key) {

@@ -23,6 +23,14 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
                                                    RelayState& state,
                                                    identity::PeerKind want);
 
+// Whether `peer` (authenticated by AuthenticateCall) has been revoked since:
+// Unauthenticated (logged and audited) if so. A call that registers a session
+// or an agent checks again once registered, because a revocation stored on the
+// offload thread in between cuts only what was registered when it looked
+// (AdminServiceImpl::CutRevoked).
+absl::Status CheckNotRevokedSince(RelayState& state,
+                                  const AuthenticatedPeer& peer);
+
 // The value of request metadata `key`, or "".
 std::string CallMetadata(grpc::CallbackServerContext* context, const char* key);
 

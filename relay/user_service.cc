@@ -181,6 +181,12 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   }
   registry->AddPending(splice);
   Splice::Reactor* reactor = splice->AttachUser(context);
+  if (absl::Status revoked = CheckNotRevokedSince(*state_, *user);
+      !revoked.ok()) {
+    registry->RemovePending(info.id);
+    splice->Fail(ToGrpcStatus(revoked));
+    return reactor;
+  }
 
   bowden::v1::RelayMessage open;
   open.mutable_open_session()->set_session_id(info.id);
