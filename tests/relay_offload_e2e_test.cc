@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -63,33 +64,56 @@ class WriteLock {
   sqlite3* db_ = nullptr;
 };
 
-TEST(RelayOffloadTest,
-     ASessionCarriesRequestsWhileAnAdminWriteWaitsForTheDatabaseLock) {
-  TcpTarget http(AnswerOk);
-  TempDir policy_dir;
-  std::ofstream(policy_dir.File("policy.textproto"))
-      << "admins: \"alice\"\n"
-      << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
-  Farm::Options options;
-  options.relay_extra_flags = {"--policy", policy_dir.File("policy.textproto")};
-  options.targets = {
-      absl::StrCat("octoprint=127.0.0.1:", http.port(), ",guard=none")};
-  Farm farm(options);
-  ASSERT_TRUE(farm.WaitAttached());
-  // From now on one callback thread runs every reaction.
-  ASSERT_TRUE(farm.relay().WaitForOutput("one of gRPC's callback threads parks",
-                                         1, absl::Seconds(30)))
-      << farm.relay().Stderr();
-  int port = farm.Open("alice", "prusa-01", "octoprint");
-  ASSERT_NE(port, 0);
-  ASSERT_EQ(CurlStatus(port), "200");
+// A farm whose relay runs every reaction on one callback thread, with a
+// session of alice's to prusa-01 that answers HTTP.
+class RelayOffloadTest : public ::testing::Test {
+ protected:
+  RelayOffloadTest() : http_(AnswerOk) {
+    std::ofstream(policy_dir_.File("policy.textproto"))
+        << "admins: \"alice\"\n"
+        << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
+    options_.relay_extra_flags = {"--policy",
+                                  policy_dir_.File("policy.textproto")};
+    options_.targets = {
+        absl::StrCat("octoprint=127.0.0.1:", http_.port(), ",guard=none")};
+    farm_ = std::make_unique<Farm>(options_);
+  }
 
-  WriteLock lock(farm.dir().File("state/identities.db"));
-  std::vector<std::string> argv = farm.CliAs("alice");
+  // Returns the session's local port, or 0.
+  int StartSession() {
+    if (!farm_->WaitAttached()) return 0;
+    // From now on one callback thread runs every reaction.
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "one of gRPC's callback threads parks", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr();
+    int port = farm_->Open("alice", "prusa-01", "octoprint");
+    if (port != 0) {
+      EXPECT_EQ(CurlStatus(port), "200");
+    }
+    return port;
+  }
+
+  std::string StateFile(const std::string& name) {
+    return farm_->dir().File("state/" + name);
+  }
+
+  TempDir policy_dir_;
+  TcpTarget http_;
+  Farm::Options options_;
+  std::unique_ptr<Farm> farm_;
+};
+
+TEST_F(RelayOffloadTest,
+       ASessionCarriesRequestsWhileAnAdminWriteWaitsForTheDatabaseLock) {
+  int port = StartSession();
+  ASSERT_NE(port, 0);
+
+  WriteLock lock(StateFile("identities.db"));
+  std::vector<std::string> argv = farm_->CliAs("alice");
   argv.insert(argv.end(),
               {"revoke", "user", "carol", "--reason", "left the farm"});
   Process revoke(argv, "revoke");
-  ASSERT_TRUE(farm.relay().WaitForOutput(
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
       "identities.db is locked by another connection", 1, absl::Seconds(20)))
       << "the relay never waited for the lock:\n"
       << revoke.Stdout() << revoke.Stderr();
@@ -105,10 +129,48 @@ TEST(RelayOffloadTest,
   EXPECT_TRUE(absl::StrContains(revoke.Stdout(), "Revoked user carol"))
       << revoke.Stdout();
   std::string out;
-  std::vector<std::string> list = farm.CliAs("alice");
+  std::vector<std::string> list = farm_->CliAs("alice");
   list.insert(list.end(), {"admin", "ls"});
   EXPECT_EQ(RunToCompletion(list, &out), 0) << out;
   EXPECT_TRUE(absl::StrContains(out, "carol")) << out;
+}
+
+// state.db's printer row is written when an agent attaches; the store waits
+// up to 5 s for the lock and logs nothing while it does, then logs the
+// failure ("database is locked").
+TEST_F(RelayOffloadTest,
+       AnAgentAttachesAndSessionsGoOnWhileItsPrinterRowWaitsForTheLock) {
+  int port = StartSession();
+  ASSERT_NE(port, 0);
+  farm_->pki().Issue("agent", "mk4-02");
+  identity::TlsFiles tls = farm_->pki().Files("mk4-02");
+
+  WriteLock lock(StateFile("state.db"));
+  Process agent({BinaryPath("agent/bowden-agent"), "--relay",
+                 farm_->relay_address(), "--cert", tls.cert, "--key", tls.key,
+                 "--ca", tls.ca, "--target", options_.targets[0]},
+                farm_->dir().File("agent-mk4-02"));
+  ASSERT_TRUE(agent.WaitForOutput("attached as printer")) << agent.Stderr();
+  EXPECT_EQ(CurlStatus(port), "200");
+  // Registered before its row was written: the write is still waiting.
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
+
+  lock.Release();
+  EXPECT_TRUE(WaitFor([&] {
+    sqlite3* db = nullptr;
+    sqlite3_open(StateFile("state.db").c_str(), &db);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT 1 FROM printers WHERE id = 'mk4-02'", -1,
+                       &stmt, nullptr);
+    bool found = stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return found;
+  })) << "mk4-02's row never reached state.db:\n"
+      << farm_->relay().Stderr();
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
 }
 
 }  // namespace
