@@ -68,13 +68,18 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
   return id;
 }
 
-absl::Status CheckNotRevokedSince(RelayState& state,
-                                  const AuthenticatedPeer& peer) {
+absl::Status RevokedSince(RelayState& state, const AuthenticatedPeer& peer) {
   identity::PeerCertificate cert;
   cert.serial_hex = peer.serial_hex;
   std::optional<Revocation> revoked = state.identities->Find(peer, cert);
   if (!revoked.has_value()) return absl::OkStatus();
-  absl::Status refused = RevokedError(peer, peer.serial_hex, *revoked);
+  return RevokedError(peer, peer.serial_hex, *revoked);
+}
+
+absl::Status CheckNotRevokedSince(RelayState& state,
+                                  const AuthenticatedPeer& peer) {
+  absl::Status refused = RevokedSince(state, peer);
+  if (refused.ok()) return refused;
   LOG(WARNING) << "refused " << peer.ToString()
                << " as it registered: " << refused.message();
   bowden::v1::AuditEvent event =

@@ -44,15 +44,20 @@ grpc::Status IdentityServiceImpl::RenewNow(
     const AuthenticatedPeer& peer, const std::optional<std::string>& pem,
     const bowden::v1::RenewRequest& request,
     bowden::v1::RenewResponse* response) {
+  // A revocation stored since the call was authenticated (this job may have
+  // waited behind it) must not be outlived by a fresh certificate.
+  absl::Status allowed = RevokedSince(*state_, peer);
   // Renewal keeps the key (docs/identity.md): the CSR must be for the key of
   // the certificate the caller authenticated with.
-  absl::Status same_key =
-      pem.has_value()
-          ? certs::CheckCsrKeepsKeyOf(request.csr_pem(), *pem)
-          : absl::UnauthenticatedError("the peer presented no certificate");
+  if (allowed.ok()) {
+    allowed =
+        pem.has_value()
+            ? certs::CheckCsrKeepsKeyOf(request.csr_pem(), *pem)
+            : absl::UnauthenticatedError("the peer presented no certificate");
+  }
   absl::StatusOr<SignedCertificate> signed_cert =
-      same_key.ok() ? SignForPeer(state_->signing, request.csr_pem(), peer)
-                    : absl::StatusOr<SignedCertificate>(same_key);
+      allowed.ok() ? SignForPeer(state_->signing, request.csr_pem(), peer)
+                   : absl::StatusOr<SignedCertificate>(allowed);
   bowden::v1::AuditEvent event = MakeAuditEvent(
       "auth", peer.ToString(), signed_cert.ok() ? "ok" : "denied");
   (*event.mutable_fields())["action"] = "renew";
