@@ -106,8 +106,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
     bowden::v1::QueryAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "read the audit log")) return reactor;
-  state_->offload->Run([this, request, response, reactor] {
-    reactor->Finish(QueryAuditNow(*request, response));
+  FinishOffloaded(*state_, reactor, [this, request, response] {
+    return QueryAuditNow(*request, response);
   });
   return reactor;
 }
@@ -152,9 +152,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "verify the audit log")) return reactor;
   // A verification reads the whole log: seconds for a large one.
-  state_->offload->Run([this, request, response, reactor] {
+  FinishOffloaded(*state_, reactor, [this, request, response] {
     VerifyAuditNow(*request, response);
-    reactor->Finish(grpc::Status::OK);
+    return grpc::Status::OK;
   });
   return reactor;
 }
@@ -201,35 +201,41 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Revoke(grpc::CallbackServerContext* 
                      "' is not agent PRINTER-ID, user NAME or serial HEX")));
     return reactor;
   }
-  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin->name, "ok");
-  (*event.mutable_fields())["action"] = request->lift() ? "lift-revocation" : "revoke";
+  // Storing waits on the disk (and on another connection's lock).
+  FinishOffloaded(*state_, reactor,
+                  [this, admin = admin->name, subject, request, response] {
+                    return RevokeNow(admin, subject, *request, response);
+                  });
+  return reactor;
+}
+
+grpc::Status AdminServiceImpl::RevokeNow(
+    const std::string& admin, const std::string& subject,
+    const bowden::v1::RevokeRequest& request,
+    bowden::v1::RevokeResponse* response) {
+  const std::string& kind = request.kind();
+  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin, "ok");
+  (*event.mutable_fields())["action"] =
+      request.lift() ? "lift-revocation" : "revoke";
   (*event.mutable_fields())["revoked_kind"] = kind;
   (*event.mutable_fields())["subject"] = subject;
-  event.set_detail(request->reason());
-  if (request->lift()) {
+  event.set_detail(request.reason());
+  if (request.lift()) {
     absl::Status lifted = state_->identities->Lift(kind, subject);
-    if (!lifted.ok()) {
-      reactor->Finish(ToGrpcStatus(lifted));
-      return reactor;
-    }
+    if (!lifted.ok()) return ToGrpcStatus(lifted);
     state_->audit->Record(std::move(event));
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    return grpc::Status::OK;
   }
-  Revocation revocation{kind, subject, absl::Now(), request->reason(), admin->name};
+  Revocation revocation{kind, subject, absl::Now(), request.reason(), admin};
   absl::Status stored = state_->identities->Revoke(revocation);
-  if (!stored.ok()) {
-    reactor->Finish(ToGrpcStatus(stored));
-    return reactor;
-  }
+  if (!stored.ok()) return ToGrpcStatus(stored);
   int cut = CutRevoked(revocation);
   (*event.mutable_fields())["sessions_cut"] = absl::StrCat(cut);
   state_->audit->Record(std::move(event));
-  LOG(INFO) << admin->name << " revoked " << kind << " " << subject << "; cut " << cut
+  LOG(INFO) << admin << " revoked " << kind << " " << subject << "; cut " << cut
             << " live session(s)";
   response->set_sessions_cut(cut);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 int AdminServiceImpl::CutRevoked(const Revocation& revocation) {
@@ -264,6 +270,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
     bowden::v1::ListIdentitiesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "list identities")) return reactor;
+  FinishOffloaded(*state_, reactor, [this, response] {
+    ListIdentitiesNow(response);
+    return grpc::Status::OK;
+  });
+  return reactor;
+}
+
+void AdminServiceImpl::ListIdentitiesNow(
+    bowden::v1::ListIdentitiesResponse* response) {
   std::vector<Revocation> revocations = state_->identities->Revocations();
   for (const SeenCertificate& seen : state_->identities->Seen()) {
     bowden::v1::CertificateSeen* out = response->add_certificates();
@@ -287,8 +302,6 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
     out->set_reason(r.reason);
     out->set_by(r.by);
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
@@ -323,46 +336,52 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
                      ": it works like a password until used; pass a shorter --ttl")));
     return reactor;
   }
+  // Reading the bundle and storing the token wait on the disk.
+  FinishOffloaded(*state_, reactor,
+                  [this, admin = admin->name, ttl, request, response] {
+                    return CreateTokenNow(admin, ttl, *request, response);
+                  });
+  return reactor;
+}
+
+grpc::Status AdminServiceImpl::CreateTokenNow(
+    const std::string& admin, absl::Duration ttl,
+    const bowden::v1::CreateTokenRequest& request,
+    bowden::v1::CreateTokenResponse* response) {
   // The token pins every certificate of the bundle GetCa will hand out (a
   // rotation changes the bundle, so tokens made before it stop working).
   absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
   absl::StatusOr<std::string> ca_sha256 =
       bundle.ok() ? certs::BundleFingerprint(*bundle) : bundle.status();
-  if (!ca_sha256.ok()) {
-    reactor->Finish(ToGrpcStatus(ca_sha256.status()));
-    return reactor;
-  }
+  if (!ca_sha256.ok()) return ToGrpcStatus(ca_sha256.status());
   unsigned char secret[32];
   if (RAND_bytes(secret, sizeof(secret)) != 1) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                 "the relay could not generate a random token secret"));
-    return reactor;
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the relay could not generate a random token secret");
   }
+  const EnrollmentInfo& enrollment = state_->enrollment;
   bowden::v1::JoinToken token;
   token.set_enroll_address(enrollment.enroll_address);
   token.set_relay_address(enrollment.relay_address);
   token.set_ca_sha256(*ca_sha256);
-  token.set_kind(request->kind());
+  token.set_kind(request.kind());
   token.set_secret(std::string(reinterpret_cast<char*>(secret), sizeof(secret)));
   absl::Time expires = absl::Now() + ttl;
   absl::Status stored = state_->identities->AddToken(
-      TokenSecretHash(token.secret()), TokenGrant{request->kind(), request->name(), admin->name},
-      expires);
-  if (!stored.ok()) {
-    reactor->Finish(ToGrpcStatus(stored));
-    return reactor;
-  }
+      TokenSecretHash(token.secret()),
+      TokenGrant{request.kind(), request.name(), admin}, expires);
+  if (!stored.ok()) return ToGrpcStatus(stored);
   std::string encoded;
   absl::WebSafeBase64Escape(token.SerializeAsString(), &encoded);
   response->set_token(absl::StrCat("bwj1_", encoded));
   response->set_expires_unix(absl::ToUnixSeconds(expires));
-  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin->name, "ok");
+  bowden::v1::AuditEvent event = MakeAuditEvent("admin", admin, "ok");
   (*event.mutable_fields())["action"] = "create-token";
-  (*event.mutable_fields())["for"] = absl::StrCat(request->kind(), " ", request->name());
+  (*event.mutable_fields())["for"] =
+      absl::StrCat(request.kind(), " ", request.name());
   (*event.mutable_fields())["expires_unix"] = absl::StrCat(absl::ToUnixSeconds(expires));
   state_->audit->Record(std::move(event));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 }  // namespace bowden::relay

@@ -50,12 +50,21 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   std::optional<identity::SpiffeId> AuthoriseAdmin(grpc::CallbackServerContext* context,
                       grpc::ServerUnaryReactor* reactor, absl::string_view action);
 
-  // The parts of QueryAudit and VerifyAudit that wait on the disk, run on
-  // the offload thread (offload_thread.h).
+  // The parts of the handlers that wait on the disk, run on the offload
+  // thread (offload_thread.h) once the caller is authorised and the request
+  // checked.
   grpc::Status QueryAuditNow(const bowden::v1::AuditQuery& request,
                              bowden::v1::QueryAuditResponse* response);
   void VerifyAuditNow(const bowden::v1::VerifyAuditRequest& request,
                       bowden::v1::VerifyAuditResponse* response);
+  // `subject` is the request's, normalised.
+  grpc::Status RevokeNow(const std::string& admin, const std::string& subject,
+                         const bowden::v1::RevokeRequest& request,
+                         bowden::v1::RevokeResponse* response);
+  void ListIdentitiesNow(bowden::v1::ListIdentitiesResponse* response);
+  grpc::Status CreateTokenNow(const std::string& admin, absl::Duration ttl,
+                              const bowden::v1::CreateTokenRequest& request,
+                              bowden::v1::CreateTokenResponse* response);
 
   // Ends every live session and attachment that `revocation` covers; returns
   // how many sessions it cut.

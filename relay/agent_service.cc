@@ -98,7 +98,7 @@ class AttachReactor final : public AttachReactorBase {
             absl::StrCat("printer '", channel_->printer_id(),
                          "' went offline before the session opened")));
       }
-      (void)state_->store->RecordSeen(channel_->printer_id(), channel_->targets());
+      RecordSeen(channel_->targets());
       for (auto& report : audit_filter_.Unreported(absl::Now())) {
         state_->audit->Record(std::move(report));
       }
@@ -134,14 +134,24 @@ class AttachReactor final : public AttachReactorBase {
       return ToGrpcStatus(added);
     }
     registered_ = true;
+    AuthenticatedPeer agent;
+    static_cast<identity::SpiffeId&>(agent) = {state_->trust_domain,
+                                               identity::PeerKind::kAgent,
+                                               channel_->printer_id()};
+    agent.serial_hex = channel_->serial_hex();
+    // Registered now, so a later revocation's cut finds it; one stored since
+    // the call started may have looked before.
+    if (absl::Status revoked = CheckNotRevokedSince(*state_, agent);
+        !revoked.ok()) {
+      return ToGrpcStatus(revoked);
+    }
     RelayMetrics::Get().agent_attaches.Increment();
     bowden::v1::AuditEvent event = MakeAuditEvent("auth", AgentActor(), "ok");
     event.set_printer(channel_->printer_id());
     event.set_detail(absl::StrCat("agent attached from ", channel_->peer()));
     (*event.mutable_fields())["targets"] = absl::StrJoin(targets, ",");
     state_->audit->Record(std::move(event));
-    absl::Status recorded = state_->store->RecordSeen(channel_->printer_id(), targets);
-    if (!recorded.ok()) LOG(ERROR) << recorded;
+    RecordSeen(targets);
     RelayMessage attached;
     attached.mutable_attached()->set_printer_id(channel_->printer_id());
     channel_->Send(std::move(attached));
@@ -179,6 +189,17 @@ class AttachReactor final : public AttachReactorBase {
       bowden::v1::RelayMessage ack;
       ack.mutable_audit_ack()->set_batch_id(batch_id);
       channel->Send(std::move(ack));
+    });
+  }
+
+  // Writes the printer's row on the offload thread: the write waits for the
+  // state database's lock. Nothing the stream does later reads the row, and
+  // the hello's write and the detach's run in order (one offload thread).
+  void RecordSeen(std::vector<std::string> targets) {
+    state_->offload->Run([store = state_->store, id = channel_->printer_id(),
+                          targets = std::move(targets)] {
+      absl::Status recorded = store->RecordSeen(id, targets);
+      if (!recorded.ok()) LOG(ERROR) << "printer " << id << ": " << recorded;
     });
   }
 

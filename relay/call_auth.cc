@@ -11,6 +11,16 @@ namespace bowden::relay {
 
 namespace {
 
+absl::Status RevokedError(const identity::SpiffeId& id,
+                          const std::string& serial_hex,
+                          const Revocation& revoked) {
+  return absl::UnauthenticatedError(absl::StrCat(
+      "certificate ", serial_hex, " of ", id.ToString(), " is revoked (",
+      revoked.kind, " ", revoked.subject, ", by ", revoked.by,
+      revoked.reason.empty() ? "" : ": ", revoked.reason,
+      "); ask the farm operator for a new certificate"));
+}
+
 absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
                                          RelayState& state, identity::PeerKind want) {
   absl::StatusOr<identity::SpiffeId> id =
@@ -20,13 +30,15 @@ absl::StatusOr<AuthenticatedPeer> Verify(grpc::CallbackServerContext* context,
       identity::PeerCertificateOf(*context->auth_context());
   if (!cert.ok()) return cert.status();
   if (std::optional<Revocation> revoked = state.identities->Find(*id, *cert)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "certificate ", cert->serial_hex, " of ", id->ToString(), " is revoked (",
-        revoked->kind, " ", revoked->subject, ", by ", revoked->by,
-        revoked->reason.empty() ? "" : ": ", revoked->reason,
-        "); ask the farm operator for a new certificate"));
+    return RevokedError(*id, cert->serial_hex, *revoked);
   }
-  state.identities->RecordSeen(*id, *cert);
+  // The row is written on the offload thread: the file may be locked.
+  if (std::optional<SeenCertificate> seen =
+          state.identities->NoteSeen(*id, *cert)) {
+    IdentityStore* identities = state.identities;
+    state.offload->Run(
+        [identities, row = *std::move(seen)] { identities->WriteSeen(row); });
+  }
   AuthenticatedPeer peer;
   static_cast<identity::SpiffeId&>(peer) = *id;
   peer.serial_hex = cert->serial_hex;
@@ -54,6 +66,27 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
   (*event.mutable_fields())["peer"] = context->peer();
   state.audit->Record(std::move(event));
   return id;
+}
+
+absl::Status RevokedSince(RelayState& state, const AuthenticatedPeer& peer) {
+  identity::PeerCertificate cert;
+  cert.serial_hex = peer.serial_hex;
+  std::optional<Revocation> revoked = state.identities->Find(peer, cert);
+  if (!revoked.has_value()) return absl::OkStatus();
+  return RevokedError(peer, peer.serial_hex, *revoked);
+}
+
+absl::Status CheckNotRevokedSince(RelayState& state,
+                                  const AuthenticatedPeer& peer) {
+  absl::Status refused = RevokedSince(state, peer);
+  if (refused.ok()) return refused;
+  LOG(WARNING) << "refused " << peer.ToString()
+               << " as it registered: " << refused.message();
+  bowden::v1::AuditEvent event =
+      MakeAuditEvent("auth", peer.ToString(), "denied");
+  event.set_detail(std::string(refused.message()));
+  state.audit->Record(std::move(event));
+  return refused;
 }
 
 std::string CallMetadata(grpc::CallbackServerContext* context, const char* key) {

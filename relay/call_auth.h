@@ -23,6 +23,18 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
                                                    RelayState& state,
                                                    identity::PeerKind want);
 
+// Whether `peer` (authenticated by AuthenticateCall) has been revoked since:
+// Unauthenticated if so. Work that a revocation must stop even when its call
+// was authenticated before the revocation was stored checks again: Renew
+// before it signs, and (CheckNotRevokedSince) a call that registers a session
+// or an agent once registered, because a revocation stored on the offload
+// thread in between cuts only what was registered when it looked
+// (AdminServiceImpl::CutRevoked).
+absl::Status RevokedSince(RelayState& state, const AuthenticatedPeer& peer);
+// RevokedSince, and a refusal logged and audited (kind "auth", "denied").
+absl::Status CheckNotRevokedSince(RelayState& state,
+                                  const AuthenticatedPeer& peer);
+
 // The value of request metadata `key`, or "".
 std::string CallMetadata(grpc::CallbackServerContext* context, const char* key);
 

@@ -35,8 +35,10 @@
 //    first second) all of them run, as without this.
 // On any other thread it is libgpr's sleep, unchanged.
 //
-// One thread means no reaction may block: the relay's handlers that wait on
-// disk run on an OffloadThread (relay/offload_thread.h).
+// One thread means no reaction may block: the part of a handler that waits
+// on the disk (SQLite, the CA files) or signs a certificate runs on an
+// OffloadThread (relay/offload_thread.h; relay/README.md, "What runs where",
+// lists them); reactions do in-memory work only.
 //
 // Thread-safe.
 

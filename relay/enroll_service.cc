@@ -28,58 +28,80 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::GetCa(grpc::CallbackServerContext* 
   // Not rate-limited: the CA certificate is public, costs nothing to send,
   // and every TLS handshake on this port already shows the chain.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
-  if (bundle.ok()) response->set_ca_pem(*std::move(bundle));
-  reactor->Finish(ToGrpcStatus(bundle.status()));
+  // The bundle is read from the disk each time (a rotation rewrites it).
+  FinishOffloaded(*state_, reactor, [this, response] {
+    absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
+    if (bundle.ok()) response->set_ca_pem(*std::move(bundle));
+    return ToGrpcStatus(bundle.status());
+  });
   return reactor;
+}
+
+grpc::Status EnrollServiceImpl::Refuse(const std::string& peer,
+                                       const absl::Status& status,
+                                       const std::string& actor) {
+  bowden::v1::AuditEvent event = MakeAuditEvent("auth", actor, "denied");
+  event.set_detail(absl::StrCat("enrollment refused: ", status.message()));
+  (*event.mutable_fields())["peer"] = peer;
+  (*event.mutable_fields())["action"] = "enroll";
+  state_->audit->Record(std::move(event));
+  LOG(WARNING) << "enrollment from " << peer
+               << " refused: " << status.message();
+  return ToGrpcStatus(status);
 }
 
 grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext* context,
                                                     const bowden::v1::EnrollRequest* request,
                                                     bowden::v1::EnrollResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto refuse = [&](const absl::Status& status, const std::string& actor) {
-    bowden::v1::AuditEvent event = MakeAuditEvent("auth", actor, "denied");
-    event.set_detail(absl::StrCat("enrollment refused: ", status.message()));
-    (*event.mutable_fields())["peer"] = context->peer();
-    (*event.mutable_fields())["action"] = "enroll";
-    state_->audit->Record(std::move(event));
-    LOG(WARNING) << "enrollment from " << context->peer() << " refused: " << status.message();
-    reactor->Finish(ToGrpcStatus(status));
-    return reactor;
-  };
+  std::string peer = context->peer();
   if (!limiter_.Allow(PeerHost(context), absl::Now())) {
-    return refuse(absl::ResourceExhaustedError(
-                      "too many enrollment attempts from this address; wait a minute"),
-                  context->peer());
+    reactor->Finish(Refuse(
+        peer,
+        absl::ResourceExhaustedError(
+            "too many enrollment attempts from this address; wait a minute"),
+        peer));
+    return reactor;
   }
-  std::string hash = TokenSecretHash(request->secret());
+  // The token lives in SQLite and signing is slow CPU work.
+  FinishOffloaded(*state_, reactor, [this, peer, request, response] {
+    return EnrollNow(peer, *request, response);
+  });
+  return reactor;
+}
+
+grpc::Status EnrollServiceImpl::EnrollNow(
+    const std::string& peer, const bowden::v1::EnrollRequest& request,
+    bowden::v1::EnrollResponse* response) {
+  std::string hash = TokenSecretHash(request.secret());
   // Check the token, sign, and only then consume it: a bad CSR does not burn
   // the token, and of two racing enrollments only one gets a certificate.
   absl::StatusOr<TokenGrant> grant =
       state_->identities->RedeemToken(hash, absl::Now(), /*consume=*/false);
-  if (!grant.ok()) return refuse(grant.status(), context->peer());
+  if (!grant.ok()) return Refuse(peer, grant.status(), peer);
   std::string actor = absl::StrCat(grant->kind, " ", grant->name);
-  if (request->kind() != grant->kind) {
-    return refuse(absl::FailedPreconditionError(absl::StrCat(
-                      "this join token is for ",
-                      grant->kind == "agent"
-                          ? "a printer host: run `bowden-agent enroll --token TOKEN "
-                            "--state-dir DIR` there"
-                          : "a user: run `bowden login --token TOKEN`",
-                      " (the token was not used)")),
-                  actor);
+  if (request.kind() != grant->kind) {
+    return Refuse(
+        peer,
+        absl::FailedPreconditionError(absl::StrCat(
+            "this join token is for ",
+            grant->kind == "agent"
+                ? "a printer host: run `bowden-agent enroll --token TOKEN "
+                  "--state-dir DIR` there"
+                : "a user: run `bowden login --token TOKEN`",
+            " (the token was not used)")),
+        actor);
   }
   identity::SpiffeId id{state_->trust_domain,
                         grant->kind == "agent" ? identity::PeerKind::kAgent
                                                : identity::PeerKind::kUser,
                         grant->name};
   absl::StatusOr<SignedCertificate> signed_cert =
-      SignForPeer(state_->signing, request->csr_pem(), id);
-  if (!signed_cert.ok()) return refuse(signed_cert.status(), actor);
+      SignForPeer(state_->signing, request.csr_pem(), id);
+  if (!signed_cert.ok()) return Refuse(peer, signed_cert.status(), actor);
   absl::StatusOr<TokenGrant> consumed =
       state_->identities->RedeemToken(hash, absl::Now(), /*consume=*/true);
-  if (!consumed.ok()) return refuse(consumed.status(), actor);
+  if (!consumed.ok()) return Refuse(peer, consumed.status(), actor);
 
   response->set_certificate_pem(signed_cert->certificate_pem);
   response->set_ca_pem(signed_cert->trust_bundle_pem);
@@ -88,11 +110,10 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext*
   bowden::v1::AuditEvent event = MakeAuditEvent("auth", id.ToString(), "ok");
   event.set_detail(absl::StrCat("enrolled with a join token from ", grant->created_by));
   (*event.mutable_fields())["action"] = "enroll";
-  (*event.mutable_fields())["peer"] = context->peer();
+  (*event.mutable_fields())["peer"] = peer;
   state_->audit->Record(std::move(event));
-  LOG(INFO) << "enrolled " << id.ToString() << " from " << context->peer();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  LOG(INFO) << "enrolled " << id.ToString() << " from " << peer;
+  return grpc::Status::OK;
 }
 
 }  // namespace bowden::relay

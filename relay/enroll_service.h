@@ -33,6 +33,14 @@ class EnrollServiceImpl final : public bowden::v1::EnrollService::CallbackServic
  private:
   // The peer's address without the port, so one host shares one bucket.
   static std::string PeerHost(grpc::CallbackServerContext* context);
+  // Audits and logs a refused enrollment; returns the status to finish with.
+  grpc::Status Refuse(const std::string& peer, const absl::Status& status,
+                      const std::string& actor);
+  // Enroll's token check, signing and token use: on the offload thread, as
+  // they wait on SQLite and on the CPU.
+  grpc::Status EnrollNow(const std::string& peer,
+                         const bowden::v1::EnrollRequest& request,
+                         bowden::v1::EnrollResponse* response);
 
   RelayState* const state_;
   RateLimiter limiter_;

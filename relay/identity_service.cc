@@ -28,36 +28,55 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Renew(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;
   }
+  auto pems = context->auth_context()->FindPropertyValues(
+      GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  std::optional<std::string> pem;
+  if (pems.size() == 1) pem.emplace(pems[0].data(), pems[0].size());
+  // Signing is slow CPU work and reads the CA key from the disk.
+  FinishOffloaded(*state_, reactor,
+                  [this, peer = *std::move(peer), pem, request, response] {
+                    return RenewNow(peer, pem, *request, response);
+                  });
+  return reactor;
+}
+
+grpc::Status IdentityServiceImpl::RenewNow(
+    const AuthenticatedPeer& peer, const std::optional<std::string>& pem,
+    const bowden::v1::RenewRequest& request,
+    bowden::v1::RenewResponse* response) {
+  // A revocation stored since the call was authenticated (this job may have
+  // waited behind it) must not be outlived by a fresh certificate.
+  absl::Status allowed = RevokedSince(*state_, peer);
   // Renewal keeps the key (docs/identity.md): the CSR must be for the key of
   // the certificate the caller authenticated with.
-  auto pems = context->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
-  absl::Status same_key =
-      pems.size() == 1
-          ? certs::CheckCsrKeepsKeyOf(request->csr_pem(),
-                                      absl::string_view(pems[0].data(), pems[0].size()))
-          : absl::UnauthenticatedError("the peer presented no certificate");
+  if (allowed.ok()) {
+    allowed =
+        pem.has_value()
+            ? certs::CheckCsrKeepsKeyOf(request.csr_pem(), *pem)
+            : absl::UnauthenticatedError("the peer presented no certificate");
+  }
   absl::StatusOr<SignedCertificate> signed_cert =
-      same_key.ok() ? SignForPeer(state_->signing, request->csr_pem(), *peer)
-                    : absl::StatusOr<SignedCertificate>(same_key);
-  bowden::v1::AuditEvent event =
-      MakeAuditEvent("auth", peer->ToString(), signed_cert.ok() ? "ok" : "denied");
+      allowed.ok() ? SignForPeer(state_->signing, request.csr_pem(), peer)
+                   : absl::StatusOr<SignedCertificate>(allowed);
+  bowden::v1::AuditEvent event = MakeAuditEvent(
+      "auth", peer.ToString(), signed_cert.ok() ? "ok" : "denied");
   (*event.mutable_fields())["action"] = "renew";
-  (*event.mutable_fields())["serial"] = peer->serial_hex;
+  (*event.mutable_fields())["serial"] = peer.serial_hex;
   if (signed_cert.ok()) {
     event.set_detail(absl::StrCat("renewed the certificate until ",
                                   absl::FormatTime(signed_cert->not_after)));
-    LOG(INFO) << "renewed " << peer->ToString() << " (was serial " << peer->serial_hex << ")";
+    LOG(INFO) << "renewed " << peer.ToString() << " (was serial "
+              << peer.serial_hex << ")";
     response->set_certificate_pem(signed_cert->certificate_pem);
     response->set_ca_pem(signed_cert->trust_bundle_pem);
     response->set_not_after_unix(absl::ToUnixSeconds(signed_cert->not_after));
   } else {
     event.set_detail(absl::StrCat("renewal refused: ", signed_cert.status().message()));
-    LOG(WARNING) << "renewal for " << peer->ToString()
+    LOG(WARNING) << "renewal for " << peer.ToString()
                  << " refused: " << signed_cert.status().message();
   }
   state_->audit->Record(std::move(event));
-  reactor->Finish(ToGrpcStatus(signed_cert.status()));
-  return reactor;
+  return ToGrpcStatus(signed_cert.status());
 }
 
 }  // namespace bowden::relay

@@ -1,7 +1,11 @@
 #ifndef BOWDEN_RELAY_IDENTITY_SERVICE_H_
 #define BOWDEN_RELAY_IDENTITY_SERVICE_H_
 
+#include <optional>
+#include <string>
+
 #include "proto/tunnel.grpc.pb.h"
+#include "relay/call_auth.h"
 #include "relay/relay_state.h"
 
 namespace bowden::relay {
@@ -21,6 +25,13 @@ class IdentityServiceImpl final : public bowden::v1::IdentityService::CallbackSe
                                   bowden::v1::RenewResponse* response) override;
 
  private:
+  // The key check, signing and audit, on the offload thread: signing is slow
+  // CPU work. `pem` is the certificate the peer authenticated with.
+  grpc::Status RenewNow(const AuthenticatedPeer& peer,
+                        const std::optional<std::string>& pem,
+                        const bowden::v1::RenewRequest& request,
+                        bowden::v1::RenewResponse* response);
+
   RelayState* const state_;
 };
 

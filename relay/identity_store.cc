@@ -35,6 +35,24 @@ void Bind(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.c_str(), -1, SQLITE_TRANSIENT);
 }
 
+constexpr int kLockPollMs = 10;
+
+// SQLite's busy handler: waits for another connection's lock up to
+// IdentityStore::kLockWait, saying once per wait that it does (an operator
+// whose `bowden revoke` hangs learns why; tests wait for the line).
+int WaitForLock(void* /*unused*/, int attempts) {
+  if (attempts == 0) {
+    LOG(WARNING)
+        << "identity store: identities.db is locked by another connection (a "
+           "backup or a sqlite3 shell?); waiting up to "
+        << absl::FormatDuration(IdentityStore::kLockWait) << " for it";
+  }
+  if (attempts * absl::Milliseconds(kLockPollMs) >= IdentityStore::kLockWait)
+    return 0;
+  sqlite3_sleep(kLockPollMs);
+  return 1;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& dir) {
@@ -53,6 +71,7 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
         absl::StrCat("cannot open '", path, "': ", error));
   }
   std::unique_ptr<IdentityStore> store(new IdentityStore(db));
+  sqlite3_busy_handler(db, WaitForLock, nullptr);
   char* error = nullptr;
   if (sqlite3_exec(db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -82,8 +101,19 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
 
 IdentityStore::~IdentityStore() { sqlite3_close(db_); }
 
+absl::Status IdentityStore::WriteError(absl::string_view what) const {
+  if (sqlite3_errcode(db_) == SQLITE_BUSY) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot ", what, ": another program kept identities.db locked for ",
+        absl::FormatDuration(kLockWait),
+        " (a backup or a sqlite3 shell?); try again"));
+  }
+  return absl::InternalError(
+      absl::StrCat("cannot ", what, ": ", sqlite3_errmsg(db_)));
+}
+
 absl::Status IdentityStore::Revoke(const Revocation& revocation) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   Statement stmt = Prepare(db_,
                            "INSERT OR REPLACE INTO revocations (kind, subject, at_unix, reason, "
                            "by) VALUES (?, ?, ?, ?, ?)");
@@ -92,22 +122,30 @@ absl::Status IdentityStore::Revoke(const Revocation& revocation) {
   sqlite3_bind_int64(stmt.get(), 3, absl::ToUnixSeconds(revocation.at));
   Bind(stmt.get(), 4, revocation.reason);
   Bind(stmt.get(), 5, revocation.by);
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
-    return absl::InternalError(absl::StrCat("cannot store the revocation: ", sqlite3_errmsg(db_)));
-  }
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("store the revocation");
+  absl::MutexLock lock(&mu_);
   revoked_[Key(revocation.kind, revocation.subject)] = revocation;
   return absl::OkStatus();
 }
 
 absl::Status IdentityStore::Lift(const std::string& kind, const std::string& subject) {
-  absl::MutexLock lock(&mu_);
-  if (revoked_.erase(Key(kind, subject)) == 0) {
-    return absl::NotFoundError(absl::StrCat("no revocation of ", kind, " '", subject, "'"));
+  // db_mu_ first: no Revoke or Lift of the same key can come in between.
+  absl::MutexLock db_lock(&db_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!revoked_.contains(Key(kind, subject))) {
+      return absl::NotFoundError(
+          absl::StrCat("no revocation of ", kind, " '", subject, "'"));
+    }
   }
   Statement stmt = Prepare(db_, "DELETE FROM revocations WHERE kind = ? AND subject = ?");
   Bind(stmt.get(), 1, kind);
   Bind(stmt.get(), 2, subject);
-  sqlite3_step(stmt.get());
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("lift the revocation");
+  absl::MutexLock lock(&mu_);
+  revoked_.erase(Key(kind, subject));
   return absl::OkStatus();
 }
 
@@ -132,25 +170,33 @@ std::vector<Revocation> IdentityStore::Revocations() const {
   return out;
 }
 
-void IdentityStore::RecordSeen(const identity::SpiffeId& id,
-                               const identity::PeerCertificate& cert) {
+std::optional<SeenCertificate> IdentityStore::NoteSeen(
+    const identity::SpiffeId& id, const identity::PeerCertificate& cert) {
   absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = last_written_.try_emplace(cert.serial_hex, now);
-  if (!inserted && now - it->second < absl::Minutes(1)) return;
+  if (!inserted && now - it->second < absl::Minutes(1)) return std::nullopt;
   it->second = now;
+  return SeenCertificate{id.ToString(), cert.serial_hex, cert.not_after, now};
+}
+
+void IdentityStore::WriteSeen(const SeenCertificate& seen) {
+  absl::MutexLock db_lock(&db_mu_);
   Statement stmt = Prepare(db_,
                            "INSERT OR REPLACE INTO seen (serial, spiffe, not_after_unix, "
                            "last_seen_unix) VALUES (?, ?, ?, ?)");
-  Bind(stmt.get(), 1, cert.serial_hex);
-  Bind(stmt.get(), 2, id.ToString());
-  sqlite3_bind_int64(stmt.get(), 3, absl::ToUnixSeconds(cert.not_after));
-  sqlite3_bind_int64(stmt.get(), 4, absl::ToUnixSeconds(now));
-  sqlite3_step(stmt.get());
+  Bind(stmt.get(), 1, seen.serial_hex);
+  Bind(stmt.get(), 2, seen.spiffe_id);
+  sqlite3_bind_int64(stmt.get(), 3, absl::ToUnixSeconds(seen.not_after));
+  sqlite3_bind_int64(stmt.get(), 4, absl::ToUnixSeconds(seen.last_seen));
+  // Best effort: the row only feeds `bowden identities`.
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+    LOG(WARNING) << WriteError("note a certificate as seen").message();
+  }
 }
 
 std::vector<SeenCertificate> IdentityStore::Seen() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   std::vector<SeenCertificate> out;
   Statement stmt = Prepare(
       db_, "SELECT spiffe, serial, not_after_unix, last_seen_unix FROM seen ORDER BY spiffe");
@@ -164,7 +210,7 @@ std::vector<SeenCertificate> IdentityStore::Seen() const {
 
 absl::Status IdentityStore::AddToken(const std::string& secret_sha256,
                                      const TokenGrant& grant, absl::Time expires) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   Statement stmt = Prepare(db_,
                            "INSERT INTO tokens (secret_sha256, kind, name, created_by, "
                            "expires_unix) VALUES (?, ?, ?, ?, ?)");
@@ -173,15 +219,14 @@ absl::Status IdentityStore::AddToken(const std::string& secret_sha256,
   Bind(stmt.get(), 3, grant.name);
   Bind(stmt.get(), 4, grant.created_by);
   sqlite3_bind_int64(stmt.get(), 5, absl::ToUnixSeconds(expires));
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
-    return absl::InternalError(absl::StrCat("cannot store the token: ", sqlite3_errmsg(db_)));
-  }
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE)
+    return WriteError("store the token");
   return absl::OkStatus();
 }
 
 absl::StatusOr<TokenGrant> IdentityStore::RedeemToken(const std::string& secret_sha256,
                                                       absl::Time now, bool consume) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   Statement select = Prepare(
       db_, "SELECT kind, name, created_by, expires_unix, used_unix FROM tokens WHERE "
            "secret_sha256 = ?");
@@ -205,7 +250,9 @@ absl::StatusOr<TokenGrant> IdentityStore::RedeemToken(const std::string& secret_
       Prepare(db_, "UPDATE tokens SET used_unix = ? WHERE secret_sha256 = ? AND used_unix IS NULL");
   sqlite3_bind_int64(update.get(), 1, absl::ToUnixSeconds(now));
   Bind(update.get(), 2, secret_sha256);
-  if (sqlite3_step(update.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) {
+  if (sqlite3_step(update.get()) != SQLITE_DONE)
+    return WriteError("mark the join token used");
+  if (sqlite3_changes(db_) != 1) {
     return absl::FailedPreconditionError("the join token was already used");
   }
   return grant;

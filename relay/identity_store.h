@@ -46,36 +46,54 @@ struct SeenCertificate {
 // Revocations and the certificates seen, in STATE_DIR/identities.db (SQLite),
 // with an in-memory copy of the revocations so checking one is a lookup.
 //
+// Writes wait up to kLockWait for a write lock another connection holds (a
+// backup, a sqlite3 shell), then fail with Unavailable: so the relay calls
+// every method that touches the file on its OffloadThread. Find, Revocations
+// and NoteSeen never touch the file and never wait for a method that does,
+// so the callback thread may call them.
+//
 // Thread-safe.
 class IdentityStore {
  public:
+  // How long a write waits for another connection's lock: as long as the
+  // printer store waits, and well inside the CLI's 10 s deadline, so the
+  // admin reads WriteError's sentence rather than "deadline exceeded".
+  static constexpr absl::Duration kLockWait = absl::Seconds(5);
+
   static absl::StatusOr<std::unique_ptr<IdentityStore>> Open(const std::string& dir);
   ~IdentityStore();
 
-  absl::Status Revoke(const Revocation& revocation) ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores the revocation; it takes effect (Find) once stored.
+  absl::Status Revoke(const Revocation& revocation)
+      ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
   // NotFound when there is no such revocation.
   absl::Status Lift(const std::string& kind, const std::string& subject)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
   // The revocation that refuses this peer, if any.
   std::optional<Revocation> Find(const identity::SpiffeId& id,
                                  const identity::PeerCertificate& cert) const
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<Revocation> Revocations() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Remembers that `cert` authenticated as `id` (written at most once a
-  // minute per certificate).
-  void RecordSeen(const identity::SpiffeId& id, const identity::PeerCertificate& cert)
+  // Notes that `cert` authenticated as `id`; returns the row to write with
+  // WriteSeen when one is due (at most once a minute per certificate).
+  // Memory only.
+  std::optional<SeenCertificate> NoteSeen(const identity::SpiffeId& id,
+                                          const identity::PeerCertificate& cert)
       ABSL_LOCKS_EXCLUDED(mu_);
-  std::vector<SeenCertificate> Seen() const ABSL_LOCKS_EXCLUDED(mu_);
+  void WriteSeen(const SeenCertificate& seen) ABSL_LOCKS_EXCLUDED(db_mu_);
+  std::vector<SeenCertificate> Seen() const ABSL_LOCKS_EXCLUDED(db_mu_);
 
   // Join tokens, stored by the SHA-256 of their secret only.
-  absl::Status AddToken(const std::string& secret_sha256, const TokenGrant& grant,
-                        absl::Time expires) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AddToken(const std::string& secret_sha256,
+                        const TokenGrant& grant, absl::Time expires)
+      ABSL_LOCKS_EXCLUDED(db_mu_);
   // The token's grant: NotFound for an unknown token, FailedPrecondition for
   // one already used or expired. With `consume` the token is marked used
   // (atomically: of two racing redemptions one fails).
-  absl::StatusOr<TokenGrant> RedeemToken(const std::string& secret_sha256, absl::Time now,
-                                         bool consume) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TokenGrant> RedeemToken(const std::string& secret_sha256,
+                                         absl::Time now, bool consume)
+      ABSL_LOCKS_EXCLUDED(db_mu_);
 
  private:
   explicit IdentityStore(sqlite3* db) : db_(db) {}
@@ -83,7 +101,16 @@ class IdentityStore {
     return kind + "\n" + subject;
   }
 
+  // A failed write's status: Unavailable when another connection kept the
+  // lock past kLockWait.
+  absl::Status WriteError(absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+
   sqlite3* const db_;
+  // Held for every use of db_ (a statement or a read-then-write), possibly
+  // for kLockWait. Taken before mu_, never while holding it.
+  mutable absl::Mutex db_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Held only for the in-memory maps, never across a use of db_.
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Revocation> revoked_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> last_written_ ABSL_GUARDED_BY(mu_);

@@ -9,13 +9,19 @@
 
 namespace bowden::relay {
 
-// Runs the blocking part of RPC handlers (an audit flush and query, a hash
-// chain verification over the whole log) on a thread of its own, one job
-// after the other.
+// Runs the blocking part of RPC handlers on a thread of its own, one job
+// after the other: whatever reads or writes SQLite (audit queries and
+// verification, revocations, join tokens, certificates and printers seen),
+// reads the trust bundle, or signs a certificate. relay/README.md ("What runs
+// where") lists each handler's part.
 //
 // The relay runs every gRPC reaction on one thread (callback_threads.h);
 // a handler that waited on the disk there would stall every session for as
-// long. A handler hands such work here and finishes its reactor from the job.
+// long. A handler authorises the caller there, hands the rest here and
+// finishes its reactor from the job (FinishOffloaded in relay_state.h).
+// One job at a time keeps the stores' writes in order; the price is that a
+// long job (a verification of a large audit log, a write waiting for a
+// locked database) delays the jobs queued behind it.
 //
 // Thread-safe. The destructor runs the jobs already queued, then joins.
 class OffloadThread {

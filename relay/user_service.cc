@@ -41,12 +41,20 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
     reactor->Finish(ToGrpcStatus(user.status()));
     return reactor;
   }
+  // The printers seen before are in SQLite.
+  FinishOffloaded(*state_, reactor, [this, user = user->name, response] {
+    return ListPrintersNow(user, response);
+  });
+  return reactor;
+}
+
+grpc::Status UserServiceImpl::ListPrintersNow(
+    const std::string& user, bowden::v1::ListPrintersResponse* response) {
   absl::StatusOr<std::vector<KnownPrinter>> known = state_->store->List();
   if (!known.ok()) {
     LOG(ERROR) << known.status();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                 "the relay cannot read its state database"));
-    return reactor;
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the relay cannot read its state database");
   }
   std::map<std::string, bowden::v1::Printer> printers;
   for (const KnownPrinter& p : *known) {
@@ -64,17 +72,16 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
   }
   std::shared_ptr<const policy::Policy> policy = state_->policy->Get();
   for (auto& [id, printer] : printers) {
-    if (!policy->MayReachPrinter(user->name, id)) continue;
+    if (!policy->MayReachPrinter(user, id)) continue;
     bowden::v1::Printer* out = response->add_printers();
     *out = printer;
     out->clear_targets();
     for (const std::string& t : printer.targets()) {
-      if (policy->MayReachTarget(user->name, id, t)) out->add_targets(t);
+      if (policy->MayReachTarget(user, id, t)) out->add_targets(t);
     }
   }
   response->set_relay_time_unix_ms(absl::ToUnixMillis(absl::Now()));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
@@ -174,6 +181,12 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   }
   registry->AddPending(splice);
   Splice::Reactor* reactor = splice->AttachUser(context);
+  if (absl::Status revoked = CheckNotRevokedSince(*state_, *user);
+      !revoked.ok()) {
+    registry->RemovePending(info.id);
+    splice->Fail(ToGrpcStatus(revoked));
+    return reactor;
+  }
 
   bowden::v1::RelayMessage open;
   open.mutable_open_session()->set_session_id(info.id);

@@ -41,6 +41,10 @@ class UserServiceImpl final
       const std::string& user, const std::string& printer,
       const std::string& target);
   void ArmOpenTimeout(const std::shared_ptr<Splice>& splice);
+  // ListPrinters once `user` is authenticated, on the offload thread: it
+  // reads the printer store.
+  grpc::Status ListPrintersNow(const std::string& user,
+                               bowden::v1::ListPrintersResponse* response);
 
   RelayState* const state_;
   const absl::Duration open_timeout_;

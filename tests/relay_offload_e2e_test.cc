@@ -1,0 +1,177 @@
+// The relay runs every gRPC reaction on one callback thread
+// (relay/callback_threads.h), so its handlers that wait on the disk run on
+// its offload thread (relay/offload_thread.h). Here another SQLite connection
+// holds the write lock on the relay's identities.db: `bowden revoke` waits
+// for it (the store waits up to 5 s for a lock, and says so in the log), and
+// meanwhile a live session still answers HTTP. Once the lock goes, the
+// revocation completes. With the store's write on the callback thread, the
+// session's request could only be answered once the revocation had given up.
+
+#include <sqlite3.h>
+
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/harness.h"
+
+namespace bowden::testing {
+namespace {
+
+// Answers one HTTP request with 200 and closes.
+void AnswerOk(tunnel::UniqueFd socket) {
+  std::string request;
+  char buffer[4096];
+  while (!absl::StrContains(request, "\r\n\r\n")) {
+    ssize_t n = read(socket.get(), buffer, sizeof(buffer));
+    if (n <= 0) return;
+    request.append(buffer, n);
+  }
+  WriteAll(
+      socket.get(),
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+}
+
+// curl through `bowden open` on `port`; returns the HTTP status it printed.
+std::string CurlStatus(int port) {
+  std::string out;
+  RunToCompletion(
+      {"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+       "--max-time", "30", absl::StrCat("http://127.0.0.1:", port, "/")},
+      &out, absl::Seconds(40));
+  return out;
+}
+
+// Another program's connection to a SQLite file, holding its write lock.
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK) << path;
+    EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db_);
+  }
+  ~WriteLock() { sqlite3_close(db_); }  // rolls back if still open
+  void Release() {
+    EXPECT_EQ(sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// A farm whose relay runs every reaction on one callback thread, with a
+// session of alice's to prusa-01 that answers HTTP.
+class RelayOffloadTest : public ::testing::Test {
+ protected:
+  RelayOffloadTest() : http_(AnswerOk) {
+    std::ofstream(policy_dir_.File("policy.textproto"))
+        << "admins: \"alice\"\n"
+        << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
+    options_.relay_extra_flags = {"--policy",
+                                  policy_dir_.File("policy.textproto")};
+    options_.targets = {
+        absl::StrCat("octoprint=127.0.0.1:", http_.port(), ",guard=none")};
+    farm_ = std::make_unique<Farm>(options_);
+  }
+
+  // Returns the session's local port, or 0.
+  int StartSession() {
+    if (!farm_->WaitAttached()) return 0;
+    // From now on one callback thread runs every reaction.
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "one of gRPC's callback threads parks", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr();
+    int port = farm_->Open("alice", "prusa-01", "octoprint");
+    if (port != 0) {
+      EXPECT_EQ(CurlStatus(port), "200");
+    }
+    return port;
+  }
+
+  std::string StateFile(const std::string& name) {
+    return farm_->dir().File("state/" + name);
+  }
+
+  TempDir policy_dir_;
+  TcpTarget http_;
+  Farm::Options options_;
+  std::unique_ptr<Farm> farm_;
+};
+
+TEST_F(RelayOffloadTest,
+       ASessionCarriesRequestsWhileAnAdminWriteWaitsForTheDatabaseLock) {
+  int port = StartSession();
+  ASSERT_NE(port, 0);
+
+  WriteLock lock(StateFile("identities.db"));
+  std::vector<std::string> argv = farm_->CliAs("alice");
+  argv.insert(argv.end(),
+              {"revoke", "user", "carol", "--reason", "left the farm"});
+  Process revoke(argv, "revoke");
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
+      "identities.db is locked by another connection", 1, absl::Seconds(20)))
+      << "the relay never waited for the lock:\n"
+      << revoke.Stdout() << revoke.Stderr();
+
+  // The revocation waits for the lock; the session does not wait for it.
+  EXPECT_EQ(CurlStatus(port), "200");
+  EXPECT_TRUE(revoke.running())
+      << "the revocation ended while the lock was still held:\n"
+      << revoke.Stdout() << revoke.Stderr();
+
+  lock.Release();
+  EXPECT_EQ(revoke.Wait(), 0) << revoke.Stdout() << revoke.Stderr();
+  EXPECT_TRUE(absl::StrContains(revoke.Stdout(), "Revoked user carol"))
+      << revoke.Stdout();
+  std::string out;
+  std::vector<std::string> list = farm_->CliAs("alice");
+  list.insert(list.end(), {"admin", "ls"});
+  EXPECT_EQ(RunToCompletion(list, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "carol")) << out;
+}
+
+// state.db's printer row is written when an agent attaches; the store waits
+// up to 5 s for the lock and logs nothing while it does, then logs the
+// failure ("database is locked").
+TEST_F(RelayOffloadTest,
+       AnAgentAttachesAndSessionsGoOnWhileItsPrinterRowWaitsForTheLock) {
+  int port = StartSession();
+  ASSERT_NE(port, 0);
+  farm_->pki().Issue("agent", "mk4-02");
+  identity::TlsFiles tls = farm_->pki().Files("mk4-02");
+
+  WriteLock lock(StateFile("state.db"));
+  Process agent({BinaryPath("agent/bowden-agent"), "--relay",
+                 farm_->relay_address(), "--cert", tls.cert, "--key", tls.key,
+                 "--ca", tls.ca, "--target", options_.targets[0]},
+                farm_->dir().File("agent-mk4-02"));
+  ASSERT_TRUE(agent.WaitForOutput("attached as printer")) << agent.Stderr();
+  EXPECT_EQ(CurlStatus(port), "200");
+  // Registered before its row was written: the write is still waiting.
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
+
+  lock.Release();
+  EXPECT_TRUE(WaitFor([&] {
+    sqlite3* db = nullptr;
+    sqlite3_open(StateFile("state.db").c_str(), &db);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT 1 FROM printers WHERE id = 'mk4-02'", -1,
+                       &stmt, nullptr);
+    bool found = stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return found;
+  })) << "mk4-02's row never reached state.db:\n"
+      << farm_->relay().Stderr();
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
+}
+
+}  // namespace
+}  // namespace bowden::testing
