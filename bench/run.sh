@@ -9,15 +9,15 @@
 #   (b') Bowden with the agent's HTTP guard (guard=octoprint) on the same
 #        nginx, files under /static/: what parsing, judging and auditing every
 #        request costs (reported in a table of its own)
-#   (d) two mTLS hops, one poll loop per process (socat, a reference floor):
+#   (d) two mTLS hops, one poll loop per process (socat, a reference path):
 #        curl/wrk ─► socat ══TLS══► socat ══TLS══► socat ─► nginx
-#   (e) end-to-end mTLS, the middle splicing TCP (socat, a reference floor):
+#   (e) end-to-end mTLS, the middle splicing TCP (socat, a reference path):
 #        curl/wrk ─► socat ══TLS══ socat (TCP only) ══TLS══► socat ─► nginx
-#   (d) and (e) are not Bowden: they are the cheapest form of the two data
+#   (d) and (e) are not Bowden: they are a simple form of the two data
 #   paths docs/architecture.md weighs against gRPC streams ("Why the data
 #   path stays on gRPC"), the same three processes and certificates with
 #   socat's select() loop and 128 KiB buffers, so each run shows what leaving
-#   gRPC could buy at most. Only their download and wrk -c1 figures are
+#   gRPC could buy. Only their download and wrk -c1 figures are
 #   taken: socat makes a TLS handshake and forks a process per connection,
 #   which a real design would not. Skipped, with a note, without socat.
 #
@@ -341,62 +341,10 @@ wait_for 20 "${SSHND_PID}" "the ssh -tt -R forward" \
   http_ok "http://127.0.0.1:${SSHND_FWD_PORT}/small.txt" ||
   { show_logs sshnd sshd; die "ssh -tt -R did not come up"; }
 
-# ---- (d), (e) reference floors: socat -----------------------------------------
+# ---- (d), (e) reference paths: socat ------------------------------------------
 
-# start_socat NAME ARGS...: one socat with 128 KiB buffers (Bowden's Chunk);
-# sets LAST_PID.
-start_socat() {
-  local name="$1"
-  shift
-  start "${name}" socat -b 131072 "$@"
-}
-# TLS options: the bench PKI's certificates, peers verified against its CA.
-# tls_opts CERT_NAME [to-agent]: "to-agent" for a client of the printer
-# side, whose certificate is a client certificate (a Bowden agent dials out),
-# which OpenSSL's purpose check refuses from a server; that end skips
-# verification (a handshake is not part of what the floors measure).
-tls_opts() {
-  printf 'cert=%s/%s.crt,key=%s/%s.key,cafile=%s/ca.crt,verify=%d,nodelay' \
-    "${PKI}" "$1" "${PKI}" "$1" "${PKI}" "$([[ "${2:-}" == to-agent ]] && echo 0 || echo 1)"
-}
-FLOORS=()
-FLOOR_NOTE=""
-if command -v socat >/dev/null; then
-  say "Starting the reference floors (socat): two mTLS hops, and end-to-end mTLS"
-  # (d): the printer side, the middle (decrypts and re-encrypts), the user side.
-  D_AGENT_PORT="$(free_port)"
-  start_socat tls2-agent "OPENSSL-LISTEN:${D_AGENT_PORT},bind=127.0.0.1,reuseaddr,fork,$(tls_opts prusa-01)" \
-    "TCP:127.0.0.1:${NGINX_PORT},nodelay"
-  D_AGENT_PID="${LAST_PID}"
-  D_RELAY_PORT="$(free_port)"
-  start_socat tls2-relay "OPENSSL-LISTEN:${D_RELAY_PORT},bind=127.0.0.1,reuseaddr,fork,$(tls_opts relay)" \
-    "OPENSSL:127.0.0.1:${D_AGENT_PORT},$(tls_opts relay to-agent)"
-  D_RELAY_PID="${LAST_PID}"
-  D_USER_PORT="$(free_port)"
-  start_socat tls2-user "TCP-LISTEN:${D_USER_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay" \
-    "OPENSSL:127.0.0.1:${D_RELAY_PORT},$(tls_opts alice)"
-  D_USER_PID="${LAST_PID}"
-  # (e): the user's TLS goes through the middle to the printer side.
-  E_AGENT_PORT="$(free_port)"
-  start_socat e2e-agent "OPENSSL-LISTEN:${E_AGENT_PORT},bind=127.0.0.1,reuseaddr,fork,$(tls_opts prusa-01)" \
-    "TCP:127.0.0.1:${NGINX_PORT},nodelay"
-  E_AGENT_PID="${LAST_PID}"
-  E_RELAY_PORT="$(free_port)"
-  start_socat e2e-relay "TCP-LISTEN:${E_RELAY_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay" \
-    "TCP:127.0.0.1:${E_AGENT_PORT},nodelay"
-  E_RELAY_PID="${LAST_PID}"
-  E_USER_PORT="$(free_port)"
-  start_socat e2e-user "TCP-LISTEN:${E_USER_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay" \
-    "OPENSSL:127.0.0.1:${E_RELAY_PORT},$(tls_opts alice to-agent)"
-  E_USER_PID="${LAST_PID}"
-  wait_for 10 "${D_USER_PID}" "the tls2 socat chain" http_ok "http://127.0.0.1:${D_USER_PORT}/small.txt" ||
-    { show_logs tls2-user tls2-relay tls2-agent; die "the tls2 socat chain did not come up"; }
-  wait_for 10 "${E_USER_PID}" "the e2e socat chain" http_ok "http://127.0.0.1:${E_USER_PORT}/small.txt" ||
-    { show_logs e2e-user e2e-relay e2e-agent; die "the e2e socat chain did not come up"; }
-  FLOORS=(tls2 e2e)
-else
-  FLOOR_NOTE="socat is not installed: the reference floors (d) and (e) were not measured (apt-get install socat)"
-fi
+# shellcheck source=bench/run_floors.sh
+source "${ROOT}/bench/run_floors.sh"
 
 # ---- measurements -----------------------------------------------------------
 
@@ -426,7 +374,7 @@ NOTES=()
 # is_floor PATH: whether PATH is one of the socat reference floors.
 is_floor() { [[ "$1" == tls2 || "$1" == e2e ]]; }
 
-# settle PATH: for a socat floor, waits (up to 5 s) until the per-connection
+# settle PATH: for a socat reference path, waits (up to 5 s) until the per-connection
 # children have ended and been waited for, so that their CPU time is in
 # their parent's figure (cpu_seconds) when the phase is read.
 settle() {
@@ -580,7 +528,7 @@ for p in "${PATHS[@]}"; do
   if is_floor "${p}"; then
     # socat forks a process and makes a TLS handshake per connection and
     # hop: its c50, new-connection and RSS figures would measure that, not
-    # a data path, so the floors stop at one connection.
+    # a data path, so the reference paths stop at one connection.
     for k in c50_rps c50_p50 c50_p99 rq_cpu rss_c50 rss_dl conn_p50 conn_p99; do
       R[$p.$k]="—"
     done

@@ -111,16 +111,16 @@ floor_row() {  # floor_row LABEL KEY
     "$(ratio "${b}" "${n}")" "$(ratio "${d}" "${n}")" "$(ratio "${e}" "${n}")"
 }
 
-# The floors' table, when socat was there to measure them.
+# The reference paths' table, when socat was there to measure them.
 floors_table() {
   ((${#FLOORS[@]} > 0)) || return 0
   cat <<EOF
-### What leaving gRPC could buy at most (reference floors, not Bowden)
+### What leaving gRPC could buy (reference paths, not Bowden)
 
 (d) two mTLS hops through three socat processes, the middle one decrypting and
 re-encrypting as the relay does; (e) end-to-end mTLS from the user's side to the
 printer's, the middle one splicing TCP. Same certificates (TLS 1.3), 128 KiB buffers,
-one select() loop per process: the cheapest form of the two data paths
+one select() loop per process: a simple form of the two data paths
 docs/architecture.md weighs against gRPC streams. One connection only (socat forks a
 process and makes a handshake per connection). Ratios are against ssh -tt -R.
 

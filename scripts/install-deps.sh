@@ -19,7 +19,7 @@ packages=(
   # Demo and tests: real processes on loopback.
   curl python3 openssl ca-certificates
   # Tests and benchmarks: a real web server, load generator and SSH; socat
-  # for bench/run.sh's reference floors.
+  # for bench/run.sh's reference paths.
   nginx-light wrk openssh-server openssh-client socat
   # The OctoPrint UI end-to-end test drives a real headless browser.
   chromium
