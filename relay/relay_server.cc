@@ -82,6 +82,7 @@ RelayServer::RelayServer(std::string trust_domain,
       admin_service_(&state_),
       identity_service_(&state_) {
   state_.offload = &offload_;
+  state_.audit_offload = &audit_offload_;
 }
 
 RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }

@@ -6,6 +6,13 @@
 // meanwhile a live session still answers HTTP. Once the lock goes, the
 // revocation completes. With the store's write on the callback thread, the
 // session's request could only be answered once the revocation had given up.
+//
+// The audit's long jobs (queries, verification) have an offload thread of
+// their own: while another connection holds audit.db's write lock, an audit
+// query waits (its flush cannot commit the queued events; the writer waits
+// for the lock rather than drop them) and `bowden ls` and revocations still
+// answer; once the lock goes, the query answers with the events recorded
+// meanwhile.
 
 #include <sqlite3.h>
 
@@ -170,6 +177,50 @@ TEST_F(RelayOffloadTest,
   })) << "mk4-02's row never reached state.db:\n"
       << farm_->relay().Stderr();
   EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
+}
+
+TEST_F(RelayOffloadTest,
+       LsAndRevocationsAnswerWhileAnAuditQueryWaitsForTheAuditLogLock) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = farm_->CliAs("alice");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  std::string out;
+
+  WriteLock lock(StateFile("audit.db"));
+  // The revocation's row in identities.db is written; its audit event is
+  // queued, and the writer cannot commit it.
+  ASSERT_EQ(RunToCompletion(cli({"revoke", "user", "carol"}), &out), 0) << out;
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
+      "audit.db is locked by another connection", 1, absl::Seconds(30)))
+      << farm_->relay().Stderr();
+  // A query flushes the queue first: it cannot finish while the lock is held.
+  Process query(cli({"audit", "--limit", "1000"}),
+                farm_->dir().File("audit-query"));
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
+      "an audit query waits for the audit writer", 1, absl::Seconds(30)))
+      << farm_->relay().Stderr() << query.Stdout() << query.Stderr();
+
+  // Quick store jobs do not queue behind it.
+  EXPECT_EQ(RunToCompletion(cli({"ls"}), &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "prusa-01")) << out;
+  EXPECT_EQ(RunToCompletion(cli({"revoke", "user", "dave"}), &out), 0) << out;
+  EXPECT_TRUE(query.running())
+      << "the audit query ended while audit.db was still locked:\n"
+      << query.Stdout() << query.Stderr();
+
+  lock.Release();
+  EXPECT_EQ(query.Wait(), 0) << query.Stdout() << query.Stderr();
+  EXPECT_TRUE(absl::StrContains(query.Stdout(), "subject=carol"))
+      << query.Stdout();
+  // Nothing recorded while the lock was held was dropped.
+  ASSERT_EQ(RunToCompletion(cli({"audit", "--limit", "1000"}), &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "subject=dave")) << out;
+  EXPECT_FALSE(
+      absl::StrContains(farm_->relay().Stderr(), "audit log append failed"))
       << farm_->relay().Stderr();
 }
 
