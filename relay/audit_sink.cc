@@ -183,7 +183,18 @@ void AuditSink::Write(std::vector<Entry>& batch) {
   events.reserve(batch.size());
   for (Entry& entry : batch) events.push_back(std::move(entry.event));
   absl::StatusOr<int64_t> seq = AppendWaitingForLock(events);
-  if (!seq.ok()) {
+  if (absl::IsUnavailable(seq.status())) {
+    // Still locked, and the relay is stopping (StopWaitingForLocks): one at
+    // a time would wait a busy timeout per event to lose each anyway.
+    LOG(ERROR) << "audit.db is still locked by another connection as the relay "
+                  "stops: "
+               << batch.size() << " audit event(s) are lost (" << seq.status()
+               << "); end the other program's transaction before stopping the "
+                  "relay";
+    for (Entry& entry : batch) {
+      if (entry.batch_failed) *entry.batch_failed = true;
+    }
+  } else if (!seq.ok()) {
     // One at a time, so one bad event cannot keep the others out; each
     // failure is logged and marks its agent batch as not acknowledged.
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include <csignal>
 #include <fstream>
 #include <memory>
 
@@ -222,6 +223,37 @@ TEST_F(RelayOffloadTest,
   EXPECT_FALSE(
       absl::StrContains(farm_->relay().Stderr(), "audit log append failed"))
       << farm_->relay().Stderr();
+}
+
+// Stopping gives up on the lock: the relay must not hang on another
+// program's transaction, and says which events that loses.
+TEST_F(RelayOffloadTest,
+       TheRelayStopsWhileAnAuditQueryWaitsForTheAuditLogLock) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  std::vector<std::string> revoke = farm_->CliAs("alice");
+  revoke.insert(revoke.end(), {"revoke", "user", "carol"});
+  std::vector<std::string> audit = farm_->CliAs("alice");
+  audit.insert(audit.end(), {"audit", "--limit", "1000"});
+  std::string out;
+
+  WriteLock lock(StateFile("audit.db"));
+  ASSERT_EQ(RunToCompletion(revoke, &out), 0) << out;
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
+      "audit.db is locked by another connection", 1, absl::Seconds(30)))
+      << farm_->relay().Stderr();
+  Process query(audit, farm_->dir().File("audit-query"));
+  ASSERT_TRUE(farm_->relay().WaitForOutput(
+      "an audit query waits for the audit writer", 1, absl::Seconds(30)))
+      << farm_->relay().Stderr();
+
+  farm_->relay().Signal(SIGTERM);
+  EXPECT_EQ(farm_->relay().Wait(absl::Seconds(60)), 0)
+      << "the relay did not stop while audit.db was locked:\n"
+      << farm_->relay().Stderr();
+  EXPECT_TRUE(
+      absl::StrContains(farm_->relay().Stderr(), "1 audit event(s) are lost"))
+      << farm_->relay().Stderr();
+  query.Wait();
 }
 
 }  // namespace
