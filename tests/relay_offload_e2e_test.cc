@@ -181,44 +181,55 @@ TEST_F(RelayOffloadTest,
       << farm_->relay().Stderr();
 }
 
-TEST_F(RelayOffloadTest,
-       LsAndRevocationsAnswerWhileAnAuditQueryWaitsForTheAuditLogLock) {
-  ASSERT_TRUE(farm_->WaitAttached());
-  auto cli = [&](std::vector<std::string> args) {
+// With audit.db's write lock held by another connection.
+class AuditLockTest : public RelayOffloadTest {
+ protected:
+  std::vector<std::string> Cli(std::vector<std::string> args) {
     std::vector<std::string> argv = farm_->CliAs("alice");
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
-  };
-  std::string out;
+  }
 
+  // Queues an event the writer cannot commit (the revocation's), then starts
+  // an audit query, which flushes the queue first, and returns once the
+  // relay says the query waits for the writer.
+  std::unique_ptr<Process> StartQueryBehindTheLock() {
+    std::string out;
+    EXPECT_EQ(RunToCompletion(Cli({"revoke", "user", "carol"}), &out), 0)
+        << out;
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "audit.db is locked by another connection", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr();
+    auto query = std::make_unique<Process>(Cli({"audit", "--limit", "1000"}),
+                                           farm_->dir().File("audit-query"));
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "an audit query waits for the audit writer", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr() << query->Stdout() << query->Stderr();
+    return query;
+  }
+};
+
+TEST_F(AuditLockTest, LsAndRevocationsAnswerWhileAnAuditQueryWaitsForTheLock) {
+  ASSERT_TRUE(farm_->WaitAttached());
   WriteLock lock(StateFile("audit.db"));
-  // The revocation's row in identities.db is written; its audit event is
-  // queued, and the writer cannot commit it.
-  ASSERT_EQ(RunToCompletion(cli({"revoke", "user", "carol"}), &out), 0) << out;
-  ASSERT_TRUE(farm_->relay().WaitForOutput(
-      "audit.db is locked by another connection", 1, absl::Seconds(30)))
-      << farm_->relay().Stderr();
-  // A query flushes the queue first: it cannot finish while the lock is held.
-  Process query(cli({"audit", "--limit", "1000"}),
-                farm_->dir().File("audit-query"));
-  ASSERT_TRUE(farm_->relay().WaitForOutput(
-      "an audit query waits for the audit writer", 1, absl::Seconds(30)))
-      << farm_->relay().Stderr() << query.Stdout() << query.Stderr();
+  std::unique_ptr<Process> query = StartQueryBehindTheLock();
+  ASSERT_FALSE(HasFailure());
 
   // Quick store jobs do not queue behind it.
-  EXPECT_EQ(RunToCompletion(cli({"ls"}), &out), 0) << out;
+  std::string out;
+  EXPECT_EQ(RunToCompletion(Cli({"ls"}), &out), 0) << out;
   EXPECT_TRUE(absl::StrContains(out, "prusa-01")) << out;
-  EXPECT_EQ(RunToCompletion(cli({"revoke", "user", "dave"}), &out), 0) << out;
-  EXPECT_TRUE(query.running())
+  EXPECT_EQ(RunToCompletion(Cli({"revoke", "user", "dave"}), &out), 0) << out;
+  EXPECT_TRUE(query->running())
       << "the audit query ended while audit.db was still locked:\n"
-      << query.Stdout() << query.Stderr();
+      << query->Stdout() << query->Stderr();
 
   lock.Release();
-  EXPECT_EQ(query.Wait(), 0) << query.Stdout() << query.Stderr();
-  EXPECT_TRUE(absl::StrContains(query.Stdout(), "subject=carol"))
-      << query.Stdout();
+  EXPECT_EQ(query->Wait(), 0) << query->Stdout() << query->Stderr();
+  EXPECT_TRUE(absl::StrContains(query->Stdout(), "subject=carol"))
+      << query->Stdout();
   // Nothing recorded while the lock was held was dropped.
-  ASSERT_EQ(RunToCompletion(cli({"audit", "--limit", "1000"}), &out), 0) << out;
+  ASSERT_EQ(RunToCompletion(Cli({"audit", "--limit", "1000"}), &out), 0) << out;
   EXPECT_TRUE(absl::StrContains(out, "subject=dave")) << out;
   EXPECT_FALSE(
       absl::StrContains(farm_->relay().Stderr(), "audit log append failed"))
@@ -226,25 +237,12 @@ TEST_F(RelayOffloadTest,
 }
 
 // Stopping gives up on the lock: the relay must not hang on another
-// program's transaction, and says which events that loses.
-TEST_F(RelayOffloadTest,
-       TheRelayStopsWhileAnAuditQueryWaitsForTheAuditLogLock) {
+// program's transaction, and says how many events that loses.
+TEST_F(AuditLockTest, TheRelayStopsWhileAnAuditQueryWaitsForTheLock) {
   ASSERT_TRUE(farm_->WaitAttached());
-  std::vector<std::string> revoke = farm_->CliAs("alice");
-  revoke.insert(revoke.end(), {"revoke", "user", "carol"});
-  std::vector<std::string> audit = farm_->CliAs("alice");
-  audit.insert(audit.end(), {"audit", "--limit", "1000"});
-  std::string out;
-
   WriteLock lock(StateFile("audit.db"));
-  ASSERT_EQ(RunToCompletion(revoke, &out), 0) << out;
-  ASSERT_TRUE(farm_->relay().WaitForOutput(
-      "audit.db is locked by another connection", 1, absl::Seconds(30)))
-      << farm_->relay().Stderr();
-  Process query(audit, farm_->dir().File("audit-query"));
-  ASSERT_TRUE(farm_->relay().WaitForOutput(
-      "an audit query waits for the audit writer", 1, absl::Seconds(30)))
-      << farm_->relay().Stderr();
+  std::unique_ptr<Process> query = StartQueryBehindTheLock();
+  ASSERT_FALSE(HasFailure());
 
   farm_->relay().Signal(SIGTERM);
   EXPECT_EQ(farm_->relay().Wait(absl::Seconds(60)), 0)
@@ -253,7 +251,7 @@ TEST_F(RelayOffloadTest,
   EXPECT_TRUE(
       absl::StrContains(farm_->relay().Stderr(), "1 audit event(s) are lost"))
       << farm_->relay().Stderr();
-  query.Wait();
+  query->Wait();
 }
 
 }  // namespace
