@@ -50,9 +50,10 @@ class AdminServiceImpl final : public bowden::v1::AdminService::CallbackService 
   std::optional<identity::SpiffeId> AuthoriseAdmin(grpc::CallbackServerContext* context,
                       grpc::ServerUnaryReactor* reactor, absl::string_view action);
 
-  // The parts of the handlers that wait on the disk, run on the offload
+  // The parts of the handlers that wait on the disk, run on an offload
   // thread (offload_thread.h) once the caller is authorised and the request
-  // checked.
+  // checked: QueryAuditNow and VerifyAuditNow on the audit's, the others on
+  // the store thread.
   grpc::Status QueryAuditNow(const bowden::v1::AuditQuery& request,
                              bowden::v1::QueryAuditResponse* response);
   void VerifyAuditNow(const bowden::v1::VerifyAuditRequest& request,

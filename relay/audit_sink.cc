@@ -1,5 +1,6 @@
 #include "relay/audit_sink.h"
 
+#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
 #include "relay/relay_metrics.h"
@@ -15,7 +16,8 @@ constexpr int64_t kMaxDeletePerStep = 5000;
 
 }  // namespace
 
-AuditSink::AuditSink(std::unique_ptr<audit::AuditLog> log) : log_(std::move(log)) {
+AuditSink::AuditSink(std::unique_ptr<audit::AuditLog> log)
+    : log_(std::move(log)) {
   writer_ = std::thread([this] { Run(); });
 }
 
@@ -54,8 +56,8 @@ void AuditSink::RecordBatch(std::vector<bowden::v1::AuditEvent> events,
         },
         this));
     const bool last = i + 1 == events.size();
-    queue_.push_back(
-        Entry{std::move(events[i]), last ? std::move(committed) : nullptr, failed});
+    queue_.push_back(Entry{std::move(events[i]),
+                           last ? std::move(committed) : nullptr, failed});
     ++recorded_;
     PublishDepth();
   }
@@ -68,17 +70,68 @@ void AuditSink::Flush() {
   };
   absl::MutexLock lock(&mu_);
   Want want{this, recorded_};
+  if (waiting_for_lock_ && written_ < recorded_) {
+    LOG(WARNING)
+        << "an audit query waits for the audit writer, which waits for "
+           "audit.db's lock ("
+        << recorded_ - written_ << " event(s) to write)";
+  }
   mu_.Await(absl::Condition(
-      +[](Want* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->self->written_ >= w->written; },
+      +[](Want* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return w->self->written_ >= w->written;
+      },
       &want));
+}
+
+void AuditSink::StopWaitingForLocks() {
+  absl::MutexLock lock(&mu_);
+  give_up_on_locks_ = true;
+}
+
+absl::StatusOr<int64_t> AuditSink::AppendWaitingForLock(
+    const std::vector<bowden::v1::AuditEvent>& events) {
+  bool waited = false;
+  for (;;) {
+    absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
+    // Unavailable is SQLITE_BUSY/LOCKED after the busy timeout: another
+    // connection holds the write lock. Anything else will not go away by
+    // waiting.
+    const bool locked = !seq.ok() && absl::IsUnavailable(seq.status());
+    {
+      absl::MutexLock lock(&mu_);
+      if (!locked || give_up_on_locks_) {
+        waiting_for_lock_ = false;
+        if (waited && seq.ok()) {
+          LOG(INFO)
+              << "audit.db's lock is free again: the audit writer goes on";
+        }
+        return seq;
+      }
+      if (!waiting_for_lock_) {
+        LOG(WARNING)
+            << "audit.db is locked by another connection (" << seq.status()
+            << "): the audit writer waits for the lock with " << events.size()
+            << " event(s) to write, and audit queries wait with it; end the "
+               "other program's transaction (e.g. a `sqlite3 audit.db` "
+               "session)";
+      }
+      waiting_for_lock_ = true;
+    }
+    waited = true;
+    // A try normally fails only after the busy timeout; should SQLite say
+    // "locked" at once, do not spin.
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 void AuditSink::Maintain() {
   absl::StatusOr<audit::MaintenanceResult> done =
       log_->MaintainSegments(kMaxDeletePerStep);
   if (!done.ok()) {
-    LOG(ERROR) << "audit log maintenance (sealing, retention) failed: " << done.status()
-               << "; appending goes on and it is tried again shortly: check free disk space "
+    LOG(ERROR) << "audit log maintenance (sealing, retention) failed: "
+               << done.status()
+               << "; appending goes on and it is tried again shortly: check "
+                  "free disk space "
                   "and that the state directory's audit.db is writable";
     next_maintenance_ = absl::Now() + kMaintenanceInterval;
     return;
@@ -129,15 +182,28 @@ void AuditSink::Write(std::vector<Entry>& batch) {
   std::vector<bowden::v1::AuditEvent> events;
   events.reserve(batch.size());
   for (Entry& entry : batch) events.push_back(std::move(entry.event));
-  absl::StatusOr<int64_t> seq = log_->AppendBatch(events);
-  if (!seq.ok()) {
+  absl::StatusOr<int64_t> seq = AppendWaitingForLock(events);
+  if (absl::IsUnavailable(seq.status())) {
+    // Still locked, and the relay is stopping (StopWaitingForLocks): one at
+    // a time would wait a busy timeout per event to lose each anyway.
+    LOG(ERROR) << "audit.db is still locked by another connection as the relay "
+                  "stops: "
+               << batch.size() << " audit event(s) are lost (" << seq.status()
+               << "); end the other program's transaction before stopping the "
+                  "relay";
+    for (Entry& entry : batch) {
+      if (entry.batch_failed) *entry.batch_failed = true;
+    }
+  } else if (!seq.ok()) {
     // One at a time, so one bad event cannot keep the others out; each
     // failure is logged and marks its agent batch as not acknowledged.
     for (size_t i = 0; i < batch.size(); ++i) {
-      absl::StatusOr<int64_t> one = log_->Append(events[i]);
+      absl::StatusOr<int64_t> one = AppendWaitingForLock({events[i]});
       if (one.ok()) continue;
-      LOG(ERROR) << "audit log append failed (" << events[i].kind() << "): " << one.status()
-                 << "; an agent's batch is not acknowledged and comes again: check free disk "
+      LOG(ERROR) << "audit log append failed (" << events[i].kind()
+                 << "): " << one.status()
+                 << "; an agent's batch is not acknowledged and comes again: "
+                    "check free disk "
                     "space and that the state directory's audit.db is writable";
       if (batch[i].batch_failed) *batch[i].batch_failed = true;
     }
@@ -154,7 +220,8 @@ void AuditSink::Write(std::vector<Entry>& batch) {
 }
 
 void AuditSink::PublishDepth() {
-  RelayMetrics::Get().audit_queue_depth.Set(static_cast<int64_t>(recorded_ - written_));
+  RelayMetrics::Get().audit_queue_depth.Set(
+      static_cast<int64_t>(recorded_ - written_));
 }
 
 }  // namespace bowden::relay

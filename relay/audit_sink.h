@@ -21,6 +21,14 @@ namespace bowden::relay {
 // millisecond or two); a relay killed before that loses only events still
 // queued, and the chain stays intact either way.
 //
+// While another connection holds audit.db's write lock (an operator's
+// `sqlite3 audit.db`, a backup tool), the writer keeps trying the same batch
+// (each try waits SQLite's 5 s busy timeout) and logs that it waits, rather
+// than dropping events: a dropped event leaves no gap in the chain, so
+// nothing would ever show it is missing. Only once StopWaitingForLocks() was
+// called (the relay is stopping) does a locked database make it give up,
+// logging each event it could not write.
+//
 // Thread-safe. Record() blocks only when 10,000 events are queued, which
 // slows callers down rather than dropping audit records.
 class AuditSink {
@@ -36,8 +44,13 @@ class AuditSink {
   void RecordBatch(std::vector<bowden::v1::AuditEvent> events,
                    std::function<void()> committed) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits until everything recorded so far is committed (for tests and
-  // queries that must see their own writes).
+  // queries that must see their own writes). While the writer waits for
+  // audit.db's lock, so does this (and it logs that it does).
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+  // From now on the writer gives up on a batch when audit.db stays locked
+  // for a busy timeout, instead of waiting for the lock: called when the
+  // relay stops, so that it cannot hang on another program's lock.
+  void StopWaitingForLocks() ABSL_LOCKS_EXCLUDED(mu_);
 
   audit::AuditLog& log() { return *log_; }
 
@@ -45,6 +58,11 @@ class AuditSink {
   struct Entry;
   void Run();
   void Write(std::vector<Entry>& batch);
+  // Appends `events` in one transaction, trying again while audit.db is
+  // locked by another connection (until StopWaitingForLocks()).
+  absl::StatusOr<int64_t> AppendWaitingForLock(
+      const std::vector<bowden::v1::AuditEvent>& events)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void Maintain();
   // Events recorded but not yet written, for /metrics.
   void PublishDepth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -53,7 +71,8 @@ class AuditSink {
   absl::Mutex mu_;
   struct Entry {
     bowden::v1::AuditEvent event;
-    std::function<void()> committed;  // may be empty; only on a batch's last entry
+    std::function<void()>
+        committed;  // may be empty; only on a batch's last entry
     // Shared by the entries of one RecordBatch: set when any of them could
     // not be written, so the batch is not acknowledged (and is resent).
     std::shared_ptr<bool> batch_failed;
@@ -62,6 +81,9 @@ class AuditSink {
   uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by the writer while it waits for another connection's lock.
+  bool waiting_for_lock_ ABSL_GUARDED_BY(mu_) = false;
+  bool give_up_on_locks_ ABSL_GUARDED_BY(mu_) = false;
   // Only the writer thread touches these.
   absl::Time next_maintenance_ = absl::InfinitePast();
   int64_t pruned_rows_ = 0;

@@ -36,9 +36,11 @@
 // On any other thread it is libgpr's sleep, unchanged.
 //
 // One thread means no reaction may block: the part of a handler that waits
-// on the disk (SQLite, the CA files) or signs a certificate runs on an
-// OffloadThread (relay/offload_thread.h; relay/README.md, "What runs where",
-// lists them); reactions do in-memory work only.
+// on the disk (SQLite, the CA files) or signs a certificate runs on one of
+// two OffloadThreads (relay/offload_thread.h): the audit's queries and
+// verification on their own, everything else on the store thread
+// (relay/README.md, "What runs where", lists them); reactions do in-memory
+// work only.
 //
 // Thread-safe.
 

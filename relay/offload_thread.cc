@@ -6,7 +6,8 @@
 
 namespace bowden::relay {
 
-OffloadThread::OffloadThread() : thread_([this] { Loop(); }) {}
+OffloadThread::OffloadThread(const char* name)
+    : name_(name), thread_([this] { Loop(); }) {}
 
 OffloadThread::~OffloadThread() {
   {
@@ -22,7 +23,7 @@ void OffloadThread::Run(std::function<void()> job) {
 }
 
 void OffloadThread::Loop() {
-  pthread_setname_np(pthread_self(), "relay-offload");
+  pthread_setname_np(pthread_self(), name_);
   for (;;) {
     std::function<void()> job;
     {

@@ -82,6 +82,7 @@ RelayServer::RelayServer(std::string trust_domain,
       admin_service_(&state_),
       identity_service_(&state_) {
   state_.offload = &offload_;
+  state_.audit_offload = &audit_offload_;
 }
 
 RelayServer::~RelayServer() { Shutdown(absl::ZeroDuration()); }
@@ -202,6 +203,10 @@ absl::Status RelayServer::StartEnrollment(const RelayOptions& options,
 }
 
 void RelayServer::Shutdown(absl::Duration grace) {
+  // An audit job waiting for another program's lock on audit.db must not
+  // keep the relay from stopping: from now on a locked audit.db loses the
+  // events it keeps out (each logged), as a kill would.
+  audit_->StopWaitingForLocks();
   // The last server's Shutdown joins gRPC's callback threads: none may stay
   // parked (callback_threads.h). Its remaining calls run on all of them.
   if (holds_callback_threads_) {

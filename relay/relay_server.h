@@ -81,8 +81,12 @@ class RelayServer {
                                const tunnel::HostPort& main_listen);
 
   std::unique_ptr<EnrollServiceImpl> enroll_service_;
-  // After the services and state it uses, so it is joined before they go.
+  // After the services and state they use, so they are joined before those
+  // go: the store jobs' thread and the audit's long jobs' (queries,
+  // verification), which never wait for each other. Neither queues jobs on
+  // the other, so their order among themselves does not matter.
   OffloadThread offload_;
+  OffloadThread audit_offload_{"relay-audit"};
   // Whether this server holds gRPC's callback threads to one
   // (callback_threads.h) until Shutdown.
   bool holds_callback_threads_ = false;

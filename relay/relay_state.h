@@ -36,8 +36,13 @@ struct RelayState {
   SigningConfig signing;      // set once at start-up
   // Sessions one user may hold open at once (set once at start-up).
   int max_sessions_per_user = 64;
-  // Where handlers run what waits on the disk (see offload_thread.h).
+  // Where handlers run what waits on the disk (see offload_thread.h): the
+  // quick store jobs (identities.db, state.db, the CA files, signing)...
   OffloadThread* offload = nullptr;
+  // ...and, on a thread of their own so that those never wait behind them,
+  // the audit's long jobs (queries, which first flush the writer, and
+  // verification, which reads the whole log).
+  OffloadThread* audit_offload = nullptr;
 };
 
 // Builds an audit event; the caller fills in the rest.
@@ -51,15 +56,21 @@ inline bowden::v1::AuditEvent MakeAuditEvent(absl::string_view kind,
   return event;
 }
 
-// Runs `work` on the state's OffloadThread and finishes `reactor` with the
-// status it returns. Check who calls first, on the callback thread; what
-// `work` captures must stay valid until it has run (a unary call's request
-// and response do: gRPC keeps them until Finish).
+// Runs `work` on `thread` (the state's `offload` or `audit_offload`) and
+// finishes `reactor` with the status it returns. Check who calls first, on
+// the callback thread; what `work` captures must stay valid until it has run
+// (a unary call's request and response do: gRPC keeps them until Finish).
+inline void FinishOffloaded(OffloadThread* thread,
+                            grpc::ServerUnaryReactor* reactor,
+                            std::function<grpc::Status()> work) {
+  thread->Run([reactor, work = std::move(work)] { reactor->Finish(work()); });
+}
+
+// The same on the store thread (`state.offload`), where most handlers go.
 inline void FinishOffloaded(RelayState& state,
                             grpc::ServerUnaryReactor* reactor,
                             std::function<grpc::Status()> work) {
-  state.offload->Run(
-      [reactor, work = std::move(work)] { reactor->Finish(work()); });
+  FinishOffloaded(state.offload, reactor, std::move(work));
 }
 
 }  // namespace bowden::relay

@@ -6,9 +6,17 @@
 // meanwhile a live session still answers HTTP. Once the lock goes, the
 // revocation completes. With the store's write on the callback thread, the
 // session's request could only be answered once the revocation had given up.
+//
+// The audit's long jobs (queries, verification) have an offload thread of
+// their own: while another connection holds audit.db's write lock, an audit
+// query waits (its flush cannot commit the queued events; the writer waits
+// for the lock rather than drop them) and `bowden ls` and revocations still
+// answer; once the lock goes, the query answers with the events recorded
+// meanwhile.
 
 #include <sqlite3.h>
 
+#include <csignal>
 #include <fstream>
 #include <memory>
 
@@ -171,6 +179,79 @@ TEST_F(RelayOffloadTest,
       << farm_->relay().Stderr();
   EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
       << farm_->relay().Stderr();
+}
+
+// With audit.db's write lock held by another connection.
+class AuditLockTest : public RelayOffloadTest {
+ protected:
+  std::vector<std::string> Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = farm_->CliAs("alice");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // Queues an event the writer cannot commit (the revocation's), then starts
+  // an audit query, which flushes the queue first, and returns once the
+  // relay says the query waits for the writer.
+  std::unique_ptr<Process> StartQueryBehindTheLock() {
+    std::string out;
+    EXPECT_EQ(RunToCompletion(Cli({"revoke", "user", "carol"}), &out), 0)
+        << out;
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "audit.db is locked by another connection", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr();
+    auto query = std::make_unique<Process>(Cli({"audit", "--limit", "1000"}),
+                                           farm_->dir().File("audit-query"));
+    EXPECT_TRUE(farm_->relay().WaitForOutput(
+        "an audit query waits for the audit writer", 1, absl::Seconds(30)))
+        << farm_->relay().Stderr() << query->Stdout() << query->Stderr();
+    return query;
+  }
+};
+
+TEST_F(AuditLockTest, LsAndRevocationsAnswerWhileAnAuditQueryWaitsForTheLock) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  WriteLock lock(StateFile("audit.db"));
+  std::unique_ptr<Process> query = StartQueryBehindTheLock();
+  ASSERT_FALSE(HasFailure());
+
+  // Quick store jobs do not queue behind it.
+  std::string out;
+  EXPECT_EQ(RunToCompletion(Cli({"ls"}), &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "prusa-01")) << out;
+  EXPECT_EQ(RunToCompletion(Cli({"revoke", "user", "dave"}), &out), 0) << out;
+  EXPECT_TRUE(query->running())
+      << "the audit query ended while audit.db was still locked:\n"
+      << query->Stdout() << query->Stderr();
+
+  lock.Release();
+  EXPECT_EQ(query->Wait(), 0) << query->Stdout() << query->Stderr();
+  EXPECT_TRUE(absl::StrContains(query->Stdout(), "subject=carol"))
+      << query->Stdout();
+  // Nothing recorded while the lock was held was dropped.
+  ASSERT_EQ(RunToCompletion(Cli({"audit", "--limit", "1000"}), &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "subject=dave")) << out;
+  EXPECT_FALSE(
+      absl::StrContains(farm_->relay().Stderr(), "audit log append failed"))
+      << farm_->relay().Stderr();
+}
+
+// Stopping gives up on the lock: the relay must not hang on another
+// program's transaction, and says how many events that loses.
+TEST_F(AuditLockTest, TheRelayStopsWhileAnAuditQueryWaitsForTheLock) {
+  ASSERT_TRUE(farm_->WaitAttached());
+  WriteLock lock(StateFile("audit.db"));
+  std::unique_ptr<Process> query = StartQueryBehindTheLock();
+  ASSERT_FALSE(HasFailure());
+
+  farm_->relay().Signal(SIGTERM);
+  EXPECT_EQ(farm_->relay().Wait(absl::Seconds(60)), 0)
+      << "the relay did not stop while audit.db was locked:\n"
+      << farm_->relay().Stderr();
+  EXPECT_TRUE(
+      absl::StrContains(farm_->relay().Stderr(), "1 audit event(s) are lost"))
+      << farm_->relay().Stderr();
+  query->Wait();
 }
 
 }  // namespace
