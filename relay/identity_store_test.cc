@@ -47,6 +47,7 @@ class ForeignLock {
  public:
   explicit ForeignLock(const std::string& dir) {
     EXPECT_EQ(sqlite3_open((dir + "/identities.db").c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 30000);  // as any other program would
     EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
               SQLITE_OK);
   }

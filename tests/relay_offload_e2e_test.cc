@@ -57,6 +57,9 @@ class WriteLock {
  public:
   explicit WriteLock(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK) << path;
+    // The relay may be in the middle of a short transaction of its own (an
+    // audit batch, a checkpoint): wait for it, as any other program would.
+    sqlite3_busy_timeout(db_, 30000);
     EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
               SQLITE_OK)
         << sqlite3_errmsg(db_);
