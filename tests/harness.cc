@@ -41,6 +41,9 @@ std::string ReadFileOrEmpty(const std::string& path) {
 
 namespace {
 
+// The line bowden-relay prints once its port accepts connections.
+constexpr char kRelayListening[] = "bowden-relay listening on port";
+
 int CountOccurrences(const std::string& haystack, const std::string& needle) {
   int count = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
@@ -334,6 +337,14 @@ std::string Farm::relay_address() const { return absl::StrCat("127.0.0.1:", rela
 
 void Farm::StartRelay() {
   relay_.reset();  // a previous relay, if any, is killed first
+  // Its log files are appended to, so a previous relay's "listening" line is
+  // already there: wait for one more, the new relay's own, or callers would
+  // connect before it listens and find nothing on the port.
+  const std::string log_prefix = dir_.File("relay");
+  const int listening_before =
+      CountOccurrences(ReadFileOrEmpty(log_prefix + ".out") +
+                           ReadFileOrEmpty(log_prefix + ".err"),
+                       kRelayListening);
   identity::TlsFiles tls = pki_->Files("relay");
   std::vector<std::string> argv = {
       BinaryPath("relay/bowden-relay"), "--listen", relay_address(), "--cert", tls.cert,
@@ -348,8 +359,8 @@ void Farm::StartRelay() {
   } else if (options_.relay_signs) {
     argv.insert(argv.end(), {"--ca-dir", pki_->dir()});
   }
-  relay_ = std::make_unique<Process>(argv, dir_.File("relay"));
-  ASSERT_TRUE(relay_->WaitForOutput("bowden-relay listening on port"))
+  relay_ = std::make_unique<Process>(argv, log_prefix);
+  ASSERT_TRUE(relay_->WaitForOutput(kRelayListening, listening_before + 1))
       << relay_->Stderr();
   if (relay_port_ == 0) {
     std::smatch match;
