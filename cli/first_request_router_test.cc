@@ -187,8 +187,19 @@ TEST_F(FirstRequestRouterTest, ConnectionClosedBeforeAnyByteIsDropped) {
 
 TEST_F(FirstRequestRouterTest, TimerAfterTheRouterIsGoneDoesNothing) {
   MakeRouter(absl::Milliseconds(1));
-  tunnel::UniqueFd client = Connect();
-  OnLoop([&] { router_.reset(); });
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                       pair),
+            0);
+  tunnel::UniqueFd client(pair[0]);
+  tunnel::UniqueFd server(pair[1]);
+  // In one loop task, so the router is gone before its timer can run (with
+  // the two in separate tasks, a loaded machine let the 1 ms timer run
+  // between them, and the connection was routed).
+  OnLoop([&] {
+    router_->Add(std::move(server));
+    router_.reset();
+  });
   // A later timer runs after the router's own.
   absl::Notification later;
   loop_->RunAfter(absl::Milliseconds(20), [&] { later.Notify(); });
