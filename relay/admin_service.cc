@@ -108,7 +108,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::QueryAudit(
   if (!AuthoriseAdmin(context, reactor, "read the audit log")) return reactor;
   // The flush waits for the writer (and for a lock on audit.db): on the
   // audit's own thread, so store jobs do not queue behind it.
-  FinishOffloaded(state_->audit_offload, reactor, [this, request, response] {
+  state_->audit_offload->FinishCall(reactor, [this, request, response] {
     return QueryAuditNow(*request, response);
   });
   return reactor;
@@ -155,7 +155,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyAudit(
   if (!AuthoriseAdmin(context, reactor, "verify the audit log")) return reactor;
   // A verification reads the whole log: seconds for millions of rows; on
   // the audit's own thread.
-  FinishOffloaded(state_->audit_offload, reactor, [this, request, response] {
+  state_->audit_offload->FinishCall(reactor, [this, request, response] {
     VerifyAuditNow(*request, response);
     return grpc::Status::OK;
   });
@@ -205,10 +205,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Revoke(grpc::CallbackServerContext* 
     return reactor;
   }
   // Storing waits on the disk (and on another connection's lock).
-  FinishOffloaded(*state_, reactor,
-                  [this, admin = admin->name, subject, request, response] {
-                    return RevokeNow(admin, subject, *request, response);
-                  });
+  state_->offload->FinishCall(
+      reactor, [this, admin = admin->name, subject, request, response] {
+        return RevokeNow(admin, subject, *request, response);
+      });
   return reactor;
 }
 
@@ -273,7 +273,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListIdentities(
     bowden::v1::ListIdentitiesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!AuthoriseAdmin(context, reactor, "list identities")) return reactor;
-  FinishOffloaded(*state_, reactor, [this, response] {
+  state_->offload->FinishCall(reactor, [this, response] {
     ListIdentitiesNow(response);
     return grpc::Status::OK;
   });
@@ -340,10 +340,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
     return reactor;
   }
   // Reading the bundle and storing the token wait on the disk.
-  FinishOffloaded(*state_, reactor,
-                  [this, admin = admin->name, ttl, request, response] {
-                    return CreateTokenNow(admin, ttl, *request, response);
-                  });
+  state_->offload->FinishCall(
+      reactor, [this, admin = admin->name, ttl, request, response] {
+        return CreateTokenNow(admin, ttl, *request, response);
+      });
   return reactor;
 }
 

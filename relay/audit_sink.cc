@@ -186,26 +186,33 @@ void AuditSink::Write(std::vector<Entry>& batch) {
   if (absl::IsUnavailable(seq.status())) {
     // Still locked, and the relay is stopping (StopWaitingForLocks): one at
     // a time would wait a busy timeout per event to lose each anyway.
-    LOG(ERROR) << "audit.db is still locked by another connection as the relay "
-                  "stops: "
-               << batch.size() << " audit event(s) are lost (" << seq.status()
-               << "); end the other program's transaction before stopping the "
-                  "relay";
+    size_t resent = 0;
     for (Entry& entry : batch) {
-      if (entry.batch_failed) *entry.batch_failed = true;
+      if (!entry.batch_failed) continue;
+      *entry.batch_failed = true;
+      ++resent;
     }
+    LOG(ERROR) << "audit.db is still locked by another connection as the relay "
+                  "stops ("
+               << seq.status() << "): " << batch.size() - resent
+               << " audit event(s) are lost (the relay's own; " << resent
+               << " more from agents are not acknowledged and come again); end "
+                  "the other program's transaction before stopping the relay";
   } else if (!seq.ok()) {
     // One at a time, so one bad event cannot keep the others out; each
     // failure is logged and marks its agent batch as not acknowledged.
     for (size_t i = 0; i < batch.size(); ++i) {
       absl::StatusOr<int64_t> one = AppendWaitingForLock({events[i]});
       if (one.ok()) continue;
+      const bool from_agent = batch[i].batch_failed != nullptr;
       LOG(ERROR) << "audit log append failed (" << events[i].kind()
-                 << "): " << one.status()
-                 << "; an agent's batch is not acknowledged and comes again: "
-                    "check free disk "
-                    "space and that the state directory's audit.db is writable";
-      if (batch[i].batch_failed) *batch[i].batch_failed = true;
+                 << "): " << one.status() << "; "
+                 << (from_agent ? "its agent's batch is not acknowledged and "
+                                  "comes again"
+                                : "this event of the relay's own is lost")
+                 << ": check free disk space and that the state directory's "
+                    "audit.db is writable";
+      if (from_agent) *batch[i].batch_failed = true;
     }
   }
   // Only an agent batch all of whose events are in the log is

@@ -29,7 +29,7 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::GetCa(grpc::CallbackServerContext* 
   // and every TLS handshake on this port already shows the chain.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The bundle is read from the disk each time (a rotation rewrites it).
-  FinishOffloaded(*state_, reactor, [this, response] {
+  state_->offload->FinishCall(reactor, [this, response] {
     absl::StatusOr<std::string> bundle = ReadTrustBundle(state_->signing);
     if (bundle.ok()) response->set_ca_pem(*std::move(bundle));
     return ToGrpcStatus(bundle.status());
@@ -64,7 +64,7 @@ grpc::ServerUnaryReactor* EnrollServiceImpl::Enroll(grpc::CallbackServerContext*
     return reactor;
   }
   // The token lives in SQLite and signing is slow CPU work.
-  FinishOffloaded(*state_, reactor, [this, peer, request, response] {
+  state_->offload->FinishCall(reactor, [this, peer, request, response] {
     return EnrollNow(peer, *request, response);
   });
   return reactor;

@@ -33,10 +33,10 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Renew(grpc::CallbackServerContext
   std::optional<std::string> pem;
   if (pems.size() == 1) pem.emplace(pems[0].data(), pems[0].size());
   // Signing is slow CPU work and reads the CA key from the disk.
-  FinishOffloaded(*state_, reactor,
-                  [this, peer = *std::move(peer), pem, request, response] {
-                    return RenewNow(peer, pem, *request, response);
-                  });
+  state_->offload->FinishCall(
+      reactor, [this, peer = *std::move(peer), pem, request, response] {
+        return RenewNow(peer, pem, *request, response);
+      });
   return reactor;
 }
 

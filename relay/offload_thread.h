@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/support/server_callback.h"
+#include "grpcpp/support/status.h"
 
 namespace bowden::relay {
 
@@ -22,7 +24,7 @@ namespace bowden::relay {
 // The relay runs every gRPC reaction on one thread (callback_threads.h);
 // a handler that waited on the disk there would stall every session for as
 // long. A handler authorises the caller there, hands the rest here and
-// finishes its reactor from the job (FinishOffloaded in relay_state.h).
+// finishes its reactor from the job (FinishCall).
 // One job at a time keeps the stores' writes in order; the price is that a
 // long job (a write waiting for a locked database) delays the jobs queued
 // behind it on the same thread, which is why the audit's jobs have their own.
@@ -39,6 +41,15 @@ class OffloadThread {
 
   // Queues `job`; it runs after every job queued before it.
   void Run(std::function<void()> job) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Queues `work` and finishes `reactor` with the status it returns. Check
+  // who calls first, on the callback thread; what `work` captures must stay
+  // valid until it has run (a unary call's request and response do: gRPC
+  // keeps them until Finish).
+  void FinishCall(grpc::ServerUnaryReactor* reactor,
+                  std::function<grpc::Status()> work) ABSL_LOCKS_EXCLUDED(mu_) {
+    Run([reactor, work = std::move(work)] { reactor->Finish(work()); });
+  }
 
  private:
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);

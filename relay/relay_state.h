@@ -1,11 +1,8 @@
 #ifndef BOWDEN_RELAY_RELAY_STATE_H_
 #define BOWDEN_RELAY_RELAY_STATE_H_
 
-#include <functional>
 #include <string>
-#include <utility>
 
-#include "grpcpp/support/server_callback.h"
 #include "policy/policy_source.h"
 #include "relay/audit_sink.h"
 #include "relay/identity_store.h"
@@ -54,23 +51,6 @@ inline bowden::v1::AuditEvent MakeAuditEvent(absl::string_view kind,
   event.set_actor(std::string(actor));
   event.set_outcome(std::string(outcome));
   return event;
-}
-
-// Runs `work` on `thread` (the state's `offload` or `audit_offload`) and
-// finishes `reactor` with the status it returns. Check who calls first, on
-// the callback thread; what `work` captures must stay valid until it has run
-// (a unary call's request and response do: gRPC keeps them until Finish).
-inline void FinishOffloaded(OffloadThread* thread,
-                            grpc::ServerUnaryReactor* reactor,
-                            std::function<grpc::Status()> work) {
-  thread->Run([reactor, work = std::move(work)] { reactor->Finish(work()); });
-}
-
-// The same on the store thread (`state.offload`), where most handlers go.
-inline void FinishOffloaded(RelayState& state,
-                            grpc::ServerUnaryReactor* reactor,
-                            std::function<grpc::Status()> work) {
-  FinishOffloaded(state.offload, reactor, std::move(work));
 }
 
 }  // namespace bowden::relay

@@ -42,7 +42,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListPrinters(
     return reactor;
   }
   // The printers seen before are in SQLite.
-  FinishOffloaded(*state_, reactor, [this, user = user->name, response] {
+  state_->offload->FinishCall(reactor, [this, user = user->name, response] {
     return ListPrintersNow(user, response);
   });
   return reactor;
