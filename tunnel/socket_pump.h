@@ -152,11 +152,17 @@ class SocketPump final
   bool rpc_done_ = false;
   // Up direction's token holder only.
   bool sent_fin_ = false;
+  // The last read returned less than it asked for: the socket's queue was
+  // empty then, so what arrives later raises an edge of its own.
+  bool last_read_drained_ = false;
   uint64_t bytes_up_ = 0;
   // Down direction's token holder only.
   uint64_t bytes_down_ = 0;
   // Set by the loop, read by reactions.
   std::atomic<bool> socket_failed_{false};
+  // An edge reported the peer's FIN, an error or a hang-up: its edge may be
+  // spent already, so reads go on until the socket says so (0 or an error).
+  std::atomic<bool> peer_hung_up_{false};
   grpc::Status status_;  // loop thread, after OnDone
 };
 
