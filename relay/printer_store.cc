@@ -66,13 +66,31 @@ absl::StatusOr<std::unique_ptr<PrinterStore>> PrinterStore::Open(
     return absl::FailedPreconditionError(absl::StrCat(
         "state database '", path, "' is not usable: ", message));
   }
+  if (absl::Status loaded = store->LoadKnown(); !loaded.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database '", path, "' is not usable: ", loaded.message()));
+  }
   return store;
+}
+
+absl::Status PrinterStore::LoadKnown() {
+  absl::StatusOr<std::vector<KnownPrinter>> printers = List();
+  if (!printers.ok()) return printers.status();
+  absl::MutexLock lock(&known_mu_);
+  for (KnownPrinter& printer : *printers) known_.insert(std::move(printer.id));
+  return absl::OkStatus();
 }
 
 PrinterStore::~PrinterStore() { sqlite3_close(db_); }
 
 absl::Status PrinterStore::RecordSeen(const std::string& id,
                                       const std::vector<std::string>& targets) {
+  {
+    // Known from its first attachment, whether or not the row can be
+    // written now.
+    absl::MutexLock lock(&known_mu_);
+    known_.insert(id);
+  }
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Statement> stmt = Prepare(
       db_,
@@ -108,16 +126,9 @@ absl::StatusOr<std::vector<KnownPrinter>> PrinterStore::List() {
   return printers;
 }
 
-absl::StatusOr<bool> PrinterStore::Contains(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<Statement> stmt =
-      Prepare(db_, "SELECT 1 FROM printers WHERE id = ?");
-  if (!stmt.ok()) return stmt.status();
-  sqlite3_bind_text(stmt->get(), 1, id.c_str(), -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(stmt->get());
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return SqlError(db_, "select");
+bool PrinterStore::Contains(const std::string& id) {
+  absl::MutexLock lock(&known_mu_);
+  return known_.contains(id);
 }
 
 }  // namespace bowden::relay

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -24,24 +25,34 @@ struct KnownPrinter {
 // WAL), so `bowden ls` can show printers that are offline and the relay can
 // tell "unknown printer" from "printer offline".
 //
-// Thread-safe.
+// Thread-safe. RecordSeen and List wait for the database (up to its 5 s busy
+// timeout when another program holds the write lock), so the relay calls
+// them off its callback thread; Contains answers from memory and never waits
+// for them, since Dial asks it on the callback thread.
 class PrinterStore {
  public:
   // Opens or creates DIR/state.db (DIR is created 0700 if missing).
   static absl::StatusOr<std::unique_ptr<PrinterStore>> Open(const std::string& dir);
   ~PrinterStore();
 
+  // Remembers the printer as known at once, then writes its row.
   absl::Status RecordSeen(const std::string& id,
                           const std::vector<std::string>& targets)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(mu_, known_mu_);
   absl::StatusOr<std::vector<KnownPrinter>> List() ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<bool> Contains(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the printer has ever attached (in this run or, from state.db,
+  // before it).
+  bool Contains(const std::string& id) ABSL_LOCKS_EXCLUDED(known_mu_);
 
  private:
   explicit PrinterStore(sqlite3* db) : db_(db) {}
+  // Fills known_ from the printers table.
+  absl::Status LoadKnown() ABSL_LOCKS_EXCLUDED(mu_, known_mu_);
 
-  absl::Mutex mu_;
+  absl::Mutex mu_;  // held for each use of db_, also while SQLite waits
   sqlite3* const db_;
+  absl::Mutex known_mu_;  // never held across a database call
+  absl::flat_hash_set<std::string> known_ ABSL_GUARDED_BY(known_mu_);
 };
 
 }  // namespace bowden::relay

@@ -102,8 +102,7 @@ absl::StatusOr<UserServiceImpl::Authorised> UserServiceImpl::Authorise(
   }
   std::shared_ptr<AgentChannel> channel = state_->registry.FindAgent(printer);
   if (channel == nullptr) {
-    absl::StatusOr<bool> known = state_->store->Contains(printer);
-    if (known.ok() && !*known) {
+    if (!state_->store->Contains(printer)) {
       return absl::NotFoundError(absl::StrCat(
           "printer '", printer, "' is unknown to this relay: check the name with `bowden ls`"));
     }

@@ -148,9 +148,10 @@ TEST_F(RelayOffloadTest,
 
 // state.db's printer row is written when an agent attaches; the store waits
 // up to 5 s for the lock and logs nothing while it does, then logs the
-// failure ("database is locked").
+// failure ("database is locked"). Meanwhile sessions go on, and so does a
+// dial to a printer that is not attached (unknown or offline?).
 TEST_F(RelayOffloadTest,
-       AnAgentAttachesAndSessionsGoOnWhileItsPrinterRowWaitsForTheLock) {
+       AnAgentAttachesAndSessionsAndDialsGoOnWhileItsPrinterRowWaitsForTheLock) {
   int port = StartSession();
   ASSERT_NE(port, 0);
   farm_->pki().Issue("agent", "mk4-02");
@@ -165,6 +166,22 @@ TEST_F(RelayOffloadTest,
   EXPECT_EQ(CurlStatus(port), "200");
   // Registered before its row was written: the write is still waiting.
   EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << farm_->relay().Stderr();
+  // A dial to a printer that is not attached asks whether the relay knows
+  // it, on the callback thread: the answer comes from memory, not from
+  // behind the waiting write (which would hold every session up until the
+  // write gave up, 5 s later, and log "database is locked" first).
+  grpc::Status dialed = DialOnce(farm_->relay_address(),
+                                 farm_->pki().Files("alice"), "nope-01",
+                                 "octoprint", "", nullptr);
+  EXPECT_EQ(dialed.error_code(), grpc::StatusCode::NOT_FOUND)
+      << dialed.error_message();
+  EXPECT_TRUE(absl::StrContains(dialed.error_message(),
+                                "'nope-01' is unknown to this relay"))
+      << dialed.error_message();
+  EXPECT_EQ(CurlStatus(port), "200");
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+      << "the dial waited for the printer row's write:\n"
       << farm_->relay().Stderr();
 
   lock.Release();
