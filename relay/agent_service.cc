@@ -53,11 +53,11 @@ std::optional<SessionInfo> FindSession(RelayState& state,
 class AttachReactor final : public AttachReactorBase {
  public:
   AttachReactor(RelayState* state, AgentAuditBudget* audit_budget,
-                std::string printer_id, std::string peer,
-                std::string serial_hex)
+                AuthenticatedPeer agent, std::string peer)
       : state_(state),
-        channel_(std::make_shared<AgentChannel>(
-            std::move(printer_id), std::move(peer), std::move(serial_hex))),
+        agent_(std::move(agent)),
+        channel_(std::make_shared<AgentChannel>(agent_.name, std::move(peer),
+                                                agent_.serial_hex)),
         audit_filter_(
             channel_->printer_id(), AgentActor(),
             [state](const std::string& id) { return FindSession(*state, id); },
@@ -134,14 +134,9 @@ class AttachReactor final : public AttachReactorBase {
       return ToGrpcStatus(added);
     }
     registered_ = true;
-    AuthenticatedPeer agent;
-    static_cast<identity::SpiffeId&>(agent) = {state_->trust_domain,
-                                               identity::PeerKind::kAgent,
-                                               channel_->printer_id()};
-    agent.serial_hex = channel_->serial_hex();
     // Registered now, so a later revocation's cut finds it; one stored since
     // the call started may have looked before.
-    if (absl::Status revoked = CheckNotRevokedSince(*state_, agent);
+    if (absl::Status revoked = CheckNotRevokedSince(*state_, agent_);
         !revoked.ok()) {
       return ToGrpcStatus(revoked);
     }
@@ -199,17 +194,18 @@ class AttachReactor final : public AttachReactorBase {
     state_->offload->Run([store = state_->store, id = channel_->printer_id(),
                           targets = std::move(targets)] {
       absl::Status recorded = store->RecordSeen(id, targets);
-      if (!recorded.ok()) LOG(ERROR) << "printer " << id << ": " << recorded;
+      if (!recorded.ok()) {
+        LOG(ERROR) << recorded.message()
+                   << "; the printer's row is written when it next attaches "
+                      "(until then `bowden ls` lists it only while attached)";
+      }
     });
   }
 
-  std::string AgentActor() const {
-    return identity::SpiffeId{state_->trust_domain, identity::PeerKind::kAgent,
-                              channel_->printer_id()}
-        .ToString();
-  }
+  std::string AgentActor() const { return agent_.ToString(); }
 
   RelayState* const state_;
+  const AuthenticatedPeer agent_;  // as the Attach call authenticated it
   std::shared_ptr<AgentChannel> channel_;
   AgentAuditFilter audit_filter_;  // reactions only
   AgentMessage in_;
@@ -224,8 +220,8 @@ grpc::ServerBidiReactor<AgentMessage, RelayMessage>* AgentServiceImpl::Attach(
   if (!id.ok()) {
     return new FinishedReactor<AgentMessage, RelayMessage>(ToGrpcStatus(id.status()));
   }
-  return new AttachReactor(state_, &audit_budget_, id->name, context->peer(),
-                           id->serial_hex);
+  return new AttachReactor(state_, &audit_budget_, *std::move(id),
+                           context->peer());
 }
 
 grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* AgentServiceImpl::Carry(

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "relay/sqlite_lock.h"
 
 namespace bowden::relay {
 namespace {
@@ -35,24 +37,6 @@ void Bind(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.c_str(), -1, SQLITE_TRANSIENT);
 }
 
-constexpr int kLockPollMs = 10;
-
-// SQLite's busy handler: waits for another connection's lock up to
-// IdentityStore::kLockWait, saying once per wait that it does (an operator
-// whose `bowden revoke` hangs learns why; tests wait for the line).
-int WaitForLock(void* /*unused*/, int attempts) {
-  if (attempts == 0) {
-    LOG(WARNING)
-        << "identity store: identities.db is locked by another connection (a "
-           "backup or a sqlite3 shell?); waiting up to "
-        << absl::FormatDuration(IdentityStore::kLockWait) << " for it";
-  }
-  if (attempts * absl::Milliseconds(kLockPollMs) >= IdentityStore::kLockWait)
-    return 0;
-  sqlite3_sleep(kLockPollMs);
-  return 1;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& dir) {
@@ -71,7 +55,7 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
         absl::StrCat("cannot open '", path, "': ", error));
   }
   std::unique_ptr<IdentityStore> store(new IdentityStore(db));
-  sqlite3_busy_handler(db, WaitForLock, nullptr);
+  WaitForOtherWriters(db, "identities.db");
   char* error = nullptr;
   if (sqlite3_exec(db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -102,14 +86,10 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
 IdentityStore::~IdentityStore() { sqlite3_close(db_); }
 
 absl::Status IdentityStore::WriteError(absl::string_view what) const {
-  if (sqlite3_errcode(db_) == SQLITE_BUSY) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot ", what, ": another program kept identities.db locked for ",
-        absl::FormatDuration(kLockWait),
-        " (a backup or a sqlite3 shell?); try again"));
-  }
-  return absl::InternalError(
-      absl::StrCat("cannot ", what, ": ", sqlite3_errmsg(db_)));
+  absl::Status status = SqliteWriteError(db_, "identities.db", what);
+  if (!absl::IsUnavailable(status)) return status;
+  return absl::UnavailableError(absl::StrCat(
+      status.message(), "; end its transaction and try again"));
 }
 
 absl::Status IdentityStore::Revoke(const Revocation& revocation) {

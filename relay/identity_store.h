@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "identity/peer.h"
 #include "identity/spiffe_id.h"
+#include "relay/sqlite_lock.h"
 
 namespace bowden::relay {
 
@@ -55,10 +56,8 @@ struct SeenCertificate {
 // Thread-safe.
 class IdentityStore {
  public:
-  // How long a write waits for another connection's lock: as long as the
-  // printer store waits, and well inside the CLI's 10 s deadline, so the
-  // admin reads WriteError's sentence rather than "deadline exceeded".
-  static constexpr absl::Duration kLockWait = absl::Seconds(5);
+  // How long a write waits for another connection's lock.
+  static constexpr absl::Duration kLockWait = kSqliteLockWait;
 
   static absl::StatusOr<std::unique_ptr<IdentityStore>> Open(const std::string& dir);
   ~IdentityStore();

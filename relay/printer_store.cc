@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "relay/sqlite_lock.h"
 
 namespace bowden::relay {
 namespace {
@@ -52,9 +53,9 @@ absl::StatusOr<std::unique_ptr<PrinterStore>> PrinterStore::Open(
         "cannot open state database '", path, "': ", error));
   }
   std::unique_ptr<PrinterStore> store(new PrinterStore(db));
+  WaitForOtherWriters(db, "state.db");
   const char* schema =
       "PRAGMA journal_mode=WAL;"
-      "PRAGMA busy_timeout=5000;"
       "CREATE TABLE IF NOT EXISTS printers ("
       "  id TEXT PRIMARY KEY,"
       "  targets TEXT NOT NULL,"
@@ -76,7 +77,7 @@ absl::StatusOr<std::unique_ptr<PrinterStore>> PrinterStore::Open(
 absl::Status PrinterStore::LoadKnown() {
   absl::StatusOr<std::vector<KnownPrinter>> printers = List();
   if (!printers.ok()) return printers.status();
-  absl::MutexLock lock(&known_mu_);
+  absl::MutexLock lock(&mu_);
   for (KnownPrinter& printer : *printers) known_.insert(std::move(printer.id));
   return absl::OkStatus();
 }
@@ -88,10 +89,10 @@ absl::Status PrinterStore::RecordSeen(const std::string& id,
   {
     // Known from its first attachment, whether or not the row can be
     // written now.
-    absl::MutexLock lock(&known_mu_);
+    absl::MutexLock lock(&mu_);
     known_.insert(id);
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   absl::StatusOr<Statement> stmt = Prepare(
       db_,
       "INSERT INTO printers (id, targets, last_seen_unix) VALUES (?, ?, ?) "
@@ -102,12 +103,15 @@ absl::Status PrinterStore::RecordSeen(const std::string& id,
   sqlite3_bind_text(stmt->get(), 1, id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(stmt->get(), 2, joined.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(stmt->get(), 3, absl::ToUnixSeconds(absl::Now()));
-  if (sqlite3_step(stmt->get()) != SQLITE_DONE) return SqlError(db_, "insert");
+  if (sqlite3_step(stmt->get()) != SQLITE_DONE) {
+    return SqliteWriteError(db_, "state.db",
+                            absl::StrCat("record printer '", id, "' as seen"));
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<KnownPrinter>> PrinterStore::List() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   absl::StatusOr<Statement> stmt = Prepare(
       db_, "SELECT id, targets, last_seen_unix FROM printers ORDER BY id");
   if (!stmt.ok()) return stmt.status();
@@ -127,7 +131,7 @@ absl::StatusOr<std::vector<KnownPrinter>> PrinterStore::List() {
 }
 
 bool PrinterStore::Contains(const std::string& id) {
-  absl::MutexLock lock(&known_mu_);
+  absl::MutexLock lock(&mu_);
   return known_.contains(id);
 }
 

@@ -25,8 +25,8 @@ struct KnownPrinter {
 // WAL), so `bowden ls` can show printers that are offline and the relay can
 // tell "unknown printer" from "printer offline".
 //
-// Thread-safe. RecordSeen and List wait for the database (up to its 5 s busy
-// timeout when another program holds the write lock), so the relay calls
+// Thread-safe. RecordSeen and List wait for the database (up to
+// kSqliteLockWait when another program holds the write lock), so the relay calls
 // them off its callback thread; Contains answers from memory and never waits
 // for them, since Dial asks it on the callback thread.
 class PrinterStore {
@@ -38,21 +38,24 @@ class PrinterStore {
   // Remembers the printer as known at once, then writes its row.
   absl::Status RecordSeen(const std::string& id,
                           const std::vector<std::string>& targets)
-      ABSL_LOCKS_EXCLUDED(mu_, known_mu_);
-  absl::StatusOr<std::vector<KnownPrinter>> List() ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
+  absl::StatusOr<std::vector<KnownPrinter>> List() ABSL_LOCKS_EXCLUDED(db_mu_);
   // Whether the printer has ever attached (in this run or, from state.db,
   // before it).
-  bool Contains(const std::string& id) ABSL_LOCKS_EXCLUDED(known_mu_);
+  bool Contains(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   explicit PrinterStore(sqlite3* db) : db_(db) {}
   // Fills known_ from the printers table.
-  absl::Status LoadKnown() ABSL_LOCKS_EXCLUDED(mu_, known_mu_);
+  absl::Status LoadKnown() ABSL_LOCKS_EXCLUDED(db_mu_, mu_);
 
-  absl::Mutex mu_;  // held for each use of db_, also while SQLite waits
   sqlite3* const db_;
-  absl::Mutex known_mu_;  // never held across a database call
-  absl::flat_hash_set<std::string> known_ ABSL_GUARDED_BY(known_mu_);
+  // Held for every use of db_, also while SQLite waits for a lock. Taken
+  // before mu_, never while holding it (as in IdentityStore).
+  absl::Mutex db_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Held only for known_, never across a use of db_.
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> known_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace bowden::relay

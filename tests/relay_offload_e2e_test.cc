@@ -147,9 +147,9 @@ TEST_F(RelayOffloadTest,
 }
 
 // state.db's printer row is written when an agent attaches; the store waits
-// up to 5 s for the lock and logs nothing while it does, then logs the
-// failure ("database is locked"). Meanwhile sessions go on, and so does a
-// dial to a printer that is not attached (unknown or offline?).
+// up to 5 s for the lock (logging that it waits), then logs the failure
+// ("another program kept state.db locked"). Meanwhile sessions go on, and so
+// does a dial to a printer that is not attached (unknown or offline?).
 TEST_F(RelayOffloadTest,
        AnAgentAttachesAndSessionsAndDialsGoOnWhileItsPrinterRowWaitsForTheLock) {
   int port = StartSession();
@@ -165,12 +165,13 @@ TEST_F(RelayOffloadTest,
   ASSERT_TRUE(agent.WaitForOutput("attached as printer")) << agent.Stderr();
   EXPECT_EQ(CurlStatus(port), "200");
   // Registered before its row was written: the write is still waiting.
-  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(),
+                                 "another program kept state.db locked"))
       << farm_->relay().Stderr();
   // A dial to a printer that is not attached asks whether the relay knows
   // it, on the callback thread: the answer comes from memory, not from
   // behind the waiting write (which would hold every session up until the
-  // write gave up, 5 s later, and log "database is locked" first).
+  // write gave up, 5 s later, and log its failure first).
   grpc::Status dialed = DialOnce(farm_->relay_address(),
                                  farm_->pki().Files("alice"), "nope-01",
                                  "octoprint", "", nullptr);
@@ -180,7 +181,8 @@ TEST_F(RelayOffloadTest,
                                 "'nope-01' is unknown to this relay"))
       << dialed.error_message();
   EXPECT_EQ(CurlStatus(port), "200");
-  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(),
+                                 "another program kept state.db locked"))
       << "the dial waited for the printer row's write:\n"
       << farm_->relay().Stderr();
 
@@ -197,7 +199,8 @@ TEST_F(RelayOffloadTest,
     return found;
   })) << "mk4-02's row never reached state.db:\n"
       << farm_->relay().Stderr();
-  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(), "database is locked"))
+  EXPECT_FALSE(absl::StrContains(farm_->relay().Stderr(),
+                                 "another program kept state.db locked"))
       << farm_->relay().Stderr();
 }
 
