@@ -4,8 +4,19 @@
 
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "terminal/terminal_text.h"
 
 namespace bowden::cli {
+namespace {
+
+// The error names what was typed, which may hold control characters (a
+// script passing on input it did not check): escaped so that printing the
+// sentence cannot move the cursor or recolour the terminal.
+std::string Sentence(absl::string_view text) {
+  return terminal::EscapeForTerminal(text);
+}
+
+}  // namespace
 
 bool FlagTakesValue(const std::string& name) {
   if (name == "dns" || name == "ip") return true;  // config/repeated_flag.h
@@ -60,9 +71,9 @@ ScannedCommandLine ScanCommandLine(const std::vector<char*>& args) {
     }
     if (flag == nullptr) {
       if (scanned.error.empty()) {
-        scanned.error = absl::StrCat(
+        scanned.error = Sentence(absl::StrCat(
             "unknown flag '", arg,
-            "'; run `bowden help COMMAND` for the command's flags");
+            "'; run `bowden help COMMAND` for the command's flags"));
       }
       continue;
     }
@@ -71,15 +82,15 @@ ScannedCommandLine ScanCommandLine(const std::vector<char*>& args) {
     } else if (!has_value) {
       if (i + 1 == args.size()) {
         if (scanned.error.empty())
-          scanned.error = absl::StrCat("flag '", arg, "' needs a value");
+          scanned.error = Sentence(absl::StrCat("flag '", arg, "' needs a value"));
         continue;
       }
       value = args[++i];
     }
     std::string problem;
     if (scanned.error.empty() && !flag->ParseFrom(value, &problem)) {
-      scanned.error =
-          absl::StrCat("bad value '", value, "' for --", name, ": ", problem);
+      scanned.error = Sentence(
+          absl::StrCat("bad value '", value, "' for --", name, ": ", problem));
     }
   }
   return scanned;

@@ -9,7 +9,8 @@ namespace bowden::cli {
 // The command line as `bowden` reads it before Abseil's ParseCommandLine
 // (which would exit 1 on a bad flag; a bad command line exits 2): the words
 // that are not flags or flag values, whether help was asked for, and the
-// first flag error (an unknown flag or a bad value), one sentence.
+// first flag error (an unknown flag or a bad value), one sentence, with
+// control characters escaped (terminal/terminal_text.h).
 struct ScannedCommandLine {
   std::vector<std::string> words;
   bool help = false;

@@ -59,6 +59,22 @@ TEST(ScanCommandLineTest, TheFirstUnknownFlagIsTheError) {
   EXPECT_THAT(s.words, ElementsAre("ls"));
 }
 
+// What was typed is echoed, so an escape sequence in it must not reach the
+// terminal raw (it could clear the screen or rewrite the line above).
+TEST(ScanCommandLineTest, TheErrorEscapesControlCharactersFromTheCommandLine) {
+  EXPECT_EQ(ScanWords({"ls", "--no\x1b[2Jpe"}).error,
+            "unknown flag '--no\\x1b[2Jpe'; run `bowden help COMMAND` for the "
+            "command's flags");
+  std::string bad_value = ScanWords({"audit", "--limit=\x1b]0;owned\x07"}).error;
+  EXPECT_TRUE(absl::StartsWith(bad_value,
+                               "bad value '\\x1b]0;owned\\x07' for --limit: "))
+      << bad_value;
+  EXPECT_EQ(bad_value.find('\x1b'), std::string::npos) << bad_value;
+  EXPECT_EQ(ScanWords({"--relay\r"}).error,
+            "unknown flag '--relay\\x0d'; run `bowden help COMMAND` for the "
+            "command's flags");
+}
+
 TEST(ScanCommandLineTest, AFlagWithoutItsValueIsAnError) {
   EXPECT_EQ(ScanWords({"ls", "--relay"}).error, "flag '--relay' needs a value");
 }
