@@ -60,12 +60,30 @@ void Registry::RemovePending(const std::string& id) {
   pending_.erase(id);
 }
 
+std::vector<std::shared_ptr<Splice>> Registry::TakePendingStartedBefore(
+    absl::Time cutoff) {
+  absl::MutexLock lock(&mu_);
+  return TakePendingIf(
+      [cutoff](const Splice& splice) { return splice.started() < cutoff; });
+}
+
+bool Registry::HasPending() {
+  absl::MutexLock lock(&mu_);
+  return !pending_.empty();
+}
+
 std::vector<std::shared_ptr<Splice>> Registry::TakePendingFor(
     const std::string& printer) {
   absl::MutexLock lock(&mu_);
+  return TakePendingIf(
+      [&printer](const Splice& splice) { return splice.info().printer == printer; });
+}
+
+std::vector<std::shared_ptr<Splice>> Registry::TakePendingIf(
+    absl::FunctionRef<bool(const Splice&)> take) {
   std::vector<std::shared_ptr<Splice>> taken;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second->info().printer == printer) {
+    if (take(*it->second)) {
       taken.push_back(std::move(it->second));
       pending_.erase(it++);
     } else {

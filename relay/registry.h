@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "relay/agent_channel.h"
 #include "relay/splice.h"
 
@@ -44,6 +46,11 @@ class Registry {
   void RemovePending(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::shared_ptr<Splice>> TakePendingFor(
       const std::string& printer) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes and returns the pending sessions created before `cutoff`
+  // (OpenTimeouts).
+  std::vector<std::shared_ptr<Splice>> TakePendingStartedBefore(
+      absl::Time cutoff) ABSL_LOCKS_EXCLUDED(mu_);
+  bool HasPending() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every session from Dial until it closes, pending or live. Refuses
   // (RESOURCE_EXHAUSTED) a session whose user already holds `max_per_user`.
@@ -74,6 +81,10 @@ class Registry {
   static constexpr size_t kRememberedFieldBytes = 48;
 
  private:
+  std::vector<std::shared_ptr<Splice>> TakePendingIf(
+      absl::FunctionRef<bool(const Splice&)> take)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<AgentChannel>> agents_
       ABSL_GUARDED_BY(mu_);

@@ -49,6 +49,29 @@ TEST(RegistryTest, TakePendingForTakesOnlyThatPrintersSessions) {
   EXPECT_NE(registry.TakePending("b", "prusa-02"), nullptr);
 }
 
+TEST(RegistryTest, TakePendingStartedBeforeTakesOnlyOlderSessions) {
+  Registry registry;
+  EXPECT_FALSE(registry.HasPending());
+  auto older = PendingSession("old", "prusa-01");
+  registry.AddPending(older);
+  while (absl::Now() <= older->started()) {
+  }
+  auto newer = PendingSession("new", "prusa-02");
+  registry.AddPending(newer);
+  ASSERT_LT(older->started(), newer->started());
+
+  std::vector<std::shared_ptr<Splice>> taken =
+      registry.TakePendingStartedBefore(newer->started());
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], older);
+  EXPECT_TRUE(registry.HasPending());
+  EXPECT_EQ(registry.TakePending("old", "prusa-01"), nullptr);
+  EXPECT_EQ(registry.TakePendingStartedBefore(newer->started() + absl::Nanoseconds(1))
+                .size(),
+            1u);
+  EXPECT_FALSE(registry.HasPending());
+}
+
 TEST(RegistryTest, RemembersWhoASessionWasForAfterItCloses) {
   Registry registry;
   {

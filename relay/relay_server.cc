@@ -78,10 +78,12 @@ RelayServer::RelayServer(std::string trust_domain,
       state_{std::move(trust_domain), policy_.get(), {},
              store_.get(), audit_.get(), identities_.get(), {}, {}},
       agent_service_(&state_),
-      user_service_(&state_, open_timeout),
+      user_service_(&state_),
       admin_service_(&state_),
-      identity_service_(&state_) {
+      identity_service_(&state_),
+      open_timeouts_(&state_.registry, open_timeout) {
   state_.offload = &offload_;
+  state_.open_timeouts = &open_timeouts_;
   state_.audit_offload = &audit_offload_;
 }
 

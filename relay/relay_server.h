@@ -87,6 +87,8 @@ class RelayServer {
   // the other, so their order among themselves does not matter.
   OffloadThread offload_;
   OffloadThread audit_offload_{"relay-audit"};
+  // Fails the sessions of state_.registry their agent does not open.
+  OpenTimeouts open_timeouts_;
   // Whether this server holds gRPC's callback threads to one
   // (callback_threads.h) until Shutdown.
   bool holds_callback_threads_ = false;

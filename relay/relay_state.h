@@ -7,6 +7,7 @@
 #include "relay/audit_sink.h"
 #include "relay/identity_store.h"
 #include "relay/offload_thread.h"
+#include "relay/open_timeouts.h"
 #include "relay/printer_store.h"
 #include "relay/registry.h"
 #include "relay/signing.h"
@@ -40,6 +41,9 @@ struct RelayState {
   // the audit's long jobs (queries, which first flush the writer, and
   // verification, which reads the whole log).
   OffloadThread* audit_offload = nullptr;
+  // Fails sessions their agent does not open in time; Dial calls Watch()
+  // after adding a pending session.
+  OpenTimeouts* open_timeouts = nullptr;
 };
 
 // Builds an audit event; the caller fills in the rest.

@@ -74,6 +74,8 @@ class Splice : public std::enable_shared_from_this<Splice> {
   std::string end_reason() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const SessionInfo& info() const { return info_; }
+  // When the splice was made (at the user's Dial).
+  absl::Time started() const { return started_; }
   // Summary for the log line written when the session closes.
   std::string Describe() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -10,7 +10,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
-#include "grpcpp/alarm.h"
 #include "identity/spiffe_id.h"
 #include "relay/call_auth.h"
 #include "relay/finished_reactor.h"
@@ -207,30 +206,8 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   (*event.mutable_fields())["role"] = info.role;
   (*event.mutable_fields())["peer"] = context->peer();
   state_->audit->Record(std::move(event));
-  ArmOpenTimeout(splice);
+  state_->open_timeouts->Watch();
   return reactor;
-}
-
-void UserServiceImpl::ArmOpenTimeout(const std::shared_ptr<Splice>& splice) {
-  // The alarm deletes itself from its own callback; it holds the session only
-  // weakly so a finished session is not kept alive until the deadline.
-  auto* alarm = new grpc::Alarm();
-  std::weak_ptr<Splice> weak = splice;
-  Registry* registry = &state_->registry;
-  absl::Duration timeout = open_timeout_;
-  alarm->Set(absl::ToChronoTime(absl::Now() + timeout),
-             [alarm, weak, registry, timeout](bool fired) {
-               std::shared_ptr<Splice> s = weak.lock();
-               if (fired && s != nullptr &&
-                   registry->TakePending(s->info().id, s->info().printer) != nullptr) {
-                 s->Fail(grpc::Status(
-                     grpc::StatusCode::DEADLINE_EXCEEDED,
-                     absl::StrCat("printer '", s->info().printer,
-                                  "' did not open the session within ",
-                                  absl::FormatDuration(timeout))));
-               }
-               delete alarm;
-             });
 }
 
 }  // namespace bowden::relay

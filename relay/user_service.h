@@ -18,9 +18,7 @@ class UserServiceImpl final
           bowden::v1::UserService::WithRawCallbackMethod_Dial<
               bowden::v1::UserService::Service>> {
  public:
-  // `open_timeout`: how long a session waits for the agent's Carry stream.
-  UserServiceImpl(RelayState* state, absl::Duration open_timeout)
-      : state_(state), open_timeout_(open_timeout) {}
+  explicit UserServiceImpl(RelayState* state) : state_(state) {}
 
   grpc::ServerUnaryReactor* ListPrinters(
       grpc::CallbackServerContext* context,
@@ -40,14 +38,12 @@ class UserServiceImpl final
   absl::StatusOr<Authorised> Authorise(
       const std::string& user, const std::string& printer,
       const std::string& target);
-  void ArmOpenTimeout(const std::shared_ptr<Splice>& splice);
   // ListPrinters once `user` is authenticated, on the offload thread: it
   // reads the printer store.
   grpc::Status ListPrintersNow(const std::string& user,
                                bowden::v1::ListPrintersResponse* response);
 
   RelayState* const state_;
-  const absl::Duration open_timeout_;
 };
 
 }  // namespace bowden::relay

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -216,6 +217,35 @@ TEST_F(BadInputTest, ASecondAgentWithTheSamePrinterIdWaitsForTheFirstToGo) {
   ASSERT_TRUE(second.WaitForOutput("attached as printer", 1, absl::Seconds(45)))
       << second.Stderr();
   ExpectServiceIntact();  // now through the second agent
+}
+
+// An agent that attaches and then never opens the sessions it is sent (hung,
+// or a bug): each session fails once the relay's open timeout (15 s) has
+// passed, saying so, and the rest of the farm is served meanwhile.
+TEST_F(BadInputTest, ASessionItsPrinterNeverOpensFailsAfterTheOpenTimeout) {
+  farm_.pki().Issue("agent", "prusa-02");
+  auto stub = bowden::v1::AgentService::NewStub(ChannelAs("prusa-02"));
+  grpc::ClientContext attach_context;
+  auto attach = stub->Attach(&attach_context);
+  bowden::v1::AgentMessage hello;
+  hello.mutable_hello()->add_targets("octoprint");
+  ASSERT_TRUE(attach->Write(hello));
+  bowden::v1::RelayMessage message;
+  ASSERT_TRUE(attach->Read(&message));
+  ASSERT_TRUE(message.has_attached()) << message.DebugString();
+
+  grpc::Status dialled;
+  std::thread dial([&] { dialled = Dial("alice", "prusa-02", "octoprint"); });
+  ASSERT_TRUE(attach->Read(&message));  // the relay asks; nobody answers
+  EXPECT_TRUE(message.has_open_session()) << message.DebugString();
+  ExpectServiceIntact();
+  dial.join();
+  EXPECT_EQ(dialled.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << dialled.error_message();
+  EXPECT_EQ(dialled.error_message(),
+            "printer 'prusa-02' did not open the session within 15s");
+  ExpectServiceIntact();
+  attach_context.TryCancel();
 }
 
 TEST_F(BadInputTest, AnOversizedMessageIsRefused) {
