@@ -113,6 +113,14 @@ absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql) {
 // journal_mode=WAL persists in the file; synchronous=FULL is per connection
 // and makes every commit fsync the WAL, so a committed append survives power
 // loss, not only a crash of this process.
+// cache_size: the writer keeps 512 KiB of pages, not SQLite's default 2 MB,
+// which the relay otherwise filled once the log held a few ten thousand rows
+// and kept for good (most of what it held over its idle memory after bursts
+// of sessions). An append walks the table and six indexes from their roots;
+// their upper pages fit in 512 KiB (the session indexes' leaves are random
+// and miss either way): 512 KiB cost 0-5% more CPU per append than 2 MB
+// (`audit_append_for_bench`, a fresh log and one of 1,000,000 rows), 256 KiB
+// nearly twice as much (docs/benchmarks-memory.md).
 absl::Status PrepareWriter(sqlite3* db, const std::string& path) {
   absl::StatusOr<Statement> mode = Prepare(db, "PRAGMA journal_mode=WAL");
   if (!mode.ok()) {  // e.g. SQLITE_NOTADB, kept as DataLoss
@@ -137,7 +145,8 @@ absl::Status PrepareWriter(sqlite3* db, const std::string& path) {
   }
   for (const char* sql :
        {"PRAGMA synchronous=FULL", "PRAGMA recursive_triggers=ON",
-        "BEGIN IMMEDIATE", kSchema, "PRAGMA user_version=2", "COMMIT"}) {
+        "PRAGMA cache_size=-512", "BEGIN IMMEDIATE", kSchema,
+        "PRAGMA user_version=2", "COMMIT"}) {
     if (absl::Status s = Exec(db, sql); !s.ok()) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       return absl::FailedPreconditionError(
