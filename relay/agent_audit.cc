@@ -3,7 +3,9 @@
 #include <map>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 
@@ -41,13 +43,41 @@ AgentAuditFilter::AgentAuditFilter(std::string printer_id,
       budget_(budget) {}
 
 std::optional<SessionInfo> AgentAuditFilter::Owner(
-    const std::string& session_id) {
+    const std::string& session_id, const Owners& looked_up) {
   auto it = owners_.find(session_id);
   if (it != owners_.end()) return it->second;
-  if (owners_.size() >= kMaxCachedOwners) owners_.clear();
-  std::optional<SessionInfo> owner = lookup_(session_id);
-  owners_.emplace(session_id, owner);
+  auto found = looked_up.find(session_id);
+  std::optional<SessionInfo> owner =
+      found != looked_up.end() ? found->second : lookup_(session_id);
+  Cache(session_id, owner);
   return owner;
+}
+
+void AgentAuditFilter::Cache(const std::string& session_id,
+                             std::optional<SessionInfo> owner) {
+  if (owners_.size() >= kMaxCachedOwners) owners_.clear();
+  owners_.emplace(session_id, std::move(owner));
+}
+
+std::vector<std::string> AgentAuditFilter::Unknown(
+    const bowden::v1::AuditBatch& batch) {
+  std::vector<std::string> unknown;
+  absl::flat_hash_set<absl::string_view> listed;
+  for (const bowden::v1::AuditEvent& in : batch.events()) {
+    const std::string& id = in.session_id();
+    if (id.empty() || !AcceptedKind(in.kind()) || owners_.contains(id) ||
+        listed.contains(id)) {
+      continue;
+    }
+    if (std::optional<SessionInfo> owner = lookup_(id); owner.has_value()) {
+      Cache(id, std::move(owner));
+      continue;
+    }
+    if (unknown.size() == kMaxLookupsPerBatch) break;
+    unknown.push_back(id);
+    listed.insert(id);
+  }
+  return unknown;
 }
 
 void AgentAuditFilter::Bound(bowden::v1::AuditEvent* event) const {
@@ -71,7 +101,8 @@ void AgentAuditFilter::Bound(bowden::v1::AuditEvent* event) const {
 }
 
 std::vector<bowden::v1::AuditEvent> AgentAuditFilter::Filter(
-    const bowden::v1::AuditBatch& batch, absl::Time now) {
+    const bowden::v1::AuditBatch& batch, absl::Time now,
+    const Owners& looked_up) {
   std::vector<bowden::v1::AuditEvent> stored;
   uint64_t refused = 0;
   std::string refused_example;
@@ -81,7 +112,7 @@ std::vector<bowden::v1::AuditEvent> AgentAuditFilter::Filter(
     if (!AcceptedKind(in.kind())) {
       why_refused = absl::StrCat("an event of kind '", in.kind(), "'");
     } else if (!in.session_id().empty()) {
-      owner = Owner(in.session_id());
+      owner = Owner(in.session_id(), looked_up);
       if (!owner.has_value()) {
         why_refused = absl::StrCat("an event for session '", in.session_id(),
                                    "', which this relay never opened");

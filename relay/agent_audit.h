@@ -72,22 +72,39 @@ class AgentAuditFilter {
   static constexpr size_t kMaxValueBytes = 1024;
   static constexpr size_t kMaxDetailBytes = 2048;
 
-  // Who opened session `id`, if the relay knows it.
+  // Who opened session `id`, if the relay's memory (the registry) knows it:
+  // called on the callback thread, so it must not wait on a file.
   using SessionLookup =
       std::function<std::optional<SessionInfo>(const std::string& id)>;
+  // Sessions the caller looked up elsewhere (the audit log), by id.
+  using Owners = absl::flat_hash_map<std::string, std::optional<SessionInfo>>;
+  // Unknown() hands out at most this many sessions of one batch: more than
+  // an honest agent's batch names from before a restart (the sessions that
+  // were live then), few enough that a batch naming thousands of made-up
+  // sessions costs the audit thread milliseconds, not seconds.
+  static constexpr size_t kMaxLookupsPerBatch = 256;
 
   AgentAuditFilter(std::string printer_id, std::string agent_actor,
                    SessionLookup lookup, AgentAuditBudget* budget);
 
-  // The events to append for `batch`, received at `now`.
+  // The sessions `batch` names that neither this filter nor the lookup
+  // knows (at most kMaxLookupsPerBatch, each once): for the caller to look
+  // up in the audit log off the callback thread and pass to Filter(). The
+  // events of sessions beyond the bound are refused as never opened.
+  std::vector<std::string> Unknown(const bowden::v1::AuditBatch& batch);
+  // The events to append for `batch`, received at `now`; `looked_up` holds
+  // what the caller found for Unknown()'s sessions.
   std::vector<bowden::v1::AuditEvent> Filter(
-      const bowden::v1::AuditBatch& batch, absl::Time now);
+      const bowden::v1::AuditBatch& batch, absl::Time now,
+      const Owners& looked_up = {});
   // Reports of refusals and rate-limited events not yet made (their reports
   // are rate-limited too): for when the agent detaches.
   std::vector<bowden::v1::AuditEvent> Unreported(absl::Time now);
 
  private:
-  std::optional<SessionInfo> Owner(const std::string& session_id);
+  std::optional<SessionInfo> Owner(const std::string& session_id,
+                                   const Owners& looked_up);
+  void Cache(const std::string& session_id, std::optional<SessionInfo> owner);
   void Bound(bowden::v1::AuditEvent* event) const;
   void Report(absl::Time now, bool force,
               std::vector<bowden::v1::AuditEvent>* out);
@@ -99,7 +116,7 @@ class AgentAuditFilter {
   SessionLookup lookup_;
   AgentAuditBudget* const budget_;
   // Looked-up sessions (bounded: cleared when full).
-  absl::flat_hash_map<std::string, std::optional<SessionInfo>> owners_;
+  Owners owners_;
   // Refused events not yet reported (the report was rate-limited).
   uint64_t unreported_refusals_ = 0;
   std::string unreported_example_;

@@ -96,6 +96,56 @@ TEST(AgentAuditFilterTest, EventsForOtherSessionsAreRefusedAndReportedOnce) {
   EXPECT_EQ(rest[0].fields().at("count"), std::to_string(100 - reports));
 }
 
+// Sessions the registry does not know are handed out to be looked up in the
+// audit log (off the callback thread), once each and at most
+// kMaxLookupsPerBatch of a batch; what was found there attributes their
+// events, and the sessions past the bound are refused as never opened.
+TEST(AgentAuditFilterTest, SessionsTheRegistryDoesNotKnowAreLookedUpByTheCaller) {
+  AgentAuditBudget budget;
+  AgentAuditFilter filter("prusa-01", kAgent, Lookup, &budget);
+  bowden::v1::AuditBatch batch;
+  *batch.add_events() = Event("mine");  // known in memory
+  *batch.add_events() = Event("before-restart");
+  *batch.add_events() = Event("before-restart");
+  *batch.add_events() = Event("made-up");
+  bowden::v1::AuditEvent relay_kind = Event("relay-kind");
+  relay_kind.set_kind("session.open");  // refused anyway: not looked up
+  *batch.add_events() = relay_kind;
+  std::vector<std::string> unknown = filter.Unknown(batch);
+  EXPECT_EQ(unknown, (std::vector<std::string>{"before-restart", "made-up"}));
+
+  AgentAuditFilter::Owners looked_up;
+  looked_up["before-restart"] =
+      SessionInfo{"before-restart", "carol", "prusa-01", "webcam", "viewer", "03"};
+  looked_up["made-up"] = std::nullopt;
+  std::vector<bowden::v1::AuditEvent> stored =
+      filter.Filter(batch, kNow, looked_up);
+  ASSERT_EQ(stored.size(), 4u);
+  EXPECT_EQ(stored[0].actor(), "bob");
+  EXPECT_EQ(stored[1].actor(), "carol");
+  EXPECT_EQ(stored[1].target(), "webcam");
+  EXPECT_EQ(stored[2].actor(), "carol");
+  EXPECT_EQ(stored[3].kind(), "denial");
+  EXPECT_EQ(stored[3].fields().at("count"), "2");  // made-up, relay-kind
+  // What was looked up is remembered: the next batch asks for nothing.
+  EXPECT_TRUE(filter.Unknown(batch).empty());
+
+  bowden::v1::AuditBatch flood;
+  for (size_t i = 0; i < 3 * AgentAuditFilter::kMaxLookupsPerBatch; ++i) {
+    *flood.add_events() = Event("forged-" + std::to_string(i));
+  }
+  unknown = filter.Unknown(flood);
+  ASSERT_EQ(unknown.size(), AgentAuditFilter::kMaxLookupsPerBatch);
+  AgentAuditFilter::Owners found;
+  for (const std::string& id : unknown) {
+    found[id] = SessionInfo{id, "dave", "prusa-01", "octoprint", "viewer", "04"};
+  }
+  stored = filter.Filter(flood, kNow, found);
+  size_t attributed = 0;
+  for (const auto& event : stored) attributed += event.actor() == "dave";
+  EXPECT_EQ(attributed, AgentAuditFilter::kMaxLookupsPerBatch);
+}
+
 TEST(AgentAuditFilterTest, FieldsAndDetailAreBounded) {
   AgentAuditBudget budget;
   AgentAuditFilter filter("prusa-01", kAgent, Lookup, &budget);

@@ -21,12 +21,11 @@ using bowden::v1::AgentMessage;
 using grpc::ByteBuffer;
 using bowden::v1::RelayMessage;
 
-// Who session `id` was opened for: the registry knows the sessions of this
-// run; after a restart the audit log's session.open row still says.
-std::optional<SessionInfo> FindSession(RelayState& state,
-                                       const std::string& id) {
-  std::optional<SessionInfo> info = state.registry.FindSessionInfo(id);
-  if (info.has_value()) return info;
+// Who session `id` was opened for, from the audit log's session.open row:
+// for sessions the registry does not remember (from before a restart, or
+// older than its last 1,024). Reads audit.db, so not on the callback thread.
+std::optional<SessionInfo> FindSessionInAuditLog(RelayState& state,
+                                                 const std::string& id) {
   bowden::v1::AuditQuery query;
   query.set_kind("session.open");
   query.set_session_id(id);
@@ -48,8 +47,9 @@ std::optional<SessionInfo> FindSession(RelayState& state,
 // The relay's end of one agent's Attach stream. Registers the agent after its
 // hello, forwards SessionFailed reports to the waiting sessions, and on the
 // way out unregisters the agent and fails its pending sessions.
-// Owned by gRPC; reactions are serialised by gRPC (one read at a time), and
-// cross-thread writes go through the AgentChannel.
+// Owned by gRPC; reactions are serialised by gRPC (one read at a time), the
+// audit thread's job for a batch (LookUpThenRecord) runs while no read is
+// outstanding, and cross-thread writes go through the AgentChannel.
 class AttachReactor final : public AttachReactorBase {
  public:
   AttachReactor(RelayState* state, AgentAuditBudget* audit_budget,
@@ -60,7 +60,9 @@ class AttachReactor final : public AttachReactorBase {
                                                 agent_.serial_hex)),
         audit_filter_(
             channel_->printer_id(), AgentActor(),
-            [state](const std::string& id) { return FindSession(*state, id); },
+            [state](const std::string& id) {
+              return state->registry.FindSessionInfo(id);
+            },
             audit_budget) {
     channel_->gate().Bind(this);
     StartRead(&in_);
@@ -71,14 +73,18 @@ class AttachReactor final : public AttachReactorBase {
       channel_->gate().RequestFinish(grpc::Status::OK);
       return;
     }
-    grpc::Status status = registered_ ? HandleMessage() : HandleHello();
+    bool read_next = true;
+    grpc::Status status =
+        registered_ ? HandleMessage(&read_next) : HandleHello();
     if (!status.ok()) {
       LOG(WARNING) << "agent " << channel_->printer_id() << " from "
                    << channel_->peer() << " refused: " << status.error_message();
       channel_->gate().RequestFinish(status);
       return;
     }
-    channel_->gate().Call([this](AttachReactorBase*) { StartRead(&in_); });
+    if (read_next) {
+      channel_->gate().Call([this](AttachReactorBase*) { StartRead(&in_); });
+    }
   }
 
   void OnWriteDone(bool ok) override { channel_->OnWriteDone(ok); }
@@ -156,7 +162,8 @@ class AttachReactor final : public AttachReactorBase {
     return grpc::Status::OK;
   }
 
-  grpc::Status HandleMessage() {
+  // Sets *read_next to false when a job reads the next message instead.
+  grpc::Status HandleMessage(bool* read_next) {
     if (in_.has_session_failed()) {
       const auto& failed = in_.session_failed();
       std::shared_ptr<Splice> splice = state_->registry.TakePending(
@@ -168,16 +175,47 @@ class AttachReactor final : public AttachReactorBase {
                                   failed.message()));
       }
     }
-    if (in_.has_audit()) RecordAgentEvents(in_.audit());
+    if (in_.has_audit()) {
+      std::vector<std::string> unknown = audit_filter_.Unknown(in_.audit());
+      if (unknown.empty()) {
+        RecordAgentEvents(in_.audit(), {});
+      } else {
+        LookUpThenRecord(std::move(unknown));
+        *read_next = false;
+      }
+    }
     // Unknown kinds are ignored: newer agents may send more.
     return grpc::Status::OK;
   }
 
+  // Sessions the registry does not know are looked up in the audit log,
+  // which can wait for seconds behind a long `bowden audit` export (it holds
+  // the log's reader): on the audit thread, not on the callback thread that
+  // carries every session. The stream reads nothing more meanwhile, so its
+  // batches stay in order; if it ends first, the batch is not acknowledged
+  // and the agent sends it again when it is back.
+  void LookUpThenRecord(std::vector<std::string> ids) {
+    state_->audit_offload->Run(
+        [this, state = state_, channel = channel_, ids = std::move(ids)] {
+          AgentAuditFilter::Owners found;
+          for (const std::string& id : ids) {
+            found[id] = FindSessionInAuditLog(*state, id);
+          }
+          // `this` only inside the gate: it holds the reactor's Finish
+          // (and so its deletion) off until the call returns.
+          channel->gate().Call([this, &found](AttachReactorBase*) {
+            RecordAgentEvents(in_.audit(), found);
+            StartRead(&in_);
+          });
+        });
+  }
+
   // An agent reports what its guard saw; AgentAuditFilter decides what of
   // it is stored and under whose name.
-  void RecordAgentEvents(const bowden::v1::AuditBatch& batch) {
+  void RecordAgentEvents(const bowden::v1::AuditBatch& batch,
+                         const AgentAuditFilter::Owners& looked_up) {
     std::vector<bowden::v1::AuditEvent> events =
-        audit_filter_.Filter(batch, absl::Now());
+        audit_filter_.Filter(batch, absl::Now(), looked_up);
     std::shared_ptr<AgentChannel> channel = channel_;
     int64_t batch_id = batch.batch_id();
     state_->audit->RecordBatch(std::move(events), [channel, batch_id] {
@@ -207,7 +245,7 @@ class AttachReactor final : public AttachReactorBase {
   RelayState* const state_;
   const AuthenticatedPeer agent_;  // as the Attach call authenticated it
   std::shared_ptr<AgentChannel> channel_;
-  AgentAuditFilter audit_filter_;  // reactions only
+  AgentAuditFilter audit_filter_;  // reactions, and LookUpThenRecord in the gate
   AgentMessage in_;
   bool registered_ = false;  // reactions only
 };

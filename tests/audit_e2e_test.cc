@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <regex>
@@ -17,8 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "audit/audit_log.h"
+#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "proto/tunnel.grpc.pb.h"
 #include "tests/harness.h"
+#include "transport/relay_channel.h"
 
 namespace bowden::testing {
 namespace {
@@ -214,6 +218,86 @@ int CountLines(const std::string& text, const std::string& needle) {
     if (absl::StrContains(line, needle)) ++count;
   }
   return count;
+}
+
+// An agent's events for a session the relay's registry does not know (one
+// opened before the relay restarted) are attributed from the audit log's
+// session.open row, which the relay reads on its audit thread while the
+// agent's stream waits; one for a session never opened is refused. Each
+// batch is acknowledged, and the stream goes on reading afterwards.
+TEST_F(AuditE2eTest, AgentEventsForSessionsFromBeforeARestartAreAttributedFromTheLog) {
+  Farm farm(Options());
+  ASSERT_TRUE(farm.WaitAttached());
+  const std::string path = farm.dir().File("state/audit.db");
+  {
+    auto log = audit::AuditLog::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    bowden::v1::AuditEvent open;
+    open.set_kind("session.open");
+    open.set_actor("bob");
+    open.set_outcome("ok");
+    open.set_printer("prusa-02");
+    open.set_target("webcam");
+    open.set_session_id("0123456789abcdef01234567");
+    (*open.mutable_fields())["role"] = "viewer";
+    ASSERT_TRUE((*log)->Append(open).ok());
+  }
+
+  farm.pki().Issue("agent", "prusa-02");
+  auto stub = bowden::v1::AgentService::NewStub(
+      transport::MakeRelayChannel(farm.relay_address(), farm.pki().Files("prusa-02")));
+  grpc::ClientContext context;  // a stream that stops reading fails the test, not hangs it
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto attach = stub->Attach(&context);
+  bowden::v1::AgentMessage message;
+  message.mutable_hello()->add_targets("webcam");
+  ASSERT_TRUE(attach->Write(message));
+  bowden::v1::RelayMessage reply;
+  ASSERT_TRUE(attach->Read(&reply));
+  ASSERT_TRUE(reply.has_attached()) << reply.DebugString();
+
+  for (int64_t batch_id : {7, 8}) {
+    message.Clear();
+    bowden::v1::AuditBatch* batch = message.mutable_audit();
+    batch->set_batch_id(batch_id);
+    bowden::v1::AuditEvent* event = batch->add_events();
+    event->set_kind("http.request");
+    event->set_actor("admin");  // the agent's word, not taken
+    event->set_outcome("ok");
+    event->set_session_id("0123456789abcdef01234567");
+    (*event->mutable_fields())["path"] = absl::StrCat("/webcam/?batch=", batch_id);
+    event = batch->add_events();
+    event->set_kind("http.request");
+    event->set_outcome("ok");
+    event->set_session_id(absl::StrCat("feedfacefeedfacefeed000", batch_id));
+    ASSERT_TRUE(attach->Write(message));
+    ASSERT_TRUE(attach->Read(&reply));
+    EXPECT_EQ(reply.audit_ack().batch_id(), batch_id) << reply.DebugString();
+  }
+  context.TryCancel();
+
+  auto log = audit::AuditLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  bowden::v1::AuditQuery query;
+  query.set_printer("prusa-02");
+  query.set_limit(100);
+  auto rows = (*log)->Query(query);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  int attributed = 0;
+  std::string refusals;
+  for (const auto& row : *rows) {
+    if (row.kind() == "http.request") {
+      EXPECT_EQ(row.actor(), "bob");
+      EXPECT_EQ(row.target(), "webcam");
+      EXPECT_EQ(row.fields().at("role"), "viewer");
+      ++attributed;
+    }
+    if (row.kind() == "denial") absl::StrAppend(&refusals, row.detail(), "\n");
+  }
+  EXPECT_EQ(attributed, 2);
+  EXPECT_TRUE(absl::StrContains(
+      refusals, "session 'feedfacefeedfacefeed0007', which this relay never opened"))
+      << refusals;
 }
 
 // A log far larger than one gRPC message (5,000 rows of ~1 KB), and an admin
