@@ -59,12 +59,13 @@ absl::StatusOr<AuthenticatedPeer> AuthenticateCall(grpc::CallbackServerContext* 
   std::string actor = context->peer();
   auto claimed = context->auth_context()->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
   if (claimed.size() == 1) actor = std::string(claimed[0].data(), claimed[0].size());
-  LOG(WARNING) << "refused " << identity::PeerKindName(want) << " call from "
-               << context->peer() << ": " << id.status().message();
   bowden::v1::AuditEvent event = MakeAuditEvent("auth", actor, "denied");
   event.set_detail(std::string(id.status().message()));
   (*event.mutable_fields())["peer"] = context->peer();
-  state.audit->Record(std::move(event));
+  state.call_refusals->Record(
+      std::move(event),
+      absl::StrCat("refused ", identity::PeerKindName(want), " call from ",
+                   context->peer(), ": ", id.status().message()));
   return id;
 }
 
@@ -80,12 +81,12 @@ absl::Status CheckNotRevokedSince(RelayState& state,
                                   const AuthenticatedPeer& peer) {
   absl::Status refused = RevokedSince(state, peer);
   if (refused.ok()) return refused;
-  LOG(WARNING) << "refused " << peer.ToString()
-               << " as it registered: " << refused.message();
   bowden::v1::AuditEvent event =
       MakeAuditEvent("auth", peer.ToString(), "denied");
   event.set_detail(std::string(refused.message()));
-  state.audit->Record(std::move(event));
+  state.call_refusals->Record(
+      std::move(event), absl::StrCat("refused ", peer.ToString(),
+                                     " as it registered: ", refused.message()));
   return refused;
 }
 

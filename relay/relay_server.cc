@@ -81,9 +81,11 @@ RelayServer::RelayServer(std::string trust_domain,
       user_service_(&state_),
       admin_service_(&state_),
       identity_service_(&state_),
-      open_timeouts_(&state_.registry, open_timeout) {
+      open_timeouts_(&state_.registry, open_timeout),
+      call_refusals_(audit_.get(), CallRefusalLog::Options{}) {
   state_.offload = &offload_;
   state_.open_timeouts = &open_timeouts_;
+  state_.call_refusals = &call_refusals_;
   state_.audit_offload = &audit_offload_;
 }
 
@@ -225,6 +227,7 @@ void RelayServer::Shutdown(absl::Duration grace) {
   }
   // gRPC may keep the verifier (and so the log) past this point.
   if (tls_refusals_ != nullptr) tls_refusals_->Stop();
+  call_refusals_.Stop();
 }
 
 }  // namespace bowden::relay

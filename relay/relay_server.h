@@ -89,6 +89,8 @@ class RelayServer {
   OffloadThread audit_offload_{"relay-audit"};
   // Fails the sessions of state_.registry their agent does not open.
   OpenTimeouts open_timeouts_;
+  // Writes to audit_; stopped at Shutdown.
+  CallRefusalLog call_refusals_;
   // Whether this server holds gRPC's callback threads to one
   // (callback_threads.h) until Shutdown.
   bool holds_callback_threads_ = false;

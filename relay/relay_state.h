@@ -5,6 +5,7 @@
 
 #include "policy/policy_source.h"
 #include "relay/audit_sink.h"
+#include "relay/call_refusals.h"
 #include "relay/identity_store.h"
 #include "relay/offload_thread.h"
 #include "relay/open_timeouts.h"
@@ -44,6 +45,8 @@ struct RelayState {
   // Fails sessions their agent does not open in time; Dial calls Watch()
   // after adding a pending session.
   OpenTimeouts* open_timeouts = nullptr;
+  // Where refused calls are audited, rate-limited per actor.
+  CallRefusalLog* call_refusals = nullptr;
 };
 
 // Builds an audit event; the caller fills in the rest.

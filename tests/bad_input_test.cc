@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "audit/audit_log.h"
 #include "certs/test_x509.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -246,6 +248,59 @@ TEST_F(BadInputTest, ASessionItsPrinterNeverOpensFailsAfterTheOpenTimeout) {
             "printer 'prusa-02' did not open the session within 15s");
   ExpectServiceIntact();
   attach_context.TryCancel();
+}
+
+// A client whose certificate is valid but of the wrong kind calls in a loop:
+// each call is refused, but the audit log and the relay's log get a bounded
+// number of rows (burst 20, then one a second per actor) and a summary that
+// counts the rest, so the count stays whole and the disk does not fill.
+TEST_F(BadInputTest, AFloodOfRefusedCallsIsAuditedWithinABound) {
+  auto stub = bowden::v1::UserService::NewStub(ChannelAs("prusa-01"));
+  const int kCalls = 300;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::ClientContext context;
+    bowden::v1::ListPrintersRequest request;
+    bowden::v1::ListPrintersResponse response;
+    grpc::Status status = stub->ListPrinters(&context, request, &response);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+  }
+  ExpectServiceIntact();
+  farm_.relay().Signal(SIGTERM);  // writes the summary
+  ASSERT_EQ(farm_.relay().Wait(absl::Seconds(60)), 0) << farm_.relay().Stderr();
+  // The bucket: 20 at once, then one a second.
+  const int64_t bound = 20 + absl::ToInt64Seconds(absl::Now() - start) + 1;
+
+  auto log = audit::AuditLog::Open(farm_.dir().File("state/audit.db"));
+  ASSERT_TRUE(log.ok()) << log.status();
+  bowden::v1::AuditQuery query;
+  query.set_kind("auth");
+  query.set_user("spiffe://farm.test/agent/prusa-01");
+  query.set_limit(10000);
+  auto rows = (*log)->Query(query);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  int64_t individual = 0, suppressed = 0;
+  for (const bowden::v1::AuditEvent& row : *rows) {
+    if (row.outcome() != "denied") continue;
+    auto it = row.fields().find("suppressed");
+    if (it == row.fields().end()) {
+      ++individual;
+    } else {
+      int64_t n = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(it->second, &n)) << it->second;
+      suppressed += n;
+    }
+  }
+  EXPECT_LE(individual, bound);
+  EXPECT_EQ(individual + suppressed, kCalls);
+  const std::string relay_log = farm_.relay().Stderr();
+  int lines = 0;
+  for (size_t at = relay_log.find("refused user call from"); at != std::string::npos;
+       at = relay_log.find("refused user call from", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LE(lines, bound);
 }
 
 TEST_F(BadInputTest, AnOversizedMessageIsRefused) {
