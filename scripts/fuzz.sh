@@ -34,7 +34,7 @@ build body_inspector guard/body_inspector.cc guard/printer_command.cc guard/pyth
 build origin_check guard/origin_check.cc
 build settings_redactor guard/settings_redactor.cc
 build passive_login agent/passive_login.cc
-build flag_scan cli/flag_scan.cc config/repeated_flag.cc
+build flag_scan cli/flag_scan.cc config/repeated_flag.cc terminal/terminal_text.cc
 build http_guard guard/http_guard.cc guard/http_guard_response.cc guard/origin_check.cc guard/http_guard_upload.cc guard/upload_inspector.cc \
   guard/http_guard_redact.cc guard/settings_redactor.cc \
   guard/multipart.cc guard/forwarding.cc guard/body_inspector.cc guard/printer_command.cc \
