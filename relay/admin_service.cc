@@ -90,10 +90,11 @@ std::optional<identity::SpiffeId> AdminServiceImpl::AuthoriseAdmin(
     return std::nullopt;
   }
   if (state_->policy->Get()->IsRelayAdmin(user->name)) return *user;
-  LOG(WARNING) << user->name << " may not " << action << ": not a relay admin";
   bowden::v1::AuditEvent event = MakeAuditEvent("denial", user->name, "denied");
   event.set_detail(absl::StrCat("not a relay admin: may not ", action));
-  state_->audit->Record(std::move(event));
+  state_->call_refusals->Record(
+      std::move(event),
+      absl::StrCat(user->name, " may not ", action, ": not a relay admin"));
   reactor->Finish(grpc::Status(
       grpc::StatusCode::PERMISSION_DENIED,
       absl::StrCat("user '", user->name, "' is not a relay admin: only users listed in "

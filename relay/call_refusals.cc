@@ -18,7 +18,7 @@ CallRefusalLog::~CallRefusalLog() { Stop(); }
 
 void CallRefusalLog::Record(bowden::v1::AuditEvent row, absl::string_view line,
                             absl::Time now) {
-  if (bucket_.Allow(row.actor(), now)) {
+  if (bucket_.Allow(absl::StrCat(row.kind(), " ", row.actor()), now)) {
     LOG(WARNING) << line;
     absl::MutexLock lock(&mu_);
     if (sink_ != nullptr) sink_->Record(std::move(row));
@@ -26,21 +26,23 @@ void CallRefusalLog::Record(bowden::v1::AuditEvent row, absl::string_view line,
   }
   VLOG(1) << line << " (counted only)";
   absl::MutexLock lock(&mu_);
-  auto it = counted_.find(row.actor());
+  auto it = counted_.find({row.kind(), row.actor()});
   if (it == counted_.end()) {
-    const std::string& key =
-        counted_.size() < kMaxCountedActors ? row.actor() : kOtherActors;
-    it = counted_.try_emplace(key, Counted{0, now, ""}).first;
+    std::pair<std::string, std::string> key{
+        row.kind(),
+        counted_.size() < kMaxCountedActors ? row.actor() : kOtherActors};
+    it = counted_.try_emplace(std::move(key), Counted{0, now, ""}).first;
   }
   ++it->second.refusals;
   it->second.last_reason = row.detail();
 }
 
 void CallRefusalLog::WriteSummaries() {
-  for (auto& [actor, counted] : counted_) {
+  for (auto& [key, counted] : counted_) {
+    const auto& [kind, actor] = key;
     const std::string since = absl::FormatTime(
         "%Y-%m-%d %H:%M:%S UTC", counted.since, absl::UTCTimeZone());
-    bowden::v1::AuditEvent summary = MakeAuditEvent("auth", actor, "denied");
+    bowden::v1::AuditEvent summary = MakeAuditEvent(kind, actor, "denied");
     summary.set_detail(absl::StrCat(counted.refusals,
                                     " more refused calls not recorded "
                                     "individually since ",

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -16,13 +17,14 @@
 namespace bowden::relay {
 
 // Records the calls the relay refuses once TLS has accepted the certificate
-// (one of the wrong kind, one revoked: call_auth.h) in the audit log and the
-// WARNING log, at most `burst` at once and then `per_minute` per actor.
-// Without a bound, one client with a valid certificate of the wrong kind
-// made the relay write 4,800 audit rows and as many log lines a second
-// (2.2 MB/s of audit.db) by calling in a loop. What the bound keeps out is
-// counted per actor and written as one summary row per actor (fields
-// `suppressed`, `since`) every `summary_every`, and at Stop().
+// (one of the wrong kind, one revoked: call_auth.h; a dial or an admin call
+// the policy does not allow) in the audit log and the WARNING log, at most
+// `burst` at once and then `per_minute` per actor and kind of row. Without a
+// bound, one client with a valid certificate of the wrong kind made the
+// relay write 4,800 audit rows and as many log lines a second (2.2 MB/s of
+// audit.db) by calling in a loop. What the bound keeps out is counted per
+// actor and kind and written as one summary row each (fields `suppressed`,
+// `since`) every `summary_every`, and at Stop().
 //
 // Thread-safe. After Stop(), refusals are still logged but no longer
 // written to the sink.
@@ -38,8 +40,8 @@ class CallRefusalLog {
   CallRefusalLog(const CallRefusalLog&) = delete;
   CallRefusalLog& operator=(const CallRefusalLog&) = delete;
 
-  // `row` is the refusal's audit row (kind "auth", outcome "denied", its
-  // actor set), `line` its WARNING line.
+  // `row` is the refusal's audit row (outcome "denied", its kind and actor
+  // set), `line` its WARNING line.
   void Record(bowden::v1::AuditEvent row, absl::string_view line,
               absl::Time now = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the summaries of what was counted, and stops. Idempotent.
@@ -63,7 +65,9 @@ class CallRefusalLog {
   const absl::Duration summary_every_;
   absl::Mutex mu_;
   AuditSink* sink_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Counted> counted_ ABSL_GUARDED_BY(mu_);
+  // By (kind, actor).
+  std::map<std::pair<std::string, std::string>, Counted> counted_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread summarizer_;  // last: starts once the members above exist
 };

@@ -89,6 +89,41 @@ TEST_F(CallRefusalLogTest, AFloodFromOneActorIsSummarisedAndOthersStillShow) {
   EXPECT_EQ(individual.count("spiffe://farm.test/user/eve"), 0u);  // after Stop
 }
 
+// A user's refused dials and that user's refused calls are bounded and
+// summarised separately, each summary keeping its kind of row.
+TEST_F(CallRefusalLogTest, EachKindOfRefusalHasItsOwnBoundAndSummary) {
+  CallRefusalLog refusals(sink_.get(), {/*burst=*/2, /*per_minute=*/0,
+                                        /*summary_every=*/absl::Hours(1)});
+  for (int i = 0; i < 10; ++i) {
+    bowden::v1::AuditEvent dial = MakeAuditEvent("denial", "bob", "denied");
+    dial.set_printer("prusa-07");
+    dial.set_detail("user 'bob' may not open printer 'prusa-07'");
+    refusals.Record(std::move(dial), "dial refused", kStart);
+    refusals.Record(Refusal("bob"), "call refused", kStart);
+  }
+  refusals.Stop();
+  sink_->Flush();
+  std::map<std::string, int> rows;
+  std::map<std::string, std::string> suppressed;
+  for (const char* kind : {"denial", "auth"}) {
+    bowden::v1::AuditQuery query;
+    query.set_kind(kind);
+    query.set_limit(100);
+    auto found = sink_->log().Query(query);
+    ASSERT_TRUE(found.ok()) << found.status();
+    for (const auto& row : *found) {
+      EXPECT_EQ(row.actor(), "bob");
+      ++rows[kind];
+      auto it = row.fields().find("suppressed");
+      if (it != row.fields().end()) suppressed[kind] = it->second;
+    }
+  }
+  EXPECT_EQ(rows["denial"], 3);  // 2 and a summary
+  EXPECT_EQ(rows["auth"], 3);
+  EXPECT_EQ(suppressed["denial"], "8");
+  EXPECT_EQ(suppressed["auth"], "8");
+}
+
 // Refusals past the bucket are counted, by actor, up to kMaxCountedActors;
 // the actors beyond are counted together, so the count stays whole.
 TEST_F(CallRefusalLogTest, ManyActorsAreCountedWithinABoundAndNoneIsLost) {

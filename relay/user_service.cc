@@ -133,14 +133,8 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   absl::StatusOr<Authorised> authorised =
       Authorise(info.user, info.printer, info.target);
   if (!authorised.ok()) {
-    LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/"
-              << info.target << " refused: " << authorised.status().message();
     RelayMetrics::Get().CountDenial(authorised.status());
-    bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
-    event.set_printer(info.printer);
-    event.set_target(info.target);
-    event.set_detail(std::string(authorised.status().message()));
-    state_->audit->Record(std::move(event));
+    RecordRefusedDial(info, authorised.status());
     return new FinishedReactor<ByteBuffer, ByteBuffer>(
         ToGrpcStatus(authorised.status()));
   }
@@ -167,14 +161,8 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   });
   absl::Status added = registry->AddSession(splice, state_->max_sessions_per_user);
   if (!added.ok()) {
-    LOG(INFO) << "dial by " << info.user << " to " << info.printer << "/" << info.target
-              << " refused: " << added.message();
     RelayMetrics::Get().CountDenial(added);
-    bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
-    event.set_printer(info.printer);
-    event.set_target(info.target);
-    event.set_detail(std::string(added.message()));
-    state_->audit->Record(std::move(event));
+    RecordRefusedDial(info, added);
     return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(added));
   }
   registry->AddPending(splice);
@@ -208,6 +196,18 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
   state_->audit->Record(std::move(event));
   state_->open_timeouts->Watch();
   return reactor;
+}
+
+void UserServiceImpl::RecordRefusedDial(const SessionInfo& info,
+                                        const absl::Status& refused) {
+  bowden::v1::AuditEvent event = MakeAuditEvent("denial", info.user, "denied");
+  event.set_printer(info.printer);
+  event.set_target(info.target);
+  event.set_detail(std::string(refused.message()));
+  state_->call_refusals->Record(
+      std::move(event), absl::StrCat("dial by ", info.user, " to ", info.printer,
+                                     "/", info.target, " refused: ",
+                                     refused.message()));
 }
 
 }  // namespace bowden::relay

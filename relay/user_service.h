@@ -38,6 +38,8 @@ class UserServiceImpl final
   absl::StatusOr<Authorised> Authorise(
       const std::string& user, const std::string& printer,
       const std::string& target);
+  // Audits and logs a refused Dial (rate-limited: RelayState::call_refusals).
+  void RecordRefusedDial(const SessionInfo& info, const absl::Status& refused);
   // ListPrinters once `user` is authenticated, on the offload thread: it
   // reads the printer store.
   grpc::Status ListPrintersNow(const std::string& user,
