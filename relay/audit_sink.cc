@@ -8,7 +8,6 @@
 namespace bowden::relay {
 namespace {
 
-constexpr size_t kMaxQueued = 10000;
 // How often the writer checks whether to seal a segment or prune one, and
 // how many rows of a pruned segment one step deletes (tens of milliseconds).
 constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
@@ -81,6 +80,11 @@ void AuditSink::Flush() {
         return w->self->written_ >= w->written;
       },
       &want));
+}
+
+size_t AuditSink::waiting() {
+  absl::MutexLock lock(&mu_);
+  return recorded_ - written_;
 }
 
 void AuditSink::StopWaitingForLocks() {

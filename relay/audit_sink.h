@@ -29,8 +29,14 @@ namespace bowden::relay {
 // called (the relay is stopping) does a locked database make it give up,
 // logging each event it could not write.
 //
-// Thread-safe. Record() blocks only when 10,000 events are queued, which
-// slows callers down rather than dropping audit records.
+// Meanwhile the relay refuses new sessions once `waiting()` reaches its
+// audit backlog limit (RelayState::audit_backlog_limit, default 5,000), so
+// that what can still queue is bounded by the live sessions' closes, one
+// batch per attached agent and the rate-limited refusals. Record() blocks
+// only at kMaxQueued, a bound on memory of last resort: blocking its caller,
+// the relay's one callback thread, stops every session.
+//
+// Thread-safe.
 class AuditSink {
  public:
   explicit AuditSink(std::unique_ptr<audit::AuditLog> log);
@@ -51,6 +57,11 @@ class AuditSink {
   // for a busy timeout, instead of waiting for the lock: called when the
   // relay stops, so that it cannot hang on another program's lock.
   void StopWaitingForLocks() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Events recorded and not yet committed.
+  size_t waiting() ABSL_LOCKS_EXCLUDED(mu_);
+
+  static constexpr size_t kMaxQueued = 100000;
 
   audit::AuditLog& log() { return *log_; }
 

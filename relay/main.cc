@@ -67,6 +67,9 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "off: none)");
 ABSL_FLAG(int32_t, max_sessions_per_user, 0,
           "sessions one user may hold open at once (default 64)");
+ABSL_FLAG(int32_t, audit_backlog_limit, 0,
+          "audit events that may wait to be written (e.g. while another program "
+          "holds audit.db's lock) before new sessions are refused (default 5000)");
 
 ABSL_FLAG(int, max_unauthenticated_per_source, 0,
           "connections from one address that may wait to authenticate at once (default 256; keep it above the number of printers behind one NAT address)");
@@ -112,6 +115,9 @@ absl::StatusOr<RelayConfig> LoadConfig(const std::vector<std::string>& allows) {
   Override(config.mutable_public_host(), FLAGS_public_host);
   if (absl::GetFlag(FLAGS_max_sessions_per_user) != 0) {
     config.set_max_sessions_per_user(absl::GetFlag(FLAGS_max_sessions_per_user));
+  }
+  if (absl::GetFlag(FLAGS_audit_backlog_limit) != 0) {
+    config.set_audit_backlog_limit(absl::GetFlag(FLAGS_audit_backlog_limit));
   }
   Override(config.mutable_agent_cert_ttl(), FLAGS_agent_cert_ttl);
   Override(config.mutable_user_cert_ttl(), FLAGS_user_cert_ttl);
@@ -259,6 +265,14 @@ int main(int argc, char** argv) {
   }
   if (config->max_sessions_per_user() > 0) {
     options.max_sessions_per_user = config->max_sessions_per_user();
+  }
+  if (config->audit_backlog_limit() < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--audit-backlog-limit ", config->audit_backlog_limit(),
+        " is negative: give the number of audit events that may wait, e.g. 5000")));
+  }
+  if (config->audit_backlog_limit() > 0) {
+    options.audit_backlog_limit = config->audit_backlog_limit();
   }
   for (auto [name, text, ttl] :
        {std::tuple<const char*, const std::string*, absl::Duration*>{

@@ -8,7 +8,7 @@ namespace {
 constexpr const char* kDenialReasons[] = {
     "policy",  "invalid_request", "unknown_printer",
     "offline", "session_limit",   "identity",
-    "other"};
+    "audit_backlog", "other"};
 // identity::ChainVerdict codes (identity/client_chain.h), and "other".
 constexpr const char* kTlsRefusalReasons[] = {
     "expired",       "not_yet_valid", "self_signed", "ca_expired",
@@ -88,6 +88,10 @@ RelayMetrics::RelayMetrics(std::shared_ptr<metrics::Registry> registry)
 
 void RelayMetrics::CountDenial(const absl::Status& status) {
   denials_.at(DenialReason(status))->Increment();
+}
+
+void RelayMetrics::CountDenial(const char* reason) {
+  denials_.at(reason)->Increment();
 }
 
 void RelayMetrics::CountTlsRefusal(const std::string& code) {

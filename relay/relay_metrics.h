@@ -38,6 +38,9 @@ class RelayMetrics {
 
   // A refused Dial, by the most specific reason its status gives.
   void CountDenial(const absl::Status& status);
+  // A Dial refused for a reason its status code does not tell apart: one of
+  // the denial reasons (docs/metrics.md).
+  void CountDenial(const char* reason);
   // A client certificate refused in the TLS handshake, by its
   // identity::ChainVerdict code; codes outside the known set count as "other".
   void CountTlsRefusal(const std::string& code);

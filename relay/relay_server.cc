@@ -120,6 +120,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
       std::make_unique<AuditSink>(*std::move(audit_log)), std::move(*identities),
       options.open_timeout));
   relay->state_.max_sessions_per_user = options.max_sessions_per_user;
+  relay->state_.audit_backlog_limit = options.audit_backlog_limit;
   relay->state_.signing = SigningConfig{options.ca_dir, options.tls.ca,
                                         options.agent_cert_ttl, options.user_cert_ttl};
 

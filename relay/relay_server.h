@@ -31,6 +31,8 @@ struct RelayOptions {
   // (gRPC's default is 120 s, which lets idle sockets pile up).
   absl::Duration handshake_timeout = absl::Seconds(10);
   int max_sessions_per_user = 64;  // sessions one user may hold open at once
+  // Audit events waiting for audit.db at which new sessions are refused.
+  int audit_backlog_limit = 5000;
   // Enrollment (both or neither): the CA directory the relay signs with, and
   // the listener for hosts that have no certificate yet.
   std::string ca_dir;

@@ -79,12 +79,15 @@ class WriteLock {
 // session of alice's to prusa-01 that answers HTTP.
 class RelayOffloadTest : public ::testing::Test {
  protected:
-  RelayOffloadTest() : http_(AnswerOk) {
+  explicit RelayOffloadTest(std::vector<std::string> relay_flags = {})
+      : http_(AnswerOk) {
     std::ofstream(policy_dir_.File("policy.textproto"))
         << "admins: \"alice\"\n"
         << "grant { user: \"alice\" printers: \"*\" role: \"admin\" }\n";
     options_.relay_extra_flags = {"--policy",
                                   policy_dir_.File("policy.textproto")};
+    options_.relay_extra_flags.insert(options_.relay_extra_flags.end(),
+                                      relay_flags.begin(), relay_flags.end());
     options_.targets = {
         absl::StrCat("octoprint=127.0.0.1:", http_.port(), ",guard=none")};
     farm_ = std::make_unique<Farm>(options_);
@@ -275,6 +278,67 @@ TEST_F(AuditLockTest, TheRelayStopsWhileAnAuditQueryWaitsForTheLock) {
       absl::StrContains(farm_->relay().Stderr(), "1 audit event(s) are lost"))
       << farm_->relay().Stderr();
   query->Wait();
+}
+
+// With audit.db locked by another program, the audit events of new sessions
+// would only pile up in memory (and, at the queue's bound, stop the relay's
+// one callback thread): past --audit-backlog-limit the relay refuses new
+// sessions with a sentence saying why, serves the open ones, and opens new
+// ones again once the events are written.
+class AuditBacklogTest : public RelayOffloadTest {
+ protected:
+  AuditBacklogTest() : RelayOffloadTest({"--audit-backlog-limit", "20"}) {}
+
+  grpc::Status Dial() {
+    return DialOnce(farm_->relay_address(), farm_->pki().Files("alice"),
+                    "prusa-01", "octoprint", "GET / HTTP/1.0\r\n\r\n");
+  }
+};
+
+TEST_F(AuditBacklogTest, NewSessionsWaitForALockedAuditLogAndOpenOnesGoOn) {
+  const int port = StartSession();
+  ASSERT_NE(port, 0);
+  tunnel::UniqueFd open_session = ConnectTo(port);  // dialled before the lock
+  ASSERT_TRUE(open_session.valid());
+  ASSERT_TRUE(farm_->relay().WaitForOutput("session", 2, absl::Seconds(30)));
+
+  WriteLock lock(StateFile("audit.db"));
+  grpc::Status refused;
+  int admitted = 0;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    grpc::Status status = Dial();
+    if (status.ok()) {
+      ++admitted;
+    } else {
+      refused = status;
+    }
+  }
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(),
+                                "the relay cannot write its audit log now"))
+      << refused.error_message();
+  EXPECT_LE(admitted, 20) << "each session queues at least two events";
+
+  // The session opened before goes on.
+  ASSERT_TRUE(WriteAll(open_session.get(), "GET / HTTP/1.0\r\n\r\n"));
+  EXPECT_TRUE(absl::StrContains(ReadAll(open_session.get()), "\r\n\r\nok"));
+
+  lock.Release();
+  grpc::Status again = Dial();
+  for (int i = 0; i < 60 && !again.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(500));
+    again = Dial();
+  }
+  EXPECT_TRUE(again.ok()) << again.error_message();
+  std::string out;
+  std::vector<std::string> argv = farm_->CliAs("alice");
+  argv.insert(argv.end(), {"audit", "--limit", "1000"});
+  ASSERT_EQ(RunToCompletion(argv, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "cannot write its audit log now")) << out;
+  EXPECT_FALSE(
+      absl::StrContains(farm_->relay().Stderr(), "audit log append failed"))
+      << farm_->relay().Stderr();
 }
 
 }  // namespace
