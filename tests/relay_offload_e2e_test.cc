@@ -298,9 +298,21 @@ class AuditBacklogTest : public RelayOffloadTest {
 TEST_F(AuditBacklogTest, NewSessionsWaitForALockedAuditLogAndOpenOnesGoOn) {
   const int port = StartSession();
   ASSERT_NE(port, 0);
+  auto sessions_opened = [this] {
+    const std::string log = farm_->relay().Stderr();
+    int opened = 0;
+    for (size_t at = log.find(" opening: "); at != std::string::npos;
+         at = log.find(" opening: ", at + 1)) {
+      ++opened;
+    }
+    return opened;
+  };
+  const int opened_before = sessions_opened();
   tunnel::UniqueFd open_session = ConnectTo(port);  // dialled before the lock
   ASSERT_TRUE(open_session.valid());
-  ASSERT_TRUE(farm_->relay().WaitForOutput("session", 2, absl::Seconds(30)));
+  ASSERT_TRUE(farm_->relay().WaitForOutput(" opening: ", opened_before + 1,
+                                           absl::Seconds(30)))
+      << farm_->relay().Stderr();
 
   WriteLock lock(StateFile("audit.db"));
   grpc::Status refused;
