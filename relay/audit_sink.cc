@@ -1,6 +1,7 @@
 #include "relay/audit_sink.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "glog/logging.h"
 #include "relay/relay_metrics.h"
@@ -10,13 +11,16 @@ namespace {
 
 // How often the writer checks whether to seal a segment or prune one, and
 // how many rows of a pruned segment one step deletes (tens of milliseconds).
+// Record() blocks beyond this many queued events (see audit_sink.h).
+constexpr size_t kMaxQueued = 100000;
 constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
 constexpr int64_t kMaxDeletePerStep = 5000;
 
 }  // namespace
 
-AuditSink::AuditSink(std::unique_ptr<audit::AuditLog> log)
-    : log_(std::move(log)) {
+AuditSink::AuditSink(std::unique_ptr<audit::AuditLog> log,
+                     size_t backlog_limit)
+    : log_(std::move(log)), backlog_limit_(backlog_limit) {
   writer_ = std::thread([this] { Run(); });
 }
 
@@ -82,9 +86,15 @@ void AuditSink::Flush() {
       &want));
 }
 
-size_t AuditSink::waiting() {
+absl::Status AuditSink::AdmitsNewSessions() {
   absl::MutexLock lock(&mu_);
-  return recorded_ - written_;
+  const uint64_t waiting = recorded_ - written_;
+  if (waiting < backlog_limit_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "the relay cannot write its audit log now (", waiting,
+      " events wait for audit.db, which another program may hold locked): "
+      "it opens no new sessions until they are written; try again shortly, "
+      "and if this lasts, tell the relay's operator"));
 }
 
 void AuditSink::StopWaitingForLocks() {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
@@ -29,17 +30,19 @@ namespace bowden::relay {
 // called (the relay is stopping) does a locked database make it give up,
 // logging each event it could not write.
 //
-// Meanwhile the relay refuses new sessions once `waiting()` reaches its
-// audit backlog limit (RelayState::audit_backlog_limit, default 5,000), so
-// that what can still queue is bounded by the live sessions' closes, one
-// batch per attached agent and the rate-limited refusals. Record() blocks
-// only at kMaxQueued, a bound on memory of last resort: blocking its caller,
-// the relay's one callback thread, stops every session.
+// Meanwhile Dial opens no new sessions once `backlog_limit` events wait
+// (AdmitsNewSessions()), so that what can still queue is bounded by the live
+// sessions' closes, one batch per attached agent and the rate-limited
+// refusals. Record() blocks only at 100,000 queued events, a bound on memory
+// of last resort: blocking its caller, the relay's one callback thread,
+// stops every session.
 //
 // Thread-safe.
 class AuditSink {
  public:
-  explicit AuditSink(std::unique_ptr<audit::AuditLog> log);
+  static constexpr size_t kDefaultBacklogLimit = 5000;
+  explicit AuditSink(std::unique_ptr<audit::AuditLog> log,
+                     size_t backlog_limit = kDefaultBacklogLimit);
   // Writes what is queued, then stops the writer.
   ~AuditSink();
 
@@ -58,10 +61,10 @@ class AuditSink {
   // relay stops, so that it cannot hang on another program's lock.
   void StopWaitingForLocks() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Events recorded and not yet committed.
-  size_t waiting() ABSL_LOCKS_EXCLUDED(mu_);
-
-  static constexpr size_t kMaxQueued = 100000;
+  // OK, or UnavailableError saying why no new session may open: at least
+  // `backlog_limit` events wait to be written (audit.db locked by another
+  // program), and a session's rows would only pile up in memory.
+  absl::Status AdmitsNewSessions() ABSL_LOCKS_EXCLUDED(mu_);
 
   audit::AuditLog& log() { return *log_; }
 
@@ -79,6 +82,7 @@ class AuditSink {
   void PublishDepth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<audit::AuditLog> log_;
+  const size_t backlog_limit_;
   absl::Mutex mu_;
   struct Entry {
     bowden::v1::AuditEvent event;

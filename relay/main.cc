@@ -179,16 +179,28 @@ bool ParseRetention(const std::string& text, absl::Duration* out) {
 }
 
 // The audit log's segment policy from the config, or what is wrong with it.
+// A count from the config or a flag: 0 keeps `*target`'s default; a
+// negative one is an error naming the flag and saying what to give (`what`).
+template <typename T>
+absl::Status SetCount(const char* flag, int64_t value, const char* what,
+                      T* target) {
+  if (value < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " ", value, " is negative: give ", what));
+  }
+  if (value > 0) *target = static_cast<T>(value);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bowden::audit::SegmentPolicy> AuditSegments(
     const RelayConfig& config) {
   bowden::audit::SegmentPolicy policy;
-  if (config.audit_segment_rows() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--audit-segment-rows ", config.audit_segment_rows(),
-        " is negative: give the rows per sealed segment, e.g. 1000000"));
+  if (absl::Status s = SetCount("audit-segment-rows", config.audit_segment_rows(),
+                                "the rows per sealed segment, e.g. 1000000",
+                                &policy.max_rows);
+      !s.ok()) {
+    return s;
   }
-  if (config.audit_segment_rows() > 0)
-    policy.max_rows = config.audit_segment_rows();
   if (!config.audit_segment_age().empty() &&
       (!absl::ParseDuration(config.audit_segment_age(), &policy.max_age) ||
        policy.max_age < absl::ZeroDuration() ||
@@ -258,21 +270,23 @@ int main(int argc, char** argv) {
   options.ca_dir = config->ca_dir();
   options.enroll_listen = config->enroll_listen();
   options.public_host = config->public_host();
-  if (config->max_sessions_per_user() < 0) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--max-sessions-per-user ", config->max_sessions_per_user(),
-        " is negative: give the number of sessions one user may hold open, e.g. 64")));
-  }
-  if (config->max_sessions_per_user() > 0) {
-    options.max_sessions_per_user = config->max_sessions_per_user();
-  }
-  if (config->audit_backlog_limit() < 0) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--audit-backlog-limit ", config->audit_backlog_limit(),
-        " is negative: give the number of audit events that may wait, e.g. 5000")));
-  }
-  if (config->audit_backlog_limit() > 0) {
-    options.audit_backlog_limit = config->audit_backlog_limit();
+  bowden::relay::AcceptGate::Limits limits;
+  for (absl::Status s :
+       {SetCount("max-sessions-per-user", config->max_sessions_per_user(),
+                 "the number of sessions one user may hold open, e.g. 64",
+                 &options.max_sessions_per_user),
+        SetCount("audit-backlog-limit", config->audit_backlog_limit(),
+                 "the number of audit events that may wait, e.g. 5000",
+                 &options.audit_backlog_limit),
+        SetCount("max-unauthenticated-per-source",
+                 config->max_unauthenticated_per_source(),
+                 "the connections from one address that may wait to "
+                 "authenticate, e.g. 256",
+                 &limits.per_source),
+        SetCount("max-unauthenticated", config->max_unauthenticated(),
+                 "the connections that may wait to authenticate, e.g. 1024",
+                 &limits.total)}) {
+    if (!s.ok()) return Fail(s);
   }
   for (auto [name, text, ttl] :
        {std::tuple<const char*, const std::string*, absl::Duration*>{
@@ -300,15 +314,6 @@ int main(int argc, char** argv) {
       AuditSegments(*config);
   if (!segments.ok()) return Fail(segments.status());
   options.audit_segments = *segments;
-  bowden::relay::AcceptGate::Limits limits;
-  if (config->max_unauthenticated_per_source() < 0 || config->max_unauthenticated() < 0) {
-    return Fail(absl::InvalidArgumentError(
-        "--max-unauthenticated-per-source and --max-unauthenticated must be positive"));
-  }
-  if (config->max_unauthenticated_per_source() > 0) {
-    limits.per_source = config->max_unauthenticated_per_source();
-  }
-  if (config->max_unauthenticated() > 0) limits.total = config->max_unauthenticated();
   // A relay under systemd starts with a soft limit of 1024 descriptors, a
   // few hundred agents' worth; the hard limit is what the operator allowed.
   LOG(INFO) << bowden::relay::RaiseOpenFileLimit();

@@ -117,10 +117,10 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(RelayOptions opt
   if (!identities.ok()) return identities.status();
   std::unique_ptr<RelayServer> relay(new RelayServer(
       self->trust_domain, std::move(options.policy), std::move(*store),
-      std::make_unique<AuditSink>(*std::move(audit_log)), std::move(*identities),
+      std::make_unique<AuditSink>(*std::move(audit_log), options.audit_backlog_limit),
+      std::move(*identities),
       options.open_timeout));
   relay->state_.max_sessions_per_user = options.max_sessions_per_user;
-  relay->state_.audit_backlog_limit = options.audit_backlog_limit;
   relay->state_.signing = SigningConfig{options.ca_dir, options.tls.ca,
                                         options.agent_cert_ttl, options.user_cert_ttl};
 

@@ -12,6 +12,7 @@
 #include "policy/policy_source.h"
 #include "relay/admin_service.h"
 #include "relay/agent_service.h"
+#include "relay/audit_sink.h"
 #include "relay/enroll_service.h"
 #include "relay/identity_service.h"
 #include "relay/relay_state.h"
@@ -32,7 +33,7 @@ struct RelayOptions {
   absl::Duration handshake_timeout = absl::Seconds(10);
   int max_sessions_per_user = 64;  // sessions one user may hold open at once
   // Audit events waiting for audit.db at which new sessions are refused.
-  int audit_backlog_limit = 5000;
+  size_t audit_backlog_limit = AuditSink::kDefaultBacklogLimit;
   // Enrollment (both or neither): the CA directory the relay signs with, and
   // the listener for hosts that have no certificate yet.
   std::string ca_dir;

@@ -35,9 +35,6 @@ struct RelayState {
   SigningConfig signing;      // set once at start-up
   // Sessions one user may hold open at once (set once at start-up).
   int max_sessions_per_user = 64;
-  // Audit events that may wait to be written (audit.db locked by another
-  // program) before Dial refuses new sessions (set once at start-up).
-  size_t audit_backlog_limit = 5000;
   // Where handlers run what waits on the disk (see offload_thread.h): the
   // quick store jobs (identities.db, state.db, the CA files, signing)...
   OffloadThread* offload = nullptr;

@@ -138,14 +138,8 @@ grpc::ServerBidiReactor<ByteBuffer, ByteBuffer>* UserServiceImpl::Dial(
     return new FinishedReactor<ByteBuffer, ByteBuffer>(
         ToGrpcStatus(authorised.status()));
   }
-  // A session the relay cannot audit is not opened: while audit.db stays
-  // locked, the open and close rows would only pile up in memory.
-  if (size_t waiting = state_->audit->waiting();
-      waiting >= state_->audit_backlog_limit) {
-    absl::Status refused = absl::UnavailableError(absl::StrCat(
-        "the relay cannot write its audit log now (", waiting,
-        " events wait for audit.db, which another program may hold locked): "
-        "it opens no new sessions until they are written; try again shortly"));
+  // A session the relay cannot audit is not opened.
+  if (absl::Status refused = state_->audit->AdmitsNewSessions(); !refused.ok()) {
     RelayMetrics::Get().CountDenial("audit_backlog");
     RecordRefusedDial(info, refused);
     return new FinishedReactor<ByteBuffer, ByteBuffer>(ToGrpcStatus(refused));

@@ -294,13 +294,8 @@ TEST_F(BadInputTest, AFloodOfRefusedCallsIsAuditedWithinABound) {
   }
   EXPECT_LE(individual, bound);
   EXPECT_EQ(individual + suppressed, kCalls);
-  const std::string relay_log = farm_.relay().Stderr();
-  int lines = 0;
-  for (size_t at = relay_log.find("refused user call from"); at != std::string::npos;
-       at = relay_log.find("refused user call from", at + 1)) {
-    ++lines;
-  }
-  EXPECT_LE(lines, bound);
+  EXPECT_LE(CountOccurrences(farm_.relay().Stderr(), "refused user call from"),
+            bound);
 }
 
 TEST_F(BadInputTest, AnOversizedMessageIsRefused) {

@@ -44,6 +44,8 @@ namespace {
 // The line bowden-relay prints once its port accepts connections.
 constexpr char kRelayListening[] = "bowden-relay listening on port";
 
+}  // namespace
+
 int CountOccurrences(const std::string& haystack, const std::string& needle) {
   int count = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
@@ -52,8 +54,6 @@ int CountOccurrences(const std::string& haystack, const std::string& needle) {
   }
   return count;
 }
-
-}  // namespace
 
 std::string BinaryPath(const std::string& relative) {
   const char* srcdir = std::getenv("TEST_SRCDIR");

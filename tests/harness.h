@@ -126,6 +126,8 @@ bool WriteAll(int fd, const std::string& data);
 // Reads until EOF (or error); returns what arrived.
 std::string ReadAll(int fd);
 std::string RandomBytes(size_t n);
+// How many times `needle` occurs in `haystack`, without overlaps.
+int CountOccurrences(const std::string& haystack, const std::string& needle);
 std::string Sha256Hex(const std::string& data);
 
 // One Dial through the relay at `relay_address` with `tls`'s certificate:

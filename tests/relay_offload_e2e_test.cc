@@ -298,16 +298,8 @@ class AuditBacklogTest : public RelayOffloadTest {
 TEST_F(AuditBacklogTest, NewSessionsWaitForALockedAuditLogAndOpenOnesGoOn) {
   const int port = StartSession();
   ASSERT_NE(port, 0);
-  auto sessions_opened = [this] {
-    const std::string log = farm_->relay().Stderr();
-    int opened = 0;
-    for (size_t at = log.find(" opening: "); at != std::string::npos;
-         at = log.find(" opening: ", at + 1)) {
-      ++opened;
-    }
-    return opened;
-  };
-  const int opened_before = sessions_opened();
+  const int opened_before =
+      CountOccurrences(farm_->relay().Stderr(), " opening: ");
   tunnel::UniqueFd open_session = ConnectTo(port);  // dialled before the lock
   ASSERT_TRUE(open_session.valid());
   ASSERT_TRUE(farm_->relay().WaitForOutput(" opening: ", opened_before + 1,
